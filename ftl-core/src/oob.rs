@@ -1,0 +1,206 @@
+//! The record every programmed page carries in its spare (OOB) area.
+//!
+//! Recovery rebuilds the L2P from these alone, so each record says which LBA
+//! each sector of the page holds, when the page was written (a sequence
+//! number that only grows) and checksums over the data and the record.
+//! All integers are little-endian.
+//!
+//! ```text
+//!  offset  size  field
+//!  0       4     magic "ZCFP"
+//!  4       1     version (1)
+//!  5       1     kind: 1 host data, 2 relocated data (GC / wear leveling)
+//!  6       1     n = sectors in the page
+//!  7       1     reserved, 0
+//!  8       8     seq: program sequence number
+//!  16      4     erase count of the block when the page was programmed
+//!  20      4     crc32 of the page's data (all n sectors)
+//!  24      4·n   LBA of each sector; 0xFFFF_FFFF = padding, no data
+//!  24+4n   4     crc32 of bytes 0 .. 24+4n
+//! ```
+//!
+//! A page whose spare area is all 0xFF was never programmed; anything else
+//! that fails to decode is a torn or corrupted page and is ignored.
+
+use crate::addr::{Lba, Seq};
+use crate::geometry::MAX_SECTORS_PER_PAGE;
+
+const MAGIC: [u8; 4] = *b"ZCFP";
+/// Version of the record layout written by this code.
+pub const VERSION: u8 = 1;
+const HEADER_LEN: usize = 24;
+/// LBA slot value meaning "this sector holds no data" (padding).
+pub const NO_LBA: u32 = u32::MAX;
+
+/// Bytes of OOB a page of `sectors` sectors needs.
+pub const fn record_len(sectors: usize) -> usize {
+    HEADER_LEN + 4 * sectors + 4
+}
+
+/// Why a page's data was written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PageKind {
+    /// Written by the host.
+    Host,
+    /// Moved by garbage collection or wear leveling.
+    Relocated,
+}
+
+/// Why a spare area did not decode.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OobError {
+    /// All 0xFF: the page was never programmed (or its program was lost).
+    Erased,
+    /// Not a zcftl record, or an unknown version: a foreign image.
+    Foreign,
+    /// A zcftl record that fails its checksum or sanity checks: torn.
+    Corrupt,
+}
+
+/// The decoded spare area of one page.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PageRecord {
+    /// Host or relocated data.
+    pub kind: PageKind,
+    /// Program sequence number.
+    pub seq: Seq,
+    /// Erase count of the block at program time.
+    pub erase_count: u32,
+    /// crc32 of the page's data.
+    pub data_crc: u32,
+    /// Sectors in the page (`n`).
+    pub sectors: u8,
+    /// LBA per sector; [`NO_LBA`] for padding. Only `..sectors` is used.
+    pub lbas: [u32; MAX_SECTORS_PER_PAGE],
+}
+
+impl PageRecord {
+    /// The LBA held by sector `i`, if any.
+    pub fn lba(&self, i: usize) -> Option<Lba> {
+        match self.lbas.get(i) {
+            Some(&l) if i < usize::from(self.sectors) && l != NO_LBA => Some(Lba(u64::from(l))),
+            _ => None,
+        }
+    }
+
+    /// Writes the record into `out` (at least `record_len(sectors)` bytes;
+    /// the rest is set to 0xFF). Returns the record's length.
+    pub fn encode(&self, out: &mut [u8]) -> usize {
+        let n = usize::from(self.sectors);
+        let len = record_len(n);
+        assert!(n <= MAX_SECTORS_PER_PAGE && out.len() >= len, "oob buffer too small");
+        out.fill(0xFF);
+        out[0..4].copy_from_slice(&MAGIC);
+        out[4] = VERSION;
+        out[5] = match self.kind {
+            PageKind::Host => 1,
+            PageKind::Relocated => 2,
+        };
+        out[6] = self.sectors;
+        out[7] = 0;
+        out[8..16].copy_from_slice(&self.seq.0.to_le_bytes());
+        out[16..20].copy_from_slice(&self.erase_count.to_le_bytes());
+        out[20..24].copy_from_slice(&self.data_crc.to_le_bytes());
+        for (i, l) in self.lbas[..n].iter().enumerate() {
+            let o = HEADER_LEN + 4 * i;
+            out[o..o + 4].copy_from_slice(&l.to_le_bytes());
+        }
+        let crc = crc32fast::hash(&out[..len - 4]);
+        out[len - 4..len].copy_from_slice(&crc.to_le_bytes());
+        len
+    }
+
+    /// Decodes a spare area. Never panics, whatever the bytes.
+    pub fn decode(buf: &[u8]) -> Result<PageRecord, OobError> {
+        if buf.iter().all(|&b| b == 0xFF) {
+            return Err(OobError::Erased);
+        }
+        if buf.len() < record_len(0) {
+            return Err(OobError::Corrupt);
+        }
+        if buf[0..4] != MAGIC || buf[4] != VERSION {
+            return Err(OobError::Foreign);
+        }
+        let n = usize::from(buf[6]);
+        if n == 0 || n > MAX_SECTORS_PER_PAGE || buf.len() < record_len(n) || buf[7] != 0 {
+            return Err(OobError::Corrupt);
+        }
+        let len = record_len(n);
+        let crc = u32::from_le_bytes([buf[len - 4], buf[len - 3], buf[len - 2], buf[len - 1]]);
+        if crc != crc32fast::hash(&buf[..len - 4]) {
+            return Err(OobError::Corrupt);
+        }
+        let kind = match buf[5] {
+            1 => PageKind::Host,
+            2 => PageKind::Relocated,
+            _ => return Err(OobError::Corrupt),
+        };
+        let u32_at = |o: usize| u32::from_le_bytes([buf[o], buf[o + 1], buf[o + 2], buf[o + 3]]);
+        let mut lbas = [NO_LBA; MAX_SECTORS_PER_PAGE];
+        for (i, l) in lbas[..n].iter_mut().enumerate() {
+            *l = u32_at(HEADER_LEN + 4 * i);
+        }
+        let mut seq = [0u8; 8];
+        seq.copy_from_slice(&buf[8..16]);
+        Ok(PageRecord {
+            kind,
+            seq: Seq(u64::from_le_bytes(seq)),
+            erase_count: u32_at(16),
+            data_crc: u32_at(20),
+            sectors: n as u8,
+            lbas,
+        })
+    }
+}
+
+/// crc32 over a page's data given as a scatter list.
+pub fn data_crc<'a>(data: impl IntoIterator<Item = &'a [u8]>) -> u32 {
+    let mut h = crc32fast::Hasher::new();
+    for b in data {
+        h.update(b);
+    }
+    h.finalize()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> PageRecord {
+        let mut lbas = [NO_LBA; MAX_SECTORS_PER_PAGE];
+        lbas[..4].copy_from_slice(&[7, 9, NO_LBA, 1_000_000]);
+        PageRecord {
+            kind: PageKind::Relocated,
+            seq: Seq(0x0123_4567_89AB_CDEF),
+            erase_count: 42,
+            data_crc: 0xDEAD_BEEF,
+            sectors: 4,
+            lbas,
+        }
+    }
+
+    #[test]
+    fn round_trip() {
+        let mut buf = [0u8; 64];
+        assert_eq!(sample().encode(&mut buf), record_len(4));
+        let r = PageRecord::decode(&buf).unwrap();
+        assert_eq!(r, sample());
+        assert_eq!(r.lba(0), Some(Lba(7)));
+        assert_eq!(r.lba(2), None);
+        assert_eq!(r.lba(4), None);
+    }
+
+    #[test]
+    fn erased_foreign_and_torn() {
+        assert_eq!(PageRecord::decode(&[0xFF; 64]), Err(OobError::Erased));
+        assert_eq!(PageRecord::decode(&[0; 64]), Err(OobError::Foreign));
+        let mut buf = [0u8; 64];
+        sample().encode(&mut buf);
+        for i in 0..record_len(4) {
+            let mut b = buf;
+            b[i] ^= 0x10;
+            assert!(PageRecord::decode(&b).is_err(), "flip at {i} accepted");
+        }
+        assert_eq!(PageRecord::decode(&buf[..10]), Err(OobError::Corrupt));
+    }
+}

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# The README's test command: every check CI runs, in order, on a fresh machine.
+#   ./scripts/test.sh          everything
+#   ZCFTL_SKIP_VM=1 ...        skip the real-kernel VM scenarios
+#   PROPTEST_CASES=10000 ...   deeper model-based testing
+set -euo pipefail
+cd "$(dirname "$0")/.."
+step() { printf '\n=== %s\n' "$*"; }
+
+step "toolchain components"
+rustup component add rustfmt clippy >/dev/null 2>&1 || true
+
+step "format"
+cargo fmt --all -- --check
+
+step "ftl-core builds no_std (no default features)"
+cargo build -p ftl-core --no-default-features
+
+step "clippy"
+cargo clippy --workspace --all-targets -- -D warnings
+
+step "tests"
+cargo test --workspace

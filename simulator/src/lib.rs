@@ -1,0 +1,1 @@
+//! Placeholder: the NAND simulator lands here.
