@@ -1,0 +1,165 @@
+#!/usr/bin/env bash
+# tests/vm/run-in-vm.sh GUEST_SCRIPT [FILE...]
+#
+# Boots a throwaway qemu guest (TCG; this host's KVM cannot run a stock kernel) with a Debian
+# kernel that has ublk_drv, runs GUEST_SCRIPT in it as root under busybox sh, prints the guest's
+# console output live, and exits with the script's exit status.
+#
+# Guest environment: busybox (as /bbin), plus mke2fs/mkfs.ext4/e2fsck/tune2fs/dumpe2fs/debugfs,
+# fio, coreutils md5sum/sha256sum, util-linux blkdiscard/fstrim/losetup with their shared
+# libraries; modules ublk_drv, ext4, loop, brd, virtio_blk (+ dependencies) already loaded;
+# tmpfs on /tmp, /run, /dev/shm; devpts; each FILE is copied into /bin (ELF files stripped of
+# debug info). PATH=/bin:/sbin:/bbin. Scenario helpers in tests/vm/lib.sh are at /lib/vm-lib.sh.
+#
+# Environment:
+#   VM_DISK=FILE     attach FILE as an extra raw virtio disk (/dev/vda): survives the boot
+#   VM_MEM=MB        guest memory (default 2048)          VM_SMP=N   vCPUs (default 2)
+#   VM_TIMEOUT=S     kill the guest after S seconds (default 600; exit status 124)
+#   VM_ENV="A=1 B=2" variables exported to GUEST_SCRIPT
+#   VM_LOG=FILE      also keep the console output (CR-stripped) in FILE
+#   VM_QUIET=1       do not echo the console live (it is still printed if the guest fails)
+#   ZCFTL_VM_CACHE   cache dir of tests/vm/setup.sh (default /var/cache/zcftl-vm)
+# Exit status: the script's, or 124 on timeout, 125 on a harness error, 126 if the guest died
+# without reporting (kernel panic, qemu failure).
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+VMC=${ZCFTL_VM_CACHE:-/var/cache/zcftl-vm}
+die() { echo "tests/vm/run-in-vm.sh: error: $*" >&2; exit 125; }
+
+[[ $# -ge 1 ]] || die "usage: run-in-vm.sh GUEST_SCRIPT [FILE...]"
+script=$1; shift
+[[ -f $script ]] || die "guest script $script not found"
+for f in "$@"; do [[ -f $f ]] || die "file $f not found"; done
+
+"$here/setup.sh" || die "setup.sh failed"
+mod=$(cat "$VMC/kernel/moddir"); kver=$(cat "$VMC/kernel/kver")
+[[ -f $mod/modules.dep ]] || die "no modules.dep in $mod (delete $VMC and rerun setup.sh)"
+
+w=$(mktemp -d "${TMPDIR:-/tmp}/zcftl-vm.XXXXXX")
+qpid=
+cleanup() { [[ -n $qpid ]] && kill "$qpid" 2>/dev/null; rm -rf "$w"; }
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+r=$w/root
+mkdir -p "$r"/{bin,sbin,bbin,etc,proc,sys,dev,tmp,run,mnt,root,lib/modules,usr/lib,var/tmp}
+
+# --- kernel modules: the wanted ones and everything modules.dep says they need, deps first ---
+want=(drivers/block/ublk_drv drivers/block/virtio_blk drivers/block/loop drivers/block/brd fs/ext4/ext4)
+declare -A seen=()
+order=()
+add_mod() {  # add_mod kernel/path/x.ko.xz
+  local m=$1 line deps d i
+  [[ -n ${seen[$m]:-} ]] && return 0
+  seen[$m]=1
+  line=$(grep -m1 "^$m:" "$mod/modules.dep" || true)
+  deps=${line#*:}
+  # modules.dep lists the full closure; loading it back to front satisfies every dependency.
+  read -r -a d <<<"$deps"
+  for ((i=${#d[@]}-1; i>=0; i--)); do add_mod "${d[i]}"; done
+  order+=("$m")
+}
+for m in "${want[@]}"; do
+  f=$(cd "$mod" && ls kernel/"$m".ko* 2>/dev/null | head -1 || true)
+  if [[ -z $f ]]; then
+    [[ $m == drivers/block/ublk_drv ]] && die "kernel $kver has no ublk_drv module"
+    continue   # built in (or absent: brd/loop are optional)
+  fi
+  add_mod "$f"
+done
+: >"$r/etc/modules.load"
+for m in "${order[@]}"; do
+  b=$(basename "$m"); b=${b%%.ko*}
+  case $m in
+    *.xz) xz -dc "$mod/$m" >"$r/lib/modules/$b.ko" ;;
+    *.zst) zstd -qdc "$mod/$m" >"$r/lib/modules/$b.ko" ;;
+    *.gz) gzip -dc "$mod/$m" >"$r/lib/modules/$b.ko" ;;
+    *) cp "$mod/$m" "$r/lib/modules/$b.ko" ;;
+  esac
+  echo "$b" >>"$r/etc/modules.load"
+done
+
+# --- user space ---
+cp /bin/busybox "$r/bbin/busybox"
+copy_elf() {  # copy_elf SRC DESTDIR: the binary plus the shared libraries ldd names
+  local src=$1 dst=$2/$(basename "$1") l
+  cp -L "$src" "$dst"; chmod +x "$dst"
+  if [[ -z ${VM_NOSTRIP:-} ]] && head -c4 "$dst" | grep -q ELF && command -v strip >/dev/null; then
+    strip --strip-debug "$dst" 2>/dev/null || true
+  fi
+  for l in $(ldd "$src" 2>/dev/null | grep -o '/[^ ]*\.so[^ ]*' || true); do
+    [[ -e $r$l ]] && continue
+    mkdir -p "$r$(dirname "$l")"; cp -L "$l" "$r$l"
+  done
+}
+tools=(mke2fs e2fsck tune2fs dumpe2fs debugfs fio md5sum sha256sum blkdiscard fstrim losetup)
+for t in "${tools[@]}"; do
+  p=$(PATH=/usr/sbin:/sbin:/usr/bin:/bin command -v "$t" || true)
+  [[ -n $p ]] || { [[ $t == mke2fs || $t == e2fsck || $t == fio ]] && die "$t not installed (run setup.sh)"; continue; }
+  copy_elf "$p" "$r/bin"
+done
+ln -s mke2fs "$r/bin/mkfs.ext4"; ln -s e2fsck "$r/bin/fsck.ext4"
+for f in "$@"; do copy_elf "$f" "$r/bin"; done
+# libc's NSS / locale bits are not needed; mke2fs wants /etc/mtab and a mke2fs.conf.
+[[ -f /etc/mke2fs.conf ]] && cp /etc/mke2fs.conf "$r/etc/"
+ln -s /proc/mounts "$r/etc/mtab"
+echo 'root:x:0:0:root:/root:/bin/sh' >"$r/etc/passwd"; echo 'root:x:0:' >"$r/etc/group"
+[[ -f $here/lib.sh ]] && cp "$here/lib.sh" "$r/lib/vm-lib.sh"
+cp "$script" "$r/guest.sh"
+: >"$r/etc/guest.env"
+n=$(basename "$script"); printf 'export SCEN=%q\n' "${n%.sh}" >>"$r/etc/guest.env"
+for kv in ${VM_ENV:-}; do printf 'export %q\n' "$kv" >>"$r/etc/guest.env"; done
+
+cat >"$r/init" <<'INIT'
+#!/bbin/busybox sh
+/bbin/busybox --install -s /bbin
+export PATH=/bin:/sbin:/bbin HOME=/root TERM=dumb
+mount -t proc proc /proc; mount -t sysfs sys /sys; mount -t devtmpfs dev /dev
+mkdir -p /dev/pts /dev/shm; mount -t devpts devpts /dev/pts
+mount -t tmpfs -o mode=1777 tmp /tmp; mount -t tmpfs -o mode=755 run /run; mount -t tmpfs -o mode=1777 shm /dev/shm
+ln -s /proc/self/fd /dev/fd 2>/dev/null; ln -s /proc/self/fd/0 /dev/stdin 2>/dev/null
+ln -s /proc/self/fd/1 /dev/stdout 2>/dev/null; ln -s /proc/self/fd/2 /dev/stderr 2>/dev/null
+hostname zcftl-vm
+while read -r m; do insmod /lib/modules/$m.ko || echo "ZCFTL-VM: insmod $m failed"; done </etc/modules.load
+echo "ZCFTL-VM-START kernel=$(uname -r) cpus=$(nproc) mem_kb=$(sed -n 's/MemTotal: *\([0-9]*\).*/\1/p' /proc/meminfo)"
+cd /root
+( . /etc/guest.env; exec sh /guest.sh ) </dev/null
+rc=$?
+if [ $rc -ne 0 ]; then echo "--- ZCFTL-VM: guest script failed (status $rc); last kernel messages:"; dmesg | tail -40; fi
+sync
+echo "ZCFTL-VM-EXIT=$rc"
+poweroff -f
+INIT
+chmod +x "$r/init"
+(cd "$r" && find . | cpio -o -H newc --quiet | gzip -1 >"$w/initrd.gz") || die "building the initramfs failed"
+
+disk=()
+if [[ -n ${VM_DISK:-} ]]; then
+  [[ -f $VM_DISK ]] || die "VM_DISK $VM_DISK not found"
+  disk=(-drive "file=$VM_DISK,if=virtio,format=raw,cache=writeback")
+fi
+log=$w/console.log
+t0=$(date +%s.%N)
+set +e
+if [[ -n ${VM_QUIET:-} ]]; then out=/dev/null; else out=/dev/stdout; fi
+timeout --kill-after=10 "${VM_TIMEOUT:-600}" qemu-system-x86_64 -accel tcg -cpu max \
+  -m "${VM_MEM:-2048}" -smp "${VM_SMP:-2}" -kernel "$VMC/kernel/vmlinuz" -initrd "$w/initrd.gz" \
+  -append "console=ttyS0 quiet panic=-1 oops=panic" "${disk[@]}" \
+  -no-reboot -nodefaults -display none -serial stdio </dev/null 2>&1 \
+  | sed -u 's/\r$//' | tee "$log" >"$out"
+qrc=${PIPESTATUS[0]}
+set -e
+t1=$(date +%s.%N)
+[[ -n ${VM_LOG:-} ]] && cp "$log" "$VM_LOG"
+rc=$(sed -n 's/^ZCFTL-VM-EXIT=\([0-9]*\)$/\1/p' "$log" | tail -1)
+secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.1f", b-a}')
+if [[ -z $rc ]]; then
+  [[ -n ${VM_QUIET:-} ]] && cat "$log"
+  if [[ $qrc -eq 124 || $qrc -eq 137 ]]; then
+    echo "tests/vm/run-in-vm.sh: guest timed out after ${VM_TIMEOUT:-600} s ($(basename "$script"))" >&2; exit 124
+  fi
+  echo "tests/vm/run-in-vm.sh: guest ended without reporting a status (qemu status $qrc, ${secs} s)" >&2; exit 126
+fi
+[[ -n ${VM_QUIET:-} && $rc -ne 0 ]] && cat "$log"
+[[ -z ${VM_QUIET:-} ]] && echo
+echo "tests/vm/run-in-vm.sh: $(basename "$script") exited $rc after ${secs} s in the guest" >&2
+exit "$rc"
