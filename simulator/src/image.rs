@@ -1,0 +1,472 @@
+//! The image: one byte layout shared by RAM and file backing, its header,
+//! and the checks that refuse a foreign, damaged, truncated or busy file
+//! *before* anything is written to it.
+//!
+//! ```text
+//!  offset                       contents (all integers little-endian)
+//!  0 ─────────────────────────┐
+//!    header (64 bytes used)   │ 0  magic  "ZCFTLNND"            8 bytes
+//!                             │ 8  version = 1                  u32
+//!                             │ 12 header length = 64           u32
+//!                             │ 16 channels, dies/channel,
+//!                             │    planes/die                   3 × u16
+//!                             │ 22 over-provisioning %          u8
+//!                             │ 23 reserved (0)                 u8
+//!                             │ 24 blocks/plane, pages/block,
+//!                             │    page size, sector size,
+//!                             │    oob size                     5 × u32
+//!                             │ 44 reserved (0)                 u32
+//!                             │ 48 creation seed                u64
+//!                             │ 56 reserved (0)                 u32
+//!                             │ 60 crc32 of bytes 0..60         u32
+//!  4096 ──────────────────────┤
+//!    block table              │ per block, 8 bytes:
+//!                             │   erase count u32, flags u8
+//!                             │   (1 bad, 2 factory bad, 4 needs erase),
+//!                             │   reserved 3 × u8 (0)
+//!  (rounded up to 4096) ──────┤
+//!    page-state table         │ per page, 1 byte: 0 erased,
+//!                             │   1 programmed, 2 torn
+//!  (rounded up to 4096) ──────┤
+//!    page records             │ per page: page_size data bytes then
+//!                             │   oob_size spare bytes; pages in flat
+//!                             │   order (block × pages_per_block + page)
+//!  total ─────────────────────┘
+//! ```
+//!
+//! A fresh image is all zeros past the header: every page erased, every
+//! block good with zero erases — so a sparse file costs no disk until pages
+//! are programmed. Erased pages read as 0xFF whatever their record holds.
+//! The layout is a function of the geometry alone, so the header needs no
+//! offsets; a change to it is a new version.
+
+use std::fs::{File, OpenOptions};
+use std::io;
+use std::num::NonZeroUsize;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+
+use ftl_core::{Geometry, GeometryError};
+use nix::errno::Errno;
+use nix::fcntl::{Flock, FlockArg};
+
+use crate::media;
+use crate::mmap::Mapping;
+use crate::options::OptionsError;
+
+/// The image's magic bytes.
+pub const MAGIC: [u8; 8] = *b"ZCFTLNND";
+/// The only image version this build reads and writes.
+pub const VERSION: u32 = 1;
+/// Bytes of the header that are used (and covered by its crc).
+pub const HEADER_LEN: usize = 64;
+/// The header's share of the file; tables and pages start after it.
+pub const HEADER_BLOCK: u64 = 4096;
+/// Bytes of one block-table entry.
+pub const BLOCK_ENTRY_LEN: u64 = 8;
+
+/// Why an image could not be created or opened. A refused file is never
+/// modified.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ImageError {
+    /// The file could not be opened, read, sized or mapped.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The image file.
+        path: PathBuf,
+        /// What the OS said.
+        source: io::Error,
+    },
+    /// The file does not start with the image magic.
+    #[error("not a zcftl NAND image (bad magic)")]
+    BadMagic,
+    /// The header's checksum does not match its bytes.
+    #[error("image header is damaged (crc mismatch)")]
+    HeaderCrc,
+    /// A header from another version of the format.
+    #[error("image version {0} not supported")]
+    Version(u32),
+    /// Another opener holds the image's lock.
+    #[error("image is in use by another process")]
+    InUse,
+    /// The file is shorter than its geometry requires.
+    #[error("image is truncated: expected {expected} bytes, found {found}")]
+    Truncated {
+        /// Bytes the geometry requires.
+        expected: u64,
+        /// Bytes in the file.
+        found: u64,
+    },
+    /// The file is longer than its geometry requires.
+    #[error("image has the wrong size: expected {expected} bytes, found {found}")]
+    Oversized {
+        /// Bytes the geometry requires.
+        expected: u64,
+        /// Bytes in the file.
+        found: u64,
+    },
+    /// The header's checksum is right but a table entry is impossible.
+    #[error("image {table} is damaged at entry {index}")]
+    Damaged {
+        /// "block table" or "page-state table".
+        table: &'static str,
+        /// The block or flat page index.
+        index: u64,
+    },
+    /// The geometry (given, or read from the header) is not usable.
+    #[error("invalid geometry: {0}")]
+    Geometry(#[from] GeometryError),
+    /// The options are inconsistent.
+    #[error("invalid simulator options: {0}")]
+    Options(#[from] OptionsError),
+    /// The image would not fit in this machine's address space.
+    #[error("image of {0} bytes is too large to map")]
+    TooLarge(u64),
+}
+
+/// Where each part of an image lives, derived from the geometry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Layout {
+    pub(crate) blocks: u64,
+    pub(crate) pages_per_block: u64,
+    pub(crate) page_size: u64,
+    pub(crate) record_len: u64,
+    pub(crate) block_table: u64,
+    pub(crate) page_states: u64,
+    pub(crate) records: u64,
+    pub(crate) total: u64,
+}
+
+fn round_up(x: u64) -> Option<u64> {
+    x.checked_add(HEADER_BLOCK - 1)
+        .map(|v| v / HEADER_BLOCK * HEADER_BLOCK)
+}
+
+impl Layout {
+    /// The layout for a (validated) geometry; `None` if it overflows.
+    pub(crate) fn new(geo: &Geometry) -> Option<Layout> {
+        let blocks = u64::from(geo.total_blocks());
+        let pages_per_block = u64::from(geo.pages_per_block);
+        let pages = blocks.checked_mul(pages_per_block)?;
+        let page_size = u64::from(geo.page_size);
+        let record_len = page_size.checked_add(u64::from(geo.oob_size))?;
+        let block_table = HEADER_BLOCK;
+        let page_states = round_up(block_table.checked_add(blocks.checked_mul(BLOCK_ENTRY_LEN)?)?)?;
+        let records = round_up(page_states.checked_add(pages)?)?;
+        let total = records.checked_add(pages.checked_mul(record_len)?)?;
+        Some(Layout {
+            blocks,
+            pages_per_block,
+            page_size,
+            record_len,
+            block_table,
+            page_states,
+            records,
+            total,
+        })
+    }
+
+    fn total_usize(&self) -> Result<NonZeroUsize, ImageError> {
+        usize::try_from(self.total)
+            .ok()
+            .and_then(NonZeroUsize::new)
+            .ok_or(ImageError::TooLarge(self.total))
+    }
+}
+
+/// The header: everything needed to interpret the rest of the file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Header {
+    pub(crate) geometry: Geometry,
+    pub(crate) seed: u64,
+}
+
+fn u16_at(b: &[u8; HEADER_LEN], at: usize) -> u16 {
+    u16::from_le_bytes([b[at], b[at + 1]])
+}
+
+fn u32_at(b: &[u8; HEADER_LEN], at: usize) -> u32 {
+    u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
+}
+
+impl Header {
+    pub(crate) fn encode(&self) -> [u8; HEADER_LEN] {
+        let g = &self.geometry;
+        let mut b = [0u8; HEADER_LEN];
+        b[0..8].copy_from_slice(&MAGIC);
+        b[8..12].copy_from_slice(&VERSION.to_le_bytes());
+        b[12..16].copy_from_slice(&(HEADER_LEN as u32).to_le_bytes());
+        b[16..18].copy_from_slice(&g.channels.to_le_bytes());
+        b[18..20].copy_from_slice(&g.dies_per_channel.to_le_bytes());
+        b[20..22].copy_from_slice(&g.planes_per_die.to_le_bytes());
+        b[22] = g.over_provisioning_percent;
+        let words = [
+            g.blocks_per_plane,
+            g.pages_per_block,
+            g.page_size,
+            g.sector_size,
+            g.oob_size,
+        ];
+        for (i, w) in words.iter().enumerate() {
+            b[24 + 4 * i..28 + 4 * i].copy_from_slice(&w.to_le_bytes());
+        }
+        b[48..56].copy_from_slice(&self.seed.to_le_bytes());
+        let crc = crc32fast::hash(&b[..60]);
+        b[60..64].copy_from_slice(&crc.to_le_bytes());
+        b
+    }
+
+    /// Decodes and checks a header: magic, then version (a later version
+    /// may lay its header out differently), then crc, then geometry.
+    /// `bytes` may be short: a file too short for a header.
+    pub(crate) fn decode(bytes: &[u8]) -> Result<Header, ImageError> {
+        if bytes.len() < MAGIC.len() || bytes[..MAGIC.len()] != MAGIC {
+            return Err(ImageError::BadMagic);
+        }
+        let Ok(b) = <&[u8; HEADER_LEN]>::try_from(bytes) else {
+            return Err(ImageError::Truncated {
+                expected: HEADER_BLOCK,
+                found: bytes.len() as u64,
+            });
+        };
+        let version = u32_at(b, 8);
+        if version != VERSION {
+            return Err(ImageError::Version(version));
+        }
+        if crc32fast::hash(&b[..60]) != u32_at(b, 60) {
+            return Err(ImageError::HeaderCrc);
+        }
+        let geometry = Geometry {
+            channels: u16_at(b, 16),
+            dies_per_channel: u16_at(b, 18),
+            planes_per_die: u16_at(b, 20),
+            over_provisioning_percent: b[22],
+            blocks_per_plane: u32_at(b, 24),
+            pages_per_block: u32_at(b, 28),
+            page_size: u32_at(b, 32),
+            sector_size: u32_at(b, 36),
+            oob_size: u32_at(b, 40),
+        };
+        geometry.validate()?;
+        let seed = u64::from(u32_at(b, 48)) | (u64::from(u32_at(b, 52)) << 32);
+        let header = Header { geometry, seed };
+        // Paired check: what we decoded re-encodes to the very same bytes,
+        // so no reserved field carries something we would silently drop.
+        if header.encode() != *b {
+            return Err(ImageError::HeaderCrc);
+        }
+        Ok(header)
+    }
+}
+
+/// Where the bytes of an image live.
+#[derive(Debug)]
+pub(crate) enum Backing {
+    /// A `Vec` laid out exactly like a file image.
+    Ram(Vec<u8>),
+    /// A locked, mapped image file.
+    File(FileImage),
+}
+
+impl Backing {
+    pub(crate) fn bytes(&self) -> &[u8] {
+        match self {
+            Backing::Ram(v) => v,
+            Backing::File(f) => f.map.bytes(),
+        }
+    }
+
+    pub(crate) fn bytes_mut(&mut self) -> &mut [u8] {
+        match self {
+            Backing::Ram(v) => v,
+            Backing::File(f) => f.map.bytes_mut(),
+        }
+    }
+
+    /// Makes every write so far durable: `msync(MS_SYNC)` then `fsync`.
+    pub(crate) fn sync(&mut self) -> io::Result<()> {
+        match self {
+            Backing::Ram(_) => Ok(()),
+            Backing::File(f) => {
+                f.map.sync()?;
+                f.file.sync_all()
+            }
+        }
+    }
+
+    /// A zeroed RAM image with `header` written.
+    pub(crate) fn new_ram(layout: &Layout, header: &Header) -> Result<Backing, ImageError> {
+        let len = layout.total_usize()?.get();
+        let mut v = vec![0u8; len];
+        v[..HEADER_LEN].copy_from_slice(&header.encode());
+        Ok(Backing::Ram(v))
+    }
+}
+
+/// An open image file: the lock, the read-write handle and the mapping.
+#[derive(Debug)]
+pub(crate) struct FileImage {
+    // Field order is drop order: unmap, close the writer, then unlock.
+    map: Mapping,
+    file: File,
+    _lock: Flock<File>,
+}
+
+fn io_err(path: &Path) -> impl FnOnce(io::Error) -> ImageError + '_ {
+    move |source| ImageError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+fn lock(path: &Path, file: File) -> Result<Flock<File>, ImageError> {
+    match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
+        Ok(l) => Ok(l),
+        Err((_, Errno::EWOULDBLOCK)) => Err(ImageError::InUse),
+        Err((_, e)) => Err(io_err(path)(e.into())),
+    }
+}
+
+impl FileImage {
+    /// Creates (or truncates) `path` as an all-erased image with `header`.
+    pub(crate) fn create(
+        path: &Path,
+        layout: &Layout,
+        header: &Header,
+    ) -> Result<FileImage, ImageError> {
+        let len = layout.total_usize()?;
+        // No O_TRUNC: a busy image must be refused before it is touched.
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)
+            .map_err(io_err(path))?;
+        let lock = lock(path, file)?;
+        let file = lock.try_clone().map_err(io_err(path))?;
+        file.set_len(0).map_err(io_err(path))?;
+        file.set_len(layout.total).map_err(io_err(path))?;
+        file.write_all_at(&header.encode(), 0)
+            .map_err(io_err(path))?;
+        let map = Mapping::new(&file, len).map_err(io_err(path))?;
+        Ok(FileImage {
+            map,
+            file,
+            _lock: lock,
+        })
+    }
+
+    /// Opens an existing image. Everything is checked through a read-only
+    /// handle first; only a valid image is reopened for writing and mapped.
+    pub(crate) fn open(path: &Path) -> Result<(FileImage, Header, Layout), ImageError> {
+        let ro = File::open(path).map_err(io_err(path))?;
+        let lock = lock(path, ro)?;
+        let found = lock.metadata().map_err(io_err(path))?.len();
+        let mut head = [0u8; HEADER_LEN];
+        let n = read_prefix(&lock, &mut head).map_err(io_err(path))?;
+        let header = Header::decode(&head[..n])?;
+        let layout = Layout::new(&header.geometry).ok_or(ImageError::TooLarge(u64::MAX))?;
+        if found < layout.total {
+            return Err(ImageError::Truncated {
+                expected: layout.total,
+                found,
+            });
+        }
+        if found > layout.total {
+            return Err(ImageError::Oversized {
+                expected: layout.total,
+                found,
+            });
+        }
+        let len = layout.total_usize()?;
+        let table_len = usize::try_from(layout.records - layout.block_table)
+            .map_err(|_| ImageError::TooLarge(layout.total))?;
+        let mut tables = vec![0u8; table_len];
+        lock.read_exact_at(&mut tables, layout.block_table)
+            .map_err(io_err(path))?;
+        media::validate_tables(&header.geometry, &layout, &tables)?;
+
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(path)
+            .map_err(io_err(path))?;
+        let map = Mapping::new(&file, len).map_err(io_err(path))?;
+        Ok((
+            FileImage {
+                map,
+                file,
+                _lock: lock,
+            },
+            header,
+            layout,
+        ))
+    }
+}
+
+/// Reads as much of `buf` as the file holds from offset 0.
+fn read_prefix(file: &File, buf: &mut [u8]) -> io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match file.read_at(&mut buf[n..], n as u64) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_round_trips_and_every_byte_is_protected() {
+        let h = Header {
+            geometry: Geometry::small(16, 8, 20),
+            seed: 0xDEAD_BEEF_0123_4567,
+        };
+        let b = h.encode();
+        assert_eq!(Header::decode(&b).unwrap(), h);
+        for i in 0..HEADER_LEN {
+            let mut d = b;
+            d[i] ^= 0x10;
+            let e = Header::decode(&d).unwrap_err();
+            let want_magic = i < 8;
+            let want_version = (8..12).contains(&i);
+            match e {
+                ImageError::BadMagic => assert!(want_magic, "byte {i}"),
+                ImageError::Version(_) => assert!(want_version, "byte {i}"),
+                ImageError::HeaderCrc => assert!(!want_magic && !want_version, "byte {i}"),
+                other => panic!("byte {i}: unexpected {other}"),
+            }
+        }
+    }
+
+    #[test]
+    fn short_or_foreign_headers_are_refused() {
+        assert!(matches!(Header::decode(b"ZCF"), Err(ImageError::BadMagic)));
+        assert!(matches!(
+            Header::decode(b"#!/bin/sh\n"),
+            Err(ImageError::BadMagic)
+        ));
+        assert!(matches!(
+            Header::decode(b"ZCFTLNND\x01\0\0\0"),
+            Err(ImageError::Truncated { found: 12, .. })
+        ));
+    }
+
+    #[test]
+    fn layout_is_aligned_and_sized() {
+        let g = Geometry::small(16, 8, 20);
+        let l = Layout::new(&g).unwrap();
+        assert_eq!(l.block_table, 4096);
+        assert_eq!(l.page_states, 8192);
+        assert_eq!(l.records, 12288);
+        assert_eq!(l.total, 12288 + 16 * 8 * (16384 + 128));
+    }
+}

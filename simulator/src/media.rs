@@ -1,0 +1,418 @@
+//! The pristine medium: page and block state over an image's bytes, and the
+//! NAND rules that guard it. Nothing here is random — faults and power cuts
+//! ([`crate::faults`], [`crate::power`]) are laid over it from outside.
+//!
+//! Rules enforced (each refusal is a caller's violation):
+//! - a block marked bad accepts no read, program or erase (`BadBlock`);
+//! - a page is programmed only when erased and only when it is the next
+//!   page of its block: every lower page programmed (or torn), no skipping
+//!   (`ProgramOrder`);
+//! - a block whose erase failed or was interrupted takes no program until it
+//!   is erased again (`ProgramOrder`).
+//!
+//! Erased pages read as 0xFF, data and spare, whatever their record holds.
+//!
+//! Every byte read from the image is decoded without trust: an unknown page
+//! state reads as torn, and all slicing is checked, so a damaged image gives
+//! errors, never a panic.
+
+use ftl_core::nand::{gather, scatter};
+use ftl_core::{BlockIdx, Geometry, NandErrorKind, Ppa};
+
+use crate::image::{Backing, ImageError, Layout, BLOCK_ENTRY_LEN};
+
+/// The state of one page, as kept in the image.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum PageState {
+    /// Erased: reads 0xFF, may be programmed (in order).
+    Erased,
+    /// Programmed completely.
+    Programmed,
+    /// Indeterminate after an interrupted or failed program or erase: reads
+    /// back whatever it holds; must be erased before it is programmed.
+    Torn,
+}
+
+const PAGE_ERASED: u8 = 0;
+const PAGE_PROGRAMMED: u8 = 1;
+const PAGE_TORN: u8 = 2;
+
+impl PageState {
+    fn decode(b: u8) -> Option<PageState> {
+        match b {
+            PAGE_ERASED => Some(PageState::Erased),
+            PAGE_PROGRAMMED => Some(PageState::Programmed),
+            PAGE_TORN => Some(PageState::Torn),
+            _ => None,
+        }
+    }
+
+    fn encode(self) -> u8 {
+        match self {
+            PageState::Erased => PAGE_ERASED,
+            PageState::Programmed => PAGE_PROGRAMMED,
+            PageState::Torn => PAGE_TORN,
+        }
+    }
+}
+
+const FLAG_BAD: u8 = 1;
+const FLAG_FACTORY_BAD: u8 = 2;
+const FLAG_NEEDS_ERASE: u8 = 4;
+const FLAGS_KNOWN: u8 = FLAG_BAD | FLAG_FACTORY_BAD | FLAG_NEEDS_ERASE;
+
+/// One block-table entry.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct BlockEntry {
+    pub(crate) erase_count: u32,
+    flags: u8,
+}
+
+impl BlockEntry {
+    pub(crate) fn is_bad(&self) -> bool {
+        self.flags & FLAG_BAD != 0
+    }
+
+    pub(crate) fn needs_erase(&self) -> bool {
+        self.flags & FLAG_NEEDS_ERASE != 0
+    }
+
+    fn decode(b: &[u8]) -> Option<BlockEntry> {
+        let &[c0, c1, c2, c3, flags, 0, 0, 0] = b else {
+            return None;
+        };
+        if flags & !FLAGS_KNOWN != 0 {
+            return None;
+        }
+        Some(BlockEntry {
+            erase_count: u32::from_le_bytes([c0, c1, c2, c3]),
+            flags,
+        })
+    }
+
+    fn encode(&self) -> [u8; BLOCK_ENTRY_LEN as usize] {
+        let c = self.erase_count.to_le_bytes();
+        [c[0], c[1], c[2], c[3], self.flags, 0, 0, 0]
+    }
+}
+
+/// A refused or impossible operation: the kind and a few words why.
+pub(crate) type Refusal = (NandErrorKind, &'static str);
+
+const OUT_OF_IMAGE: Refusal = (NandErrorKind::Other, "address outside the image bytes");
+
+/// Checks the block table and page-state table of an image being opened:
+/// `tables` holds the bytes from the block table to the first page record.
+pub(crate) fn validate_tables(
+    geo: &Geometry,
+    layout: &Layout,
+    tables: &[u8],
+) -> Result<(), ImageError> {
+    let damaged = |table, index| ImageError::Damaged { table, index };
+    let ppb = layout.pages_per_block;
+    let states_at = (layout.page_states - layout.block_table) as usize;
+    for b in 0..layout.blocks {
+        let at = (b * BLOCK_ENTRY_LEN) as usize;
+        let entry = tables
+            .get(at..at + BLOCK_ENTRY_LEN as usize)
+            .and_then(BlockEntry::decode)
+            .ok_or(damaged("block table", b))?;
+        let mut seen_erased = false;
+        for p in 0..u64::from(geo.pages_per_block) {
+            let index = b * ppb + p;
+            let state = tables
+                .get(states_at + index as usize)
+                .and_then(|&s| PageState::decode(s))
+                .ok_or(damaged("page-state table", index))?;
+            // Outside a half-erased block, written pages form a prefix.
+            if state == PageState::Erased {
+                seen_erased = true;
+            } else if seen_erased && !entry.needs_erase() {
+                return Err(damaged("page-state table", index));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Page and block state over an image's bytes.
+#[derive(Debug)]
+pub(crate) struct Media {
+    geo: Geometry,
+    layout: Layout,
+    backing: Backing,
+    /// Per block: the page a program must target next (one past the highest
+    /// non-erased page). Derived from the page states, never stored.
+    next_page: Vec<u32>,
+}
+
+impl Media {
+    /// The medium over `backing`, which must be `layout.total` bytes.
+    pub(crate) fn new(geo: Geometry, layout: Layout, backing: Backing) -> Media {
+        let mut m = Media {
+            geo,
+            layout,
+            backing,
+            next_page: vec![0; layout.blocks as usize],
+        };
+        for b in 0..geo.total_blocks() {
+            m.recompute_next(BlockIdx(b));
+        }
+        m
+    }
+
+    pub(crate) fn backing_mut(&mut self) -> &mut Backing {
+        &mut self.backing
+    }
+
+    fn flat(&self, ppa: Ppa) -> u64 {
+        u64::from(ppa.block.0) * self.layout.pages_per_block + u64::from(ppa.page)
+    }
+
+    fn range(&self, at: u64, len: u64) -> Option<core::ops::Range<usize>> {
+        let start = usize::try_from(at).ok()?;
+        let end = start.checked_add(usize::try_from(len).ok()?)?;
+        (end <= self.backing.bytes().len()).then_some(start..end)
+    }
+
+    /// The block-table entry of `b` (`None` out of range or undecodable).
+    pub(crate) fn block(&self, b: BlockIdx) -> Option<BlockEntry> {
+        if u64::from(b.0) >= self.layout.blocks {
+            return None;
+        }
+        let r = self.range(
+            self.layout.block_table + u64::from(b.0) * BLOCK_ENTRY_LEN,
+            8,
+        )?;
+        BlockEntry::decode(&self.backing.bytes()[r])
+    }
+
+    fn set_block(&mut self, b: BlockIdx, e: BlockEntry) -> Result<(), Refusal> {
+        let r = self
+            .range(
+                self.layout.block_table + u64::from(b.0) * BLOCK_ENTRY_LEN,
+                8,
+            )
+            .ok_or(OUT_OF_IMAGE)?;
+        self.backing.bytes_mut()[r].copy_from_slice(&e.encode());
+        Ok(())
+    }
+
+    /// The state of `ppa` (`None` out of range). An undecodable byte reads
+    /// as torn: indeterminate is the only safe reading of a damaged state.
+    pub(crate) fn page_state(&self, ppa: Ppa) -> Option<PageState> {
+        if !self.geo.contains(ppa) {
+            return None;
+        }
+        let r = self.range(self.layout.page_states + self.flat(ppa), 1)?;
+        Some(PageState::decode(self.backing.bytes()[r.start]).unwrap_or(PageState::Torn))
+    }
+
+    pub(crate) fn set_page_state(&mut self, ppa: Ppa, s: PageState) -> Result<(), Refusal> {
+        let r = self
+            .range(self.layout.page_states + self.flat(ppa), 1)
+            .ok_or(OUT_OF_IMAGE)?;
+        self.backing.bytes_mut()[r.start] = s.encode();
+        Ok(())
+    }
+
+    /// The data-then-spare record of `ppa`, writable.
+    pub(crate) fn record_mut(&mut self, ppa: Ppa) -> Result<&mut [u8], Refusal> {
+        let at = self.layout.records + self.flat(ppa) * self.layout.record_len;
+        let r = self.range(at, self.layout.record_len).ok_or(OUT_OF_IMAGE)?;
+        Ok(&mut self.backing.bytes_mut()[r])
+    }
+
+    fn record(&self, ppa: Ppa) -> Result<&[u8], Refusal> {
+        let at = self.layout.records + self.flat(ppa) * self.layout.record_len;
+        let r = self.range(at, self.layout.record_len).ok_or(OUT_OF_IMAGE)?;
+        Ok(&self.backing.bytes()[r])
+    }
+
+    /// Re-derives the next programmable page of `b` from its page states.
+    pub(crate) fn recompute_next(&mut self, b: BlockIdx) {
+        let mut next = 0;
+        for p in 0..self.geo.pages_per_block {
+            if self
+                .page_state(Ppa::new(b, p))
+                .is_some_and(|s| s != PageState::Erased)
+            {
+                next = p + 1;
+            }
+        }
+        if let Some(slot) = self.next_page.get_mut(b.0 as usize) {
+            *slot = next;
+        }
+    }
+
+    /// Refuses any operation on a bad block. `b` must be in range.
+    pub(crate) fn check_not_bad(&self, b: BlockIdx) -> Result<BlockEntry, Refusal> {
+        let e = self.block(b).ok_or(OUT_OF_IMAGE)?;
+        if e.is_bad() {
+            return Err((NandErrorKind::BadBlock, "block is marked bad"));
+        }
+        Ok(e)
+    }
+
+    /// Checks the NAND rules for programming `ppa` (in range).
+    pub(crate) fn check_program(&self, ppa: Ppa) -> Result<(), Refusal> {
+        let e = self.check_not_bad(ppa.block)?;
+        if e.needs_erase() {
+            return Err((NandErrorKind::ProgramOrder, "block must be erased first"));
+        }
+        match self.page_state(ppa).ok_or(OUT_OF_IMAGE)? {
+            PageState::Programmed => {
+                return Err((NandErrorKind::ProgramOrder, "page is already programmed"))
+            }
+            PageState::Torn => return Err((NandErrorKind::ProgramOrder, "page is torn")),
+            PageState::Erased => {}
+        }
+        let next = self
+            .next_page
+            .get(ppa.block.0 as usize)
+            .copied()
+            .ok_or(OUT_OF_IMAGE)?;
+        if ppa.page != next {
+            return Err((
+                NandErrorKind::ProgramOrder,
+                "page is not the next page of its block",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Programs `ppa` (already checked): data, then spare padded with 0xFF.
+    pub(crate) fn program(&mut self, ppa: Ppa, data: &[&[u8]], oob: &[u8]) -> Result<(), Refusal> {
+        let page_size = self.layout.page_size as usize;
+        let rec = self.record_mut(ppa)?;
+        let (d, spare) = rec.split_at_mut(page_size);
+        gather(data, d);
+        let n = oob.len().min(spare.len());
+        spare[..n].copy_from_slice(&oob[..n]);
+        spare[n..].fill(0xFF);
+        self.set_page_state(ppa, PageState::Programmed)?;
+        if let Some(slot) = self.next_page.get_mut(ppa.block.0 as usize) {
+            *slot = ppa.page + 1;
+        }
+        Ok(())
+    }
+
+    /// Reads `ppa` (already checked) into `data` and `oob`; returns the
+    /// page's state so the caller can decide which faults apply.
+    pub(crate) fn read(
+        &self,
+        ppa: Ppa,
+        data: &mut [&mut [u8]],
+        oob: &mut [u8],
+    ) -> Result<PageState, Refusal> {
+        let state = self.page_state(ppa).ok_or(OUT_OF_IMAGE)?;
+        if state == PageState::Erased {
+            for buf in data.iter_mut() {
+                buf.fill(0xFF);
+            }
+            oob.fill(0xFF);
+            return Ok(state);
+        }
+        let rec = self.record(ppa)?;
+        let (d, spare) = rec.split_at(self.layout.page_size as usize);
+        if !data.is_empty() {
+            scatter(d, data);
+        }
+        let n = oob.len().min(spare.len());
+        oob[..n].copy_from_slice(&spare[..n]);
+        Ok(state)
+    }
+
+    /// Erases `b` (already checked): every page erased, one more P/E cycle.
+    pub(crate) fn erase(&mut self, b: BlockIdx) -> Result<(), Refusal> {
+        let mut e = self.block(b).ok_or(OUT_OF_IMAGE)?;
+        for p in 0..self.geo.pages_per_block {
+            self.set_page_state(Ppa::new(b, p), PageState::Erased)?;
+        }
+        e.erase_count = e.erase_count.saturating_add(1);
+        e.flags &= !FLAG_NEEDS_ERASE;
+        self.set_block(b, e)?;
+        self.recompute_next(b);
+        Ok(())
+    }
+
+    /// Flags `b` as needing an erase before any program (after a failed or
+    /// interrupted erase).
+    pub(crate) fn set_needs_erase(&mut self, b: BlockIdx) -> Result<(), Refusal> {
+        let mut e = self.block(b).ok_or(OUT_OF_IMAGE)?;
+        e.flags |= FLAG_NEEDS_ERASE;
+        self.set_block(b, e)
+    }
+
+    /// Marks `b` bad; `factory` records that it came that way.
+    pub(crate) fn mark_bad(&mut self, b: BlockIdx, factory: bool) -> Result<(), Refusal> {
+        let mut e = self.block(b).ok_or(OUT_OF_IMAGE)?;
+        e.flags |= FLAG_BAD;
+        if factory {
+            e.flags |= FLAG_FACTORY_BAD;
+        }
+        self.set_block(b, e)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::image::Header;
+
+    fn media() -> Media {
+        let geo = Geometry::small(8, 4, 20);
+        let layout = Layout::new(&geo).unwrap();
+        let backing = Backing::new_ram(
+            &layout,
+            &Header {
+                geometry: geo,
+                seed: 0,
+            },
+        )
+        .unwrap();
+        Media::new(geo, layout, backing)
+    }
+
+    #[test]
+    fn block_entries_round_trip_and_reject_unknown_bits() {
+        let e = BlockEntry {
+            erase_count: 0x0102_0304,
+            flags: FLAG_BAD | FLAG_NEEDS_ERASE,
+        };
+        assert_eq!(BlockEntry::decode(&e.encode()), Some(e));
+        assert_eq!(BlockEntry::decode(&[0, 0, 0, 0, 8, 0, 0, 0]), None);
+        assert_eq!(BlockEntry::decode(&[0, 0, 0, 0, 0, 0, 1, 0]), None);
+        assert_eq!(BlockEntry::decode(&[0, 0, 0]), None);
+    }
+
+    #[test]
+    fn next_page_is_derived_from_states() {
+        let mut m = media();
+        let b = BlockIdx(2);
+        let page = vec![0xA5u8; 16 * 1024];
+        m.program(Ppa::new(b, 0), &[&page], &[1, 2]).unwrap();
+        m.set_page_state(Ppa::new(b, 1), PageState::Torn).unwrap();
+        m.recompute_next(b);
+        assert_eq!(m.check_program(Ppa::new(b, 2)), Ok(()));
+        assert_eq!(
+            m.check_program(Ppa::new(b, 1)).unwrap_err().0,
+            NandErrorKind::ProgramOrder
+        );
+        assert_eq!(
+            m.check_program(Ppa::new(b, 3)).unwrap_err().0,
+            NandErrorKind::ProgramOrder
+        );
+    }
+
+    #[test]
+    fn an_unknown_state_byte_reads_as_torn() {
+        let mut m = media();
+        let at = m.layout.page_states as usize + 5;
+        m.backing.bytes_mut()[at] = 0x77;
+        assert_eq!(
+            m.page_state(Ppa::new(BlockIdx(1), 1)),
+            Some(PageState::Torn)
+        );
+    }
+}
