@@ -90,14 +90,20 @@ impl fmt::Display for GeometryError {
         match self {
             GeometryError::ZeroCount => write!(f, "a channel/die/plane/block/page count is zero"),
             GeometryError::SectorSize => {
-                write!(f, "sector size must be a power of two between 512 and 65536")
+                write!(
+                    f,
+                    "sector size must be a power of two between 512 and 65536"
+                )
             }
             GeometryError::PageSize => write!(
                 f,
                 "page size must be a whole number of sectors, at most {MAX_SECTORS_PER_PAGE}"
             ),
             GeometryError::OobTooSmall { needed } => {
-                write!(f, "spare area too small: the page record needs {needed} bytes")
+                write!(
+                    f,
+                    "spare area too small: the page record needs {needed} bytes"
+                )
             }
             GeometryError::TooFewBlocks { needed } => {
                 write!(f, "too few blocks: at least {needed} are needed")
@@ -149,8 +155,8 @@ impl Geometry {
             * u64::from(self.planes_per_die)
             * u64::from(self.blocks_per_plane);
         let sectors = blocks * u64::from(self.pages_per_block) * self.sectors_per_page() as u64;
-        // u32::MAX is the "unmapped" marker in the L2P.
-        if sectors >= u64::from(u32::MAX) {
+        // The top two u32 values are the L2P's "unmapped" and "lost" markers.
+        if sectors >= u64::from(u32::MAX - 1) {
             return Err(GeometryError::TooLarge);
         }
         if blocks < u64::from(MIN_BLOCKS) {
@@ -261,15 +267,63 @@ mod tests {
         let ok = Geometry::default();
         let cases = [
             (Geometry { channels: 0, ..ok }, GeometryError::ZeroCount),
-            (Geometry { pages_per_block: 0, ..ok }, GeometryError::ZeroCount),
-            (Geometry { sector_size: 3000, ..ok }, GeometryError::SectorSize),
-            (Geometry { page_size: 10_000, ..ok }, GeometryError::PageSize),
+            (
+                Geometry {
+                    pages_per_block: 0,
+                    ..ok
+                },
+                GeometryError::ZeroCount,
+            ),
+            (
+                Geometry {
+                    sector_size: 3000,
+                    ..ok
+                },
+                GeometryError::SectorSize,
+            ),
+            (
+                Geometry {
+                    page_size: 10_000,
+                    ..ok
+                },
+                GeometryError::PageSize,
+            ),
             (Geometry { page_size: 0, ..ok }, GeometryError::PageSize),
-            (Geometry { page_size: 128 * 1024, ..ok }, GeometryError::PageSize),
-            (Geometry { over_provisioning_percent: 0, ..ok }, GeometryError::OverProvisioning),
-            (Geometry { over_provisioning_percent: 95, ..ok }, GeometryError::OverProvisioning),
-            (Geometry { blocks_per_plane: 3, ..ok }, GeometryError::TooFewBlocks { needed: 8 }),
-            (Geometry { blocks_per_plane: u32::MAX, ..ok }, GeometryError::TooLarge),
+            (
+                Geometry {
+                    page_size: 128 * 1024,
+                    ..ok
+                },
+                GeometryError::PageSize,
+            ),
+            (
+                Geometry {
+                    over_provisioning_percent: 0,
+                    ..ok
+                },
+                GeometryError::OverProvisioning,
+            ),
+            (
+                Geometry {
+                    over_provisioning_percent: 95,
+                    ..ok
+                },
+                GeometryError::OverProvisioning,
+            ),
+            (
+                Geometry {
+                    blocks_per_plane: 3,
+                    ..ok
+                },
+                GeometryError::TooFewBlocks { needed: 8 },
+            ),
+            (
+                Geometry {
+                    blocks_per_plane: u32::MAX,
+                    ..ok
+                },
+                GeometryError::TooLarge,
+            ),
         ];
         for (g, want) in cases {
             assert_eq!(g.validate(), Err(want), "{g:?}");

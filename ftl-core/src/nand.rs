@@ -200,7 +200,10 @@ mod tests {
         let a = [0u8; 8192];
         let b = [0u8; 8192];
         let ok: [&[u8]; 2] = [&a, &b];
-        assert_eq!(check_program_args(&g, Ppa::new(BlockIdx(0), 3), &ok, &[0; 16]), Ok(()));
+        assert_eq!(
+            check_program_args(&g, Ppa::new(BlockIdx(0), 3), &ok, &[0; 16]),
+            Ok(())
+        );
         assert_eq!(
             check_program_args(&g, Ppa::new(BlockIdx(0), 4), &ok, &[]),
             Err(NandErrorKind::OutOfBounds)
@@ -217,8 +220,14 @@ mod tests {
             check_program_args(&g, Ppa::new(BlockIdx(0), 0), &ok, &[0; 129]),
             Err(NandErrorKind::OutOfBounds)
         );
-        assert_eq!(check_read_args(&g, Ppa::new(BlockIdx(1), 1), &[], &[0; 8]), Ok(()));
-        assert_eq!(check_block(&g, BlockIdx(8)), Err(NandErrorKind::OutOfBounds));
+        assert_eq!(
+            check_read_args(&g, Ppa::new(BlockIdx(1), 1), &[], &[0; 8]),
+            Ok(())
+        );
+        assert_eq!(
+            check_block(&g, BlockIdx(8)),
+            Err(NandErrorKind::OutOfBounds)
+        );
     }
 
     #[test]

@@ -88,7 +88,10 @@ impl PageRecord {
     pub fn encode(&self, out: &mut [u8]) -> usize {
         let n = usize::from(self.sectors);
         let len = record_len(n);
-        assert!(n <= MAX_SECTORS_PER_PAGE && out.len() >= len, "oob buffer too small");
+        assert!(
+            n <= MAX_SECTORS_PER_PAGE && out.len() >= len,
+            "oob buffer too small"
+        );
         out.fill(0xFF);
         out[0..4].copy_from_slice(&MAGIC);
         out[4] = VERSION;

@@ -1,0 +1,256 @@
+//! The block table: each erase block's state, wear and write pointer, and
+//! the allocator that hands out blocks to the open streams.
+//!
+//! ```text
+//!   Free (erased) ──allocate──▶ Open ──last page──▶ Full ──valid = 0──▶ Stale
+//!     ▲                          │                    │                   │
+//!     └────────── erase ─────────┼────────────────────┼───────────────────┘
+//!                                └─ program failure ─▶ Full + retiring ──valid = 0──▶ Bad
+//!   erase failure / factory mark ───────────────────────────────────────────────────▶ Bad
+//! ```
+//!
+//! Erases are lazy: a block whose data all went stale waits as `Stale` and
+//! is erased when the allocator picks it. The allocator always picks the
+//! least-worn candidate (dynamic wear leveling).
+
+use alloc::vec::Vec;
+
+use crate::addr::BlockIdx;
+
+/// A block's state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BlockState {
+    /// Erased, ready to program.
+    Free,
+    /// Holds only stale data (or is of unknown content): erase before use.
+    Stale,
+    /// The current block of a write stream.
+    Open,
+    /// Programmed to its end (or closed early), holding some valid data.
+    Full,
+    /// Retired: factory bad, or failed a program or an erase.
+    Bad,
+}
+
+/// The open write streams: host data and relocated (GC / wear-leveling)
+/// data are kept apart so cold and hot data do not share blocks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stream {
+    /// Data the host wrote.
+    Host = 0,
+    /// Data moved by garbage collection or wear leveling.
+    Relocated = 1,
+}
+
+/// Per-block state, wear and write pointers.
+#[derive(Debug)]
+pub struct BlockTable {
+    state: Vec<BlockState>,
+    erase_count: Vec<u32>,
+    next_page: Vec<u32>,
+    last_seq: Vec<u64>,
+    retiring: Vec<bool>,
+    collecting: Vec<bool>,
+    available: u32,
+}
+
+/// Erase-count spread of the good blocks.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Wear {
+    /// Least-erased good block.
+    pub min: u32,
+    /// Most-erased good block.
+    pub max: u32,
+    /// Mean over good blocks.
+    pub mean: f64,
+}
+
+impl BlockTable {
+    /// `blocks` blocks, all `Stale` (unknown content) with no wear.
+    pub fn new(blocks: u32) -> Self {
+        let n = blocks as usize;
+        BlockTable {
+            state: alloc::vec![BlockState::Stale; n],
+            erase_count: alloc::vec![0; n],
+            next_page: alloc::vec![0; n],
+            last_seq: alloc::vec![0; n],
+            retiring: alloc::vec![false; n],
+            collecting: alloc::vec![false; n],
+            available: blocks,
+        }
+    }
+
+    /// Number of blocks.
+    pub fn len(&self) -> u32 {
+        self.state.len() as u32
+    }
+
+    /// Whether the table has no blocks.
+    pub fn is_empty(&self) -> bool {
+        self.state.is_empty()
+    }
+
+    /// State of `b`.
+    pub fn state(&self, b: BlockIdx) -> BlockState {
+        self.state[b.0 as usize]
+    }
+
+    /// Sets the state of `b`, keeping the count of available blocks.
+    pub fn set_state(&mut self, b: BlockIdx, s: BlockState) {
+        let slot = &mut self.state[b.0 as usize];
+        let was = matches!(*slot, BlockState::Free | BlockState::Stale);
+        let is = matches!(s, BlockState::Free | BlockState::Stale);
+        *slot = s;
+        match (was, is) {
+            (true, false) => self.available -= 1,
+            (false, true) => self.available += 1,
+            _ => {}
+        }
+        if !matches!(s, BlockState::Full) {
+            self.collecting[b.0 as usize] = false;
+        }
+        if matches!(s, BlockState::Free | BlockState::Stale | BlockState::Open) {
+            self.retiring[b.0 as usize] = false;
+        }
+    }
+
+    /// Blocks that are `Free` or `Stale`.
+    pub fn available(&self) -> u32 {
+        self.available
+    }
+
+    /// Erase count of `b`.
+    pub fn erase_count(&self, b: BlockIdx) -> u32 {
+        self.erase_count[b.0 as usize]
+    }
+
+    /// Sets the erase count of `b` (recovery).
+    pub fn set_erase_count(&mut self, b: BlockIdx, n: u32) {
+        self.erase_count[b.0 as usize] = n;
+    }
+
+    /// Records a completed erase of `b`: it becomes `Free`.
+    pub fn erased(&mut self, b: BlockIdx) {
+        self.erase_count[b.0 as usize] += 1;
+        self.next_page[b.0 as usize] = 0;
+        self.set_state(b, BlockState::Free);
+    }
+
+    /// Next page to program in `b`.
+    pub fn next_page(&self, b: BlockIdx) -> u32 {
+        self.next_page[b.0 as usize]
+    }
+
+    /// Sets the write pointer of `b`.
+    pub fn set_next_page(&mut self, b: BlockIdx, p: u32) {
+        self.next_page[b.0 as usize] = p;
+    }
+
+    /// Sequence number of the newest page programmed into `b` (its age).
+    pub fn last_seq(&self, b: BlockIdx) -> u64 {
+        self.last_seq[b.0 as usize]
+    }
+
+    /// Notes a program into `b` at sequence `seq`.
+    pub fn set_last_seq(&mut self, b: BlockIdx, seq: u64) {
+        self.last_seq[b.0 as usize] = seq;
+    }
+
+    /// Whether `b` failed a program and is to be retired once empty.
+    pub fn is_retiring(&self, b: BlockIdx) -> bool {
+        self.retiring[b.0 as usize]
+    }
+
+    /// Marks `b` for retirement (it must be `Full`).
+    pub fn set_retiring(&mut self, b: BlockIdx) {
+        self.retiring[b.0 as usize] = true;
+    }
+
+    /// Whether `b` is being emptied by GC or wear leveling.
+    pub fn is_collecting(&self, b: BlockIdx) -> bool {
+        self.collecting[b.0 as usize]
+    }
+
+    /// Marks `b` as being emptied.
+    pub fn set_collecting(&mut self, b: BlockIdx, on: bool) {
+        self.collecting[b.0 as usize] = on;
+    }
+
+    /// All block indices.
+    pub fn iter(&self) -> impl Iterator<Item = BlockIdx> {
+        (0..self.len()).map(BlockIdx)
+    }
+
+    /// The least-worn `Free` or `Stale` block (dynamic wear leveling);
+    /// among equals, an erased one saves an erase.
+    pub fn pick_free(&self) -> Option<BlockIdx> {
+        self.iter()
+            .filter(|&b| matches!(self.state(b), BlockState::Free | BlockState::Stale))
+            .min_by_key(|&b| (self.erase_count(b), self.state(b) != BlockState::Free, b.0))
+    }
+
+    /// Erase-count spread over good blocks.
+    pub fn wear(&self) -> Wear {
+        let mut w = Wear {
+            min: u32::MAX,
+            max: 0,
+            mean: 0.0,
+        };
+        let mut sum = 0u64;
+        let mut n = 0u64;
+        for b in self.iter().filter(|&b| self.state(b) != BlockState::Bad) {
+            let e = self.erase_count(b);
+            w.min = w.min.min(e);
+            w.max = w.max.max(e);
+            sum += u64::from(e);
+            n += 1;
+        }
+        if n == 0 {
+            return Wear::default();
+        }
+        w.mean = sum as f64 / n as f64;
+        w
+    }
+
+    /// Good (not retired) blocks.
+    pub fn good(&self) -> u32 {
+        self.state.iter().filter(|&&s| s != BlockState::Bad).count() as u32
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn allocator_prefers_least_worn_and_erased() {
+        let mut t = BlockTable::new(4);
+        assert_eq!(t.available(), 4);
+        t.set_erase_count(BlockIdx(0), 5);
+        t.set_erase_count(BlockIdx(1), 2);
+        t.set_erase_count(BlockIdx(2), 1);
+        t.set_state(BlockIdx(3), BlockState::Bad);
+        assert_eq!(t.available(), 3);
+        t.erased(BlockIdx(1)); // now 3, Free
+        t.set_erase_count(BlockIdx(2), 3); // Stale, 3
+        assert_eq!(t.pick_free(), Some(BlockIdx(1)));
+        t.set_state(BlockIdx(1), BlockState::Open);
+        assert_eq!(t.pick_free(), Some(BlockIdx(2)));
+        assert_eq!(t.available(), 2);
+        let w = t.wear();
+        assert_eq!((w.min, w.max), (3, 5));
+        assert_eq!(t.good(), 3);
+    }
+
+    #[test]
+    fn retiring_and_collecting_reset_with_state() {
+        let mut t = BlockTable::new(2);
+        let b = BlockIdx(0);
+        t.set_state(b, BlockState::Full);
+        t.set_retiring(b);
+        t.set_collecting(b, true);
+        assert!(t.is_retiring(b) && t.is_collecting(b));
+        t.set_state(b, BlockState::Stale);
+        assert!(!t.is_retiring(b) && !t.is_collecting(b));
+    }
+}

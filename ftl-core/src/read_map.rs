@@ -1,0 +1,168 @@
+//! The read mapping table: LBA → the slot holding that LBA's newest data.
+//!
+//! The patent keeps one entry per logical block, "invalid" until cached.
+//! zcftl's logical space is the whole device, so a dense table would cost as
+//! much RAM as the L2P again; instead this is an open-addressing hash table
+//! sized from the slot count (at most one mapping per slot), with linear
+//! probing and backward-shift deletion. Fixed capacity: it never allocates
+//! after construction.
+
+use alloc::vec::Vec;
+
+use crate::addr::{Lba, SlotId};
+
+const EMPTY: u32 = u32::MAX;
+
+/// LBA → slot, for cached LBAs only.
+#[derive(Debug)]
+pub struct ReadMap {
+    keys: Vec<u32>,
+    vals: Vec<SlotId>,
+    mask: usize,
+    len: usize,
+}
+
+impl ReadMap {
+    /// A table able to hold `slots` mappings at a load factor ≤ 1/2.
+    pub fn new(slots: u32) -> Self {
+        let cap = (slots as usize * 2).next_power_of_two().max(8);
+        ReadMap {
+            keys: alloc::vec![EMPTY; cap],
+            vals: alloc::vec![SlotId(0); cap],
+            mask: cap - 1,
+            len: 0,
+        }
+    }
+
+    /// Number of cached LBAs.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether nothing is cached.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    fn home(&self, key: u32) -> usize {
+        // Fibonacci hashing: spreads sequential LBAs over the table.
+        (u64::from(key).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32) as usize & self.mask
+    }
+
+    fn find(&self, key: u32) -> Option<usize> {
+        let mut i = self.home(key);
+        loop {
+            match self.keys[i] {
+                EMPTY => return None,
+                k if k == key => return Some(i),
+                _ => i = (i + 1) & self.mask,
+            }
+        }
+    }
+
+    /// The slot caching `lba`, if any.
+    pub fn get(&self, lba: Lba) -> Option<SlotId> {
+        self.find(lba.0 as u32).map(|i| self.vals[i])
+    }
+
+    /// Points `lba` at `slot`; returns the slot it pointed at before.
+    pub fn insert(&mut self, lba: Lba, slot: SlotId) -> Option<SlotId> {
+        let key = lba.0 as u32;
+        debug_assert!(key != EMPTY);
+        let mut i = self.home(key);
+        loop {
+            match self.keys[i] {
+                EMPTY => {
+                    assert!(self.len < self.mask, "read map over capacity");
+                    self.keys[i] = key;
+                    self.vals[i] = slot;
+                    self.len += 1;
+                    return None;
+                }
+                k if k == key => return Some(core::mem::replace(&mut self.vals[i], slot)),
+                _ => i = (i + 1) & self.mask,
+            }
+        }
+    }
+
+    /// Forgets `lba`; returns the slot it pointed at.
+    pub fn remove(&mut self, lba: Lba) -> Option<SlotId> {
+        let mut hole = self.find(lba.0 as u32)?;
+        let out = self.vals[hole];
+        self.len -= 1;
+        // Backward-shift: pull later members of the probe run into the hole
+        // so lookups never stop early at it.
+        let mut j = hole;
+        loop {
+            j = (j + 1) & self.mask;
+            let k = self.keys[j];
+            if k == EMPTY {
+                break;
+            }
+            let home = self.home(k);
+            // Move k if its home is not cyclically within (hole, j].
+            let dist_j = j.wrapping_sub(home) & self.mask;
+            let dist_hole = hole.wrapping_sub(home) & self.mask;
+            if dist_hole < dist_j {
+                self.keys[hole] = k;
+                self.vals[hole] = self.vals[j];
+                hole = j;
+            }
+        }
+        self.keys[hole] = EMPTY;
+        Some(out)
+    }
+
+    /// Forgets `lba` only if it still points at `slot` (the patent's tag
+    /// compare on delete): an entry evicted from the cache must not drop a
+    /// newer mapping.
+    pub fn remove_if(&mut self, lba: Lba, slot: SlotId) -> bool {
+        if self.get(lba) == Some(slot) {
+            self.remove(lba);
+            true
+        } else {
+            false
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use std::collections::BTreeMap;
+
+    #[test]
+    fn basic() {
+        let mut m = ReadMap::new(4);
+        assert_eq!(m.insert(Lba(3), SlotId(1)), None);
+        assert_eq!(m.insert(Lba(3), SlotId(2)), Some(SlotId(1)));
+        assert!(!m.remove_if(Lba(3), SlotId(1)));
+        assert_eq!(m.get(Lba(3)), Some(SlotId(2)));
+        assert!(m.remove_if(Lba(3), SlotId(2)));
+        assert!(m.is_empty());
+    }
+
+    proptest! {
+        // The hash table against a BTreeMap, with keys drawn from a small
+        // range so probe runs collide and wrap.
+        #[test]
+        fn matches_btreemap(ops in proptest::collection::vec((0u8..3, 0u32..40, 0u32..100), 1..400)) {
+            let mut m = ReadMap::new(16);
+            let mut model = BTreeMap::new();
+            for (op, k, v) in ops {
+                match op {
+                    0 if model.len() < 16 || model.contains_key(&k) => {
+                        prop_assert_eq!(m.insert(Lba(k.into()), SlotId(v)), model.insert(k, SlotId(v)));
+                    }
+                    1 => prop_assert_eq!(m.remove(Lba(k.into())), model.remove(&k)),
+                    _ => prop_assert_eq!(m.get(Lba(k.into())), model.get(&k).copied()),
+                }
+                prop_assert_eq!(m.len(), model.len());
+            }
+            for k in 0..40u32 {
+                prop_assert_eq!(m.get(Lba(k.into())), model.get(&k).copied());
+            }
+        }
+    }
+}

@@ -1,0 +1,74 @@
+//! Counters the FTL keeps about itself.
+
+/// A snapshot of the FTL's counters.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Stats {
+    /// Sectors the host wrote (committed writes).
+    pub host_sectors_written: u64,
+    /// Sectors the host read.
+    pub host_sectors_read: u64,
+    /// Sectors programmed to NAND, padding included.
+    pub nand_sectors_written: u64,
+    /// Sectors read from NAND (read misses, GC, recovery).
+    pub nand_sectors_read: u64,
+    /// Pages programmed.
+    pub nand_pages_programmed: u64,
+    /// Pages programmed only partly full (flushes).
+    pub padded_pages: u64,
+    /// Blocks garbage collection emptied.
+    pub gc_runs: u64,
+    /// Sectors GC moved.
+    pub gc_moved_sectors: u64,
+    /// Blocks static wear leveling emptied.
+    pub wear_level_moves: u64,
+    /// Sectors wear leveling moved.
+    pub wear_level_moved_sectors: u64,
+    /// Block erases.
+    pub erases: u64,
+    /// Least erase count over good blocks.
+    pub erase_count_min: u32,
+    /// Most erase count over good blocks.
+    pub erase_count_max: u32,
+    /// Mean erase count over good blocks.
+    pub erase_count_mean: f64,
+    /// Sectors read from the cache.
+    pub cache_hits: u64,
+    /// Sectors loaded from NAND to serve a read.
+    pub cache_misses: u64,
+    /// Payload bytes copied by the FTL or reported copied by its embedder.
+    /// The slot data path keeps this at 0.
+    pub bytes_copied: u64,
+    /// Sectors trimmed (or zeroed).
+    pub trimmed_sectors: u64,
+    /// Flushes completed.
+    pub flushes: u64,
+    /// Program failures handled by retiring a block.
+    pub program_failures: u64,
+    /// Erase failures handled by retiring a block.
+    pub erase_failures: u64,
+    /// Bit errors the NAND's ECC corrected on our reads.
+    pub corrected_bits: u64,
+    /// Blocks retired as bad (factory and grown).
+    pub bad_blocks: u32,
+}
+
+impl Stats {
+    /// NAND sectors written per host sector written (0 before any write).
+    pub fn write_amplification(&self) -> f64 {
+        if self.host_sectors_written == 0 {
+            0.0
+        } else {
+            self.nand_sectors_written as f64 / self.host_sectors_written as f64
+        }
+    }
+
+    /// Share of read sectors served from the cache.
+    pub fn cache_hit_rate(&self) -> f64 {
+        let n = self.cache_hits + self.cache_misses;
+        if n == 0 {
+            0.0
+        } else {
+            self.cache_hits as f64 / n as f64
+        }
+    }
+}
