@@ -1,0 +1,204 @@
+//! Process plumbing for `add`: forking into a daemon with a readiness pipe,
+//! the signals that stop a device, and what a panic does.
+//!
+//! **Readiness.** The parent forks before any thread exists, then blocks on
+//! a pipe. The child does all the work (open the image, mount the FTL,
+//! create and start the device) and writes one line: `OK /dev/ublkbN` or
+//! `ERR <message>`. The parent prints the path and exits 0, or prints the
+//! message and exits 1; if the child dies without a word (EOF), the parent
+//! says so and exits 1. So `add` never returns before the device is usable
+//! and never hangs on a dead child.
+//!
+//! **Signals.** SIGINT, SIGTERM and SIGHUP are blocked in every thread and
+//! taken by one watcher thread with `sigwait`, which turns them into a stop
+//! event: stop accepting I/O, flush, save, delete the device.
+//!
+//! **Panics.** libublk deletes a device when its control handle is dropped,
+//! which includes unwinding from a panic — a mounted file system would
+//! silently lose its disk. Instead the panic hook logs the panic, reports it
+//! on the readiness pipe if startup is still under way, and aborts: nothing
+//! is unwound, nothing deleted by us. The kernel sees the daemon die and
+//! (no user recovery is offered) fails outstanding and new I/O; the device
+//! id stays in `ftl-ublk list` until `ftl-ublk del`. User recovery is
+//! deliberately not offered: writes acknowledged but not yet flushed live
+//! in this process's slots, so a restarted daemon would hand a still-mounted
+//! file system stale data. The image is left as after a power cut; the next
+//! `add` rebuilds the FTL from flash.
+
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Write};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::mpsc;
+
+use crate::device::Event;
+use crate::errors::CliError;
+
+/// Where a daemon's stderr goes.
+pub const RUN_DIR: &str = "/run/zcftl";
+/// The daemons' shared log.
+pub const LOG_FILE: &str = "/run/zcftl/ftl-ublk.log";
+
+/// The readiness pipe's write end while startup is under way (-1 after).
+static READY_FD: AtomicI32 = AtomicI32::new(-1);
+
+/// Tells whoever started `add` how startup went.
+pub struct Notifier {
+    pipe: Option<File>,
+}
+
+impl Notifier {
+    /// A notifier for `--foreground`: readiness goes to stdout.
+    pub fn foreground() -> Notifier {
+        Notifier { pipe: None }
+    }
+
+    fn send(&mut self, line: &str) {
+        READY_FD.store(-1, Ordering::SeqCst);
+        if let Some(mut p) = self.pipe.take() {
+            // The parent may be gone; there is no one else to tell.
+            let _ = p.write_all(line.as_bytes());
+        }
+    }
+
+    /// Startup succeeded: the device is at `path`.
+    pub fn ready(&mut self, path: &str) {
+        if self.pipe.is_some() {
+            self.send(&format!("OK {path}\n"));
+        } else {
+            println!("{path}");
+        }
+    }
+
+    /// Startup failed.
+    pub fn fail(&mut self, e: &CliError) {
+        self.send(&format!("ERR {e}\n"));
+    }
+}
+
+/// Forks. The parent waits for the child's readiness line and exits with
+/// the outcome; only the child returns, as a session leader with stdin and
+/// stdout on /dev/null and stderr appended to [`LOG_FILE`]. Call before any
+/// thread is started.
+pub fn daemonize() -> Result<Notifier, CliError> {
+    let mut fds = [0 as RawFd; 2];
+    // SAFETY: `fds` is a valid array of two ints for pipe2 to fill.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        return Err(CliError::new(format!(
+            "pipe: {}",
+            std::io::Error::last_os_error()
+        )));
+    }
+    // SAFETY: pipe2 succeeded, so both descriptors are open and ours alone.
+    let (rd, wr) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    // SAFETY: no other thread exists yet (main calls this first), so the
+    // child inherits a consistent process.
+    let pid = unsafe { libc::fork() };
+    if pid < 0 {
+        return Err(CliError::new(format!(
+            "fork: {}",
+            std::io::Error::last_os_error()
+        )));
+    }
+    if pid > 0 {
+        drop(wr);
+        std::process::exit(parent_wait(File::from(rd)));
+    }
+    drop(rd);
+    detach();
+    READY_FD.store(wr.as_raw_fd(), Ordering::SeqCst);
+    Ok(Notifier {
+        pipe: Some(File::from(wr)),
+    })
+}
+
+/// The parent's side: one line from the child decides the exit status.
+fn parent_wait(mut rd: File) -> i32 {
+    let mut s = String::new();
+    let _ = rd.read_to_string(&mut s);
+    let line = s.lines().next().unwrap_or("");
+    if let Some(path) = line.strip_prefix("OK ") {
+        println!("{path}");
+        0
+    } else if let Some(msg) = line.strip_prefix("ERR ") {
+        eprintln!("ftl-ublk: {msg}");
+        1
+    } else {
+        eprintln!("ftl-ublk: the daemon exited during startup without a reason; see {LOG_FILE}");
+        1
+    }
+}
+
+/// New session, cwd `/`, stdio away from the terminal.
+fn detach() {
+    let _ = std::fs::create_dir_all(RUN_DIR);
+    let log = OpenOptions::new().create(true).append(true).open(LOG_FILE);
+    let null = OpenOptions::new().read(true).write(true).open("/dev/null");
+    // SAFETY: setsid/chdir/dup2 on descriptors we own; failures leave the
+    // old (still valid) stdio in place.
+    unsafe {
+        libc::setsid();
+        libc::chdir(c"/".as_ptr());
+        if let Ok(n) = &null {
+            libc::dup2(n.as_raw_fd(), 0);
+            libc::dup2(n.as_raw_fd(), 1);
+        }
+        if let Ok(l) = &log {
+            libc::dup2(l.as_raw_fd(), 2);
+        }
+    }
+}
+
+fn stop_signals() -> libc::sigset_t {
+    // SAFETY: sigset_t is plain data; sigemptyset initialises it before use.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, libc::SIGINT);
+        libc::sigaddset(&mut set, libc::SIGTERM);
+        libc::sigaddset(&mut set, libc::SIGHUP);
+        set
+    }
+}
+
+/// Blocks the stop signals in this thread and every thread it starts
+/// later, and starts the watcher that turns them into [`Event::Signal`].
+pub fn watch_stop_signals(tx: mpsc::Sender<Event>) -> Result<(), CliError> {
+    let set = stop_signals();
+    // SAFETY: `set` is initialised; the old mask is not needed.
+    let rc = unsafe { libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) };
+    if rc != 0 {
+        return Err(CliError::new("cannot block signals"));
+    }
+    std::thread::Builder::new()
+        .name("signals".into())
+        .spawn(move || loop {
+            let mut sig = 0;
+            // SAFETY: `set` is initialised and `sig` is a valid out-pointer.
+            if unsafe { libc::sigwait(&set, &mut sig) } == 0 && tx.send(Event::Signal(sig)).is_err()
+            {
+                return;
+            }
+        })
+        .map(|_| ())
+        .map_err(|e| CliError::new(format!("cannot start the signal thread: {e}")))
+}
+
+/// Installs the abort-on-panic hook described in the module docs.
+pub fn install_panic_hook() {
+    std::panic::set_hook(Box::new(|info| {
+        eprintln!(
+            "ftl-ublk[{}]: PANIC: {info}; aborting without deleting the ublk device (the kernel fails its I/O; run `ftl-ublk del ID`, then `add` on the same image recovers it as after a power cut)",
+            std::process::id()
+        );
+        let fd = READY_FD.swap(-1, Ordering::SeqCst);
+        if fd >= 0 {
+            let msg = format!("ERR the daemon panicked during startup: {info}; see {LOG_FILE}\n");
+            let line = msg.replace('\n', " ");
+            // SAFETY: fd is the readiness pipe's write end, still open (only
+            // `Notifier::send` closes it, after clearing READY_FD).
+            unsafe { libc::write(fd, line.as_ptr().cast(), line.len()) };
+        }
+        std::process::abort();
+    }));
+}

@@ -1,0 +1,194 @@
+//! Opening, creating and formatting the NAND image, with one-line errors
+//! that say what to do. Nothing here writes to an image it refuses: the
+//! simulator checks header, size, tables and the lock through a read-only
+//! handle before mapping anything writable.
+
+use std::path::Path;
+
+use ftl_core::Geometry;
+use simulator::{ImageError, SimNand, SimOptions};
+
+use crate::errors::CliError;
+use crate::spec::{check_geometry, geometry_for, parse_size};
+
+/// Why an image was refused, as a one-line error naming the fix.
+pub fn image_error(path: &Path, e: ImageError) -> CliError {
+    let p = path.display();
+    match e {
+        ImageError::InUse => CliError::new(format!(
+            "image {p} is in use by another process (a running ftl-ublk?): `ftl-ublk list` / `ftl-ublk del ID`, or use another --image"
+        )),
+        ImageError::Io { source, .. } if source.kind() == std::io::ErrorKind::PermissionDenied => {
+            CliError::new(format!("cannot open image {p}: permission denied (run as root?)"))
+        }
+        ImageError::Io { source, .. } => CliError::new(format!("cannot open image {p}: {source}")),
+        ImageError::BadMagic => CliError::new(format!(
+            "{p} is not a zcftl NAND image: use another --image (ftl-ublk will not overwrite it)"
+        )),
+        ImageError::TooLarge(n) => CliError::new(format!(
+            "image {p} of {n} bytes is too large to map on this machine: use a smaller --size"
+        )),
+        other => CliError::new(format!(
+            "image {p} is damaged ({other}); it was left untouched: use another --image, or erase it with `ftl-ublk format --image {p}`"
+        )),
+    }
+}
+
+/// What [`open_or_create`] found.
+pub enum Opened {
+    /// An existing image, to be mounted.
+    Existing(SimNand),
+    /// A new, erased image, to be formatted.
+    Created(SimNand),
+}
+
+/// Opens the image at `path`, or creates it if it does not exist. A given
+/// `size`/`geometry` must match an existing image.
+pub fn open_or_create(
+    path: &Path,
+    size: Option<&str>,
+    geometry: Option<&str>,
+) -> Result<Opened, CliError> {
+    if path.exists() {
+        let nand =
+            SimNand::open_image(path, SimOptions::default()).map_err(|e| image_error(path, e))?;
+        let have = ftl_core::Nand::geometry(&nand);
+        check_geometry(&have)?;
+        check_matches(path, &have, size, geometry)?;
+        return Ok(Opened::Existing(nand));
+    }
+    let geo = geometry_for(size, geometry)?;
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| CliError::new(format!("cannot create {}: {e}", dir.display())))?;
+    }
+    let nand = SimNand::create_image(path, geo, SimOptions::default())
+        .map_err(|e| image_error(path, e))?;
+    Ok(Opened::Created(nand))
+}
+
+fn check_matches(
+    path: &Path,
+    have: &Geometry,
+    size: Option<&str>,
+    geometry: Option<&str>,
+) -> Result<(), CliError> {
+    let p = path.display();
+    if let Some(g) = geometry {
+        let want = geometry_for(size, Some(g))?;
+        if want != *have {
+            return Err(CliError::new(format!(
+                "image {p} exists with a different geometry: omit --geometry, or re-create it with `ftl-ublk format`"
+            )));
+        }
+    } else if let Some(s) = size {
+        let want = parse_size(s)?;
+        if want != have.raw_bytes() {
+            return Err(CliError::new(format!(
+                "image {p} exists and holds {} bytes of flash, not {want}: omit --size, or re-create it with `ftl-ublk format`",
+                have.raw_bytes()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// For `format`: refuses a busy image or a file that is not an image (a
+/// mistyped path must not be destroyed); a damaged image may be replaced.
+pub fn check_replaceable(path: &Path) -> Result<(), CliError> {
+    if !path.exists() {
+        return Ok(());
+    }
+    let empty = std::fs::metadata(path)
+        .map(|m| m.len() == 0)
+        .unwrap_or(false);
+    match SimNand::open_image(path, SimOptions::default()) {
+        Ok(_) => Ok(()),
+        Err(ImageError::BadMagic) if empty => Ok(()),
+        Err(e @ (ImageError::InUse | ImageError::BadMagic | ImageError::Io { .. })) => {
+            Err(image_error(path, e))
+        }
+        Err(_) => Ok(()),
+    }
+}
+
+/// Creates an erased image for `format`.
+pub fn create(
+    path: &Path,
+    size: Option<&str>,
+    geometry: Option<&str>,
+) -> Result<SimNand, CliError> {
+    let geo = geometry_for(size, geometry)?;
+    check_replaceable(path)?;
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| CliError::new(format!("cannot create {}: {e}", dir.display())))?;
+    }
+    SimNand::create_image(path, geo, SimOptions::default()).map_err(|e| image_error(path, e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tmp(name: &str) -> std::path::PathBuf {
+        std::env::temp_dir().join(format!("ftl-ublk-img-{}-{name}", std::process::id()))
+    }
+
+    #[test]
+    fn foreign_file_is_refused_untouched() {
+        let p = tmp("foreign");
+        std::fs::write(&p, b"precious data").unwrap();
+        let e = match open_or_create(&p, None, None) {
+            Err(e) => e,
+            Ok(_) => panic!("opened a foreign file"),
+        };
+        assert!(e.message().contains("not a zcftl NAND image"), "{e}");
+        assert!(check_replaceable(&p).is_err());
+        assert_eq!(std::fs::read(&p).unwrap(), b"precious data");
+        std::fs::remove_file(&p).unwrap();
+    }
+
+    #[test]
+    fn create_then_reopen_then_busy() {
+        let p = tmp("busy");
+        let _ = std::fs::remove_file(&p);
+        let first = match open_or_create(&p, Some("16M"), None) {
+            Ok(Opened::Created(n)) => n,
+            _ => panic!("expected a new image"),
+        };
+        // Held by `first`: a second opener is refused with the busy message.
+        let e = match open_or_create(&p, None, None) {
+            Err(e) => e,
+            Ok(_) => panic!("opened a busy image"),
+        };
+        assert!(e.message().contains("in use"), "{e}");
+        drop(first);
+        assert!(matches!(
+            open_or_create(&p, Some("16M"), None),
+            Ok(Opened::Existing(_))
+        ));
+        let e = open_or_create(&p, Some("32M"), None)
+            .err()
+            .map(|e| e.to_string());
+        assert!(e.unwrap_or_default().contains("not 33554432"));
+        std::fs::remove_file(&p).unwrap();
+    }
+
+    #[test]
+    fn damaged_header_is_refused_untouched() {
+        let p = tmp("damaged");
+        let _ = std::fs::remove_file(&p);
+        drop(create(&p, Some("16M"), None).unwrap());
+        let mut bytes = std::fs::read(&p).unwrap();
+        bytes[30] ^= 0xff;
+        std::fs::write(&p, &bytes).unwrap();
+        let e = open_or_create(&p, None, None)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(e.contains("damaged") && e.contains("format"), "{e}");
+        assert_eq!(std::fs::read(&p).unwrap(), bytes);
+        std::fs::remove_file(&p).unwrap();
+    }
+}

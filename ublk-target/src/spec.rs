@@ -1,0 +1,156 @@
+//! Turning `--size` and `--geometry` text into a NAND [`Geometry`].
+//!
+//! `--size` is the raw flash capacity (what the image holds); the block
+//! device is smaller by the over-provisioning and the FTL's reserve.
+//! Without `--geometry` a size becomes 1 MiB erase blocks (64 pages of
+//! 16 KiB, 4 KiB sectors) — small blocks keep garbage collection cheap on
+//! the small images tests use. `--geometry` names any field explicitly; a
+//! size given too fills in the block count.
+
+use ftl_core::Geometry;
+
+/// The only sector size the block device is built for: 4096-byte logical
+/// and physical blocks, so every request is whole slots.
+pub const BLOCK_SIZE: u32 = 4096;
+
+/// Parses `4096`, `64K`, `256M`, `1G`, `1GiB`, `2T` (binary units).
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    let t = text.trim();
+    let digits = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(digits);
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("bad size {text:?}: expected e.g. 256M or 1G"))?;
+    let shift = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 0,
+        "k" | "kb" | "kib" => 10,
+        "m" | "mb" | "mib" => 20,
+        "g" | "gb" | "gib" => 30,
+        "t" | "tb" | "tib" => 40,
+        _ => return Err(format!("bad size {text:?}: unit must be K, M, G or T")),
+    };
+    n.checked_mul(1u64 << shift)
+        .ok_or_else(|| format!("size {text:?} is too large"))
+}
+
+/// The geometry for `format`/`add` of a new image.
+pub fn geometry_for(size: Option<&str>, spec: Option<&str>) -> Result<Geometry, String> {
+    let mut g = Geometry {
+        pages_per_block: 64,
+        ..Geometry::default()
+    };
+    let mut blocks_given = false;
+    if let Some(spec) = spec {
+        for item in spec.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+            let (key, val) = item
+                .split_once('=')
+                .ok_or_else(|| format!("bad geometry item {item:?}: expected key=value"))?;
+            let v = parse_size(val).map_err(|e| format!("geometry {key}: {e}"))?;
+            let small = |max: u64| -> Result<u64, String> {
+                if v > max {
+                    Err(format!("geometry {key}={val} is too large"))
+                } else {
+                    Ok(v)
+                }
+            };
+            match key.trim() {
+                "channels" => g.channels = small(u16::MAX.into())? as u16,
+                "dies" => g.dies_per_channel = small(u16::MAX.into())? as u16,
+                "planes" => g.planes_per_die = small(u16::MAX.into())? as u16,
+                "blocks" => {
+                    g.blocks_per_plane = small(u32::MAX.into())? as u32;
+                    blocks_given = true;
+                }
+                "pages" => g.pages_per_block = small(u32::MAX.into())? as u32,
+                "page" => g.page_size = small(u32::MAX.into())? as u32,
+                "sector" => g.sector_size = small(u32::MAX.into())? as u32,
+                "oob" => g.oob_size = small(u32::MAX.into())? as u32,
+                "op" => g.over_provisioning_percent = small(u8::MAX.into())? as u8,
+                other => {
+                    return Err(format!(
+                        "unknown geometry key {other:?} (keys: channels dies planes blocks pages page sector oob op)"
+                    ))
+                }
+            }
+        }
+    }
+    if !blocks_given {
+        let size = parse_size(size.unwrap_or(crate::args::DEFAULT_SIZE))?;
+        let per_plane_unit = u64::from(g.pages_per_block)
+            * u64::from(g.page_size)
+            * u64::from(g.channels)
+            * u64::from(g.dies_per_channel)
+            * u64::from(g.planes_per_die);
+        if per_plane_unit == 0 {
+            return Err("geometry has a zero count".into());
+        }
+        let blocks = size / per_plane_unit;
+        g.blocks_per_plane = u32::try_from(blocks).map_err(|_| "size is too large".to_string())?;
+    } else if let Some(size) = size {
+        let want = parse_size(size)?;
+        if want != g.raw_bytes() {
+            return Err(format!(
+                "--size {size} disagrees with --geometry ({} bytes); give one or make them match",
+                g.raw_bytes()
+            ));
+        }
+    }
+    check_geometry(&g)?;
+    Ok(g)
+}
+
+/// Checks a geometry is valid and has the 4096-byte sectors the block
+/// device needs.
+pub fn check_geometry(g: &Geometry) -> Result<(), String> {
+    g.validate()
+        .map_err(|e| format!("unusable geometry ({} bytes raw): {e}", g.raw_bytes()))?;
+    if g.sector_size != BLOCK_SIZE {
+        return Err(format!(
+            "the block device needs 4096-byte sectors, the geometry has {}",
+            g.sector_size
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("4096"), Ok(4096));
+        assert_eq!(parse_size("64K"), Ok(64 << 10));
+        assert_eq!(parse_size("256M"), Ok(256 << 20));
+        assert_eq!(parse_size("1G"), Ok(1 << 30));
+        assert_eq!(parse_size("1GiB"), Ok(1 << 30));
+        assert_eq!(parse_size("2t"), Ok(2 << 40));
+        assert!(parse_size("").is_err());
+        assert!(parse_size("12Q").is_err());
+        assert!(parse_size("-1").is_err());
+        assert!(parse_size("99999999999T").is_err());
+    }
+
+    #[test]
+    fn size_becomes_one_mib_blocks() {
+        let g = geometry_for(Some("256M"), None).unwrap();
+        assert_eq!(g.raw_bytes(), 256 << 20);
+        assert_eq!(g.blocks_per_plane, 256);
+        let d = geometry_for(None, None).unwrap();
+        assert_eq!(d.raw_bytes(), 1 << 30);
+    }
+
+    #[test]
+    fn spec_overrides_and_checks() {
+        let g = geometry_for(None, Some("blocks=32,pages=32,op=20")).unwrap();
+        assert_eq!((g.blocks_per_plane, g.pages_per_block), (32, 32));
+        assert_eq!(g.over_provisioning_percent, 20);
+        let g = geometry_for(Some("64M"), Some("pages=128")).unwrap();
+        assert_eq!(g.raw_bytes(), 64 << 20);
+        assert!(geometry_for(Some("1M"), None).is_err(), "too few blocks");
+        assert!(geometry_for(None, Some("blocks=32,sector=512,page=8K")).is_err());
+        assert!(geometry_for(None, Some("wheels=4")).is_err());
+        assert!(geometry_for(None, Some("blocks")).is_err());
+        assert!(geometry_for(Some("64M"), Some("blocks=32")).is_err());
+    }
+}
