@@ -78,6 +78,9 @@ pub enum ImageError {
         /// What the OS said.
         source: io::Error,
     },
+    /// The path names a directory, device, FIFO or socket.
+    #[error("{}: not a regular file", .0.display())]
+    NotAFile(PathBuf),
     /// The file does not start with the image magic.
     #[error("not a zcftl NAND image (bad magic)")]
     BadMagic,
@@ -320,6 +323,17 @@ fn io_err(path: &Path) -> impl FnOnce(io::Error) -> ImageError + '_ {
     }
 }
 
+/// Refuses anything but a regular file (or, for `create`, nothing yet)
+/// before opening it: opening a FIFO would block, and a device is no image.
+fn check_regular(path: &Path, may_be_absent: bool) -> Result<(), ImageError> {
+    match std::fs::metadata(path) {
+        Ok(m) if m.is_file() => Ok(()),
+        Ok(_) => Err(ImageError::NotAFile(path.to_path_buf())),
+        Err(e) if may_be_absent && e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(io_err(path)(e)),
+    }
+}
+
 fn lock(path: &Path, file: File) -> Result<Flock<File>, ImageError> {
     match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
         Ok(l) => Ok(l),
@@ -336,6 +350,7 @@ impl FileImage {
         header: &Header,
     ) -> Result<FileImage, ImageError> {
         let len = layout.total_usize()?;
+        check_regular(path, true)?;
         // No O_TRUNC: a busy image must be refused before it is touched.
         let file = OpenOptions::new()
             .read(true)
@@ -361,6 +376,7 @@ impl FileImage {
     /// Opens an existing image. Everything is checked through a read-only
     /// handle first; only a valid image is reopened for writing and mapped.
     pub(crate) fn open(path: &Path) -> Result<(FileImage, Header, Layout), ImageError> {
+        check_regular(path, false)?;
         let ro = File::open(path).map_err(io_err(path))?;
         let lock = lock(path, ro)?;
         let found = lock.metadata().map_err(io_err(path))?.len();

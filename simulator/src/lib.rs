@@ -69,14 +69,17 @@
 //! Faults are kept apart from the pristine medium (the idea of
 //! TigerBeetle's testing storage): `media` knows only state and rules,
 //! `faults` and `power` decide what goes wrong and how a torn page looks.
-//! They live *inside* `SimNand` rather than in a `FaultyNand<N: Nand>`
-//! wrapper because a torn program or a half-erased block has to change the
-//! medium below the trait — a wrapper could only refuse or pass a call
-//! through, and would make torn writes impossible to model.
+//! These seeded faults live *inside* `SimNand` rather than in a wrapper
+//! because a torn program or a half-erased block has to change the medium
+//! below the trait; a wrapper can only refuse or pass a call through.
+//! What a wrapper does well is targeted, scripted faults — "fail the next
+//! erase of block 7" — on any [`Nand`](ftl_core::Nand), and that is
+//! [`FaultyNand`].
 #![warn(missing_docs)]
 
 mod error;
 mod faults;
+mod faulty;
 pub mod image;
 mod media;
 mod mmap;
@@ -87,6 +90,7 @@ mod sim;
 mod stats;
 
 pub use error::{OpKind, SimError, Target};
+pub use faulty::{FaultyError, FaultyNand, Injection};
 pub use image::ImageError;
 pub use media::PageState;
 pub use options::{FactoryBadBlocks, OptionsError, SimOptions};

@@ -236,3 +236,24 @@ fn a_fresh_image_is_sparse() {
         meta.blocks() * 512
     );
 }
+
+#[test]
+fn a_directory_is_not_an_image() {
+    let dir = tempfile::tempdir().unwrap();
+    let e = SimNand::open_image(dir.path(), SimOptions::default()).unwrap_err();
+    assert!(matches!(e, ImageError::NotAFile(_)), "{e}");
+    let e = SimNand::create_image(dir.path(), geo(), SimOptions::default()).unwrap_err();
+    assert!(matches!(e, ImageError::NotAFile(_)), "{e}");
+}
+
+#[test]
+fn sim_nand_can_move_to_another_thread() {
+    fn assert_send<T: Send>() {}
+    assert_send::<SimNand>();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("nand.img");
+    let mut n = SimNand::create_image(&path, geo(), SimOptions::default()).unwrap();
+    program(&mut n, ppa(0, 0), &pattern(3, 2048), &[]).unwrap();
+    let mut n = std::thread::spawn(move || n).join().unwrap();
+    assert_eq!(read(&mut n, ppa(0, 0)).unwrap().0, pattern(3, 2048));
+}
