@@ -2,6 +2,30 @@
 //! [`ftl_core::Nand`] strictly, over RAM or a memory-mapped image file, with
 //! seeded faults and power cuts for crash testing.
 //!
+//! ```
+//! use ftl_core::{BlockIdx, Geometry, Nand, NandError, NandErrorKind, Ppa};
+//! use simulator::{SimNand, SimOptions};
+//!
+//! let geo = Geometry::small(8, 4, 20); // 8 blocks × 4 pages × 16 KiB
+//! let mut nand = SimNand::new_ram(geo, SimOptions::with_seed(1))?;
+//! let (a, b) = (vec![1u8; 8192], vec![2u8; 8192]);
+//! nand.program_page(Ppa::new(BlockIdx(0), 0), &[&a, &b], &[0xA5; 16])?;
+//!
+//! // A second program of the same page breaks the rules: refused, counted.
+//! let e = nand.program_page(Ppa::new(BlockIdx(0), 0), &[&a, &b], &[]).unwrap_err();
+//! assert_eq!(e.kind(), NandErrorKind::ProgramOrder);
+//! assert_eq!(nand.stats().violations, 1);
+//!
+//! // Cut the power during the next mutating operation, then reboot.
+//! nand.power_cut_after(0);
+//! let e = nand.erase_block(BlockIdx(0)).unwrap_err();
+//! assert_eq!(e.kind(), NandErrorKind::PowerLoss);
+//! assert_eq!(nand.last_cut().unwrap().op_index, 2);
+//! nand.power_restore();
+//! nand.erase_block(BlockIdx(0))?; // the half-erased block must be erased again
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
 //! # The model
 //!
 //! An array of erase blocks of pages, each page `page_size` data bytes plus
