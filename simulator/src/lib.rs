@@ -32,7 +32,7 @@
 //! `oob_size` spare bytes, shaped by an [`ftl_core::Geometry`]. Every page
 //! is *erased*, *programmed* or *torn* (indeterminate); every block has an
 //! erase count and bad / factory-bad / needs-erase flags. The rules
-//! (see [`media`](crate::media)):
+//! (enforced in `media.rs`):
 //!
 //! - program only an erased page, and only the next one of its block (all
 //!   lower pages programmed or torn; no skipping) — else `ProgramOrder`;

@@ -4,6 +4,8 @@
 
 mod common;
 
+use std::path::Path;
+
 use common::*;
 use ftl_core::{BlockIdx, Nand, NandError, NandErrorKind, Ppa};
 use simulator::{PageState, SimNand, SimOptions, Tear};
@@ -84,11 +86,35 @@ impl Model {
     }
 }
 
-fn run(seed: u64, steps: u32) {
+/// After a cut: restore power (RAM), or drop the simulator and reopen its
+/// image (file) — a real reboot, which must find every state persisted.
+/// Then arm the next cut.
+fn reboot(n: &mut SimNand, image: Option<&Path>, seed: u64, rng: &mut Rng, violations: &mut u64) {
+    match image {
+        None => n.power_restore(),
+        Some(path) => {
+            let tiny = ftl_core::Geometry::small(8, 1, 20);
+            drop(std::mem::replace(
+                n,
+                SimNand::new_ram(tiny, SimOptions::default()).unwrap(),
+            ));
+            *n = SimNand::open_image(path, SimOptions::with_seed(seed)).unwrap();
+            *violations = 0; // fresh counters
+        }
+    }
+    n.power_cut_after(rng.below(60));
+}
+
+/// Runs `steps` random operations; returns the number of power cuts.
+fn run(seed: u64, steps: u32, image: Option<&Path>) -> u64 {
     let mut rng = Rng(seed);
-    let mut n = SimNand::new_ram(geo(), SimOptions::with_seed(seed)).unwrap();
+    let mut n = match image {
+        None => SimNand::new_ram(geo(), SimOptions::with_seed(seed)).unwrap(),
+        Some(path) => SimNand::create_image(path, geo(), SimOptions::with_seed(seed)).unwrap(),
+    };
     let mut m = Model::new();
     let mut expected_violations = 0u64;
+    let mut cuts = 0u64;
     // First cut somewhere in the first 60 mutating ops.
     n.power_cut_after(rng.below(60));
     for step in 0..steps {
@@ -121,8 +147,8 @@ fn run(seed: u64, steps: u32) {
                         let cut = n.last_cut().unwrap();
                         assert!(matches!(cut.tear, Tear::Program(_)), "{ctx}");
                         m.blocks[b as usize].pages[page as usize] = Page::Torn;
-                        n.power_restore();
-                        n.power_cut_after(rng.below(60));
+                        cuts += 1;
+                        reboot(&mut n, image, seed, &mut rng, &mut expected_violations);
                     }
                     (v, r) => panic!("{ctx}: program {p}: model {v:?}, sim {r:?}"),
                 }
@@ -178,15 +204,17 @@ fn run(seed: u64, steps: u32) {
                             };
                         }
                         blk.needs_erase = true;
-                        n.power_restore();
-                        n.power_cut_after(rng.below(60));
+                        cuts += 1;
+                        reboot(&mut n, image, seed, &mut rng, &mut expected_violations);
                     }
                     Err(e) => panic!("{ctx}: erase {b}: {e}"),
                 }
             }
-            // Rarely, retire a block.
+            // Rarely, retire a block; keep most of the array usable so the
+            // workload does not decay into bad-block refusals.
             _ => {
-                if rng.below(8) != 0 {
+                let bad = m.blocks.iter().filter(|blk| blk.bad).count();
+                if bad >= 4 || rng.below(8) != 0 {
                     continue;
                 }
                 match n.mark_bad_block(BlockIdx(b)) {
@@ -196,8 +224,8 @@ fn run(seed: u64, steps: u32) {
                             panic!("{ctx}: {:?}", n.last_cut());
                         };
                         m.blocks[b as usize].bad |= landed;
-                        n.power_restore();
-                        n.power_cut_after(rng.below(60));
+                        cuts += 1;
+                        reboot(&mut n, image, seed, &mut rng, &mut expected_violations);
                     }
                     Err(e) => panic!("{ctx}: mark bad {b}: {e}"),
                 }
@@ -212,6 +240,7 @@ fn run(seed: u64, steps: u32) {
         }
         assert_eq!(n.stats().violations, expected_violations, "{ctx}");
     }
+    cuts
 }
 
 #[test]
@@ -221,9 +250,27 @@ fn simulator_matches_the_model_under_random_ops_and_power_cuts() {
         Err(_) => (1..=20).collect(),
     };
     for seed in seeds {
-        let r = std::panic::catch_unwind(|| run(seed, 3_000));
-        if r.is_err() {
-            panic!("model test failed; reproduce with SIM_MODEL_SEED={seed}");
+        let r = std::panic::catch_unwind(|| run(seed, 3_000, None));
+        if !r.is_ok_and(|cuts| cuts >= 20) {
+            panic!("model test failed or saw too few cuts; reproduce with SIM_MODEL_SEED={seed}");
+        }
+    }
+}
+
+#[test]
+fn file_image_matches_the_model_across_cuts_and_reopens() {
+    let seeds: Vec<u64> = match std::env::var("SIM_MODEL_SEED") {
+        Ok(s) => vec![s.parse().expect("SIM_MODEL_SEED is a u64")],
+        Err(_) => (101..=105).collect(),
+    };
+    let dir = tempfile::tempdir().unwrap();
+    for seed in seeds {
+        let path = dir.path().join(format!("model-{seed}.img"));
+        let r = std::panic::catch_unwind(|| run(seed, 2_000, Some(&path)));
+        if !r.is_ok_and(|cuts| cuts >= 10) {
+            panic!(
+                "file model test failed or saw too few cuts; reproduce with SIM_MODEL_SEED={seed}"
+            );
         }
     }
 }
