@@ -98,7 +98,8 @@
 //! below the trait; a wrapper can only refuse or pass a call through.
 //! What a wrapper does well is targeted, scripted faults — "fail the next
 //! erase of block 7" — on any [`Nand`](ftl_core::Nand), and that is
-//! [`FaultyNand`].
+//! [`FaultyNand`]. [`TracingNand`] is the other wrapper: a flight recorder
+//! of the last operations, for a failing test to print.
 #![warn(missing_docs)]
 
 mod error;
@@ -112,6 +113,7 @@ mod power;
 mod rng;
 mod sim;
 mod stats;
+mod trace;
 
 pub use error::{OpKind, SimError, Target};
 pub use faulty::{FaultyError, FaultyNand, Injection};
@@ -121,3 +123,4 @@ pub use options::{FactoryBadBlocks, OptionsError, SimOptions};
 pub use power::{CutReport, PageTear, Tear};
 pub use sim::SimNand;
 pub use stats::SimStats;
+pub use trace::{TraceEntry, TracingNand};
