@@ -9,7 +9,7 @@ use crate::backend::{Backend, BLOCK_SHIFT};
 use crate::daemon::{self, Notifier};
 use crate::device::{Device, DeviceConfig, Event};
 use crate::errors::{preflight, CliError};
-use crate::ftl_backend::FtlBackend;
+use crate::ftl_backend::{FtlBackend, CACHE_BYTES};
 use crate::image::{open_or_create, Opened};
 use crate::null::NullBackend;
 use crate::spec::{geometry_for, parse_size};
@@ -57,7 +57,7 @@ fn open_backend(a: &AddArgs) -> Result<(Arc<dyn Backend>, Option<String>), CliEr
         Opened::Existing(n) => (n, false),
         Opened::Created(n) => (n, true),
     };
-    let b = FtlBackend::new(nand, fresh, handles)
+    let b = FtlBackend::new(nand, fresh, handles, CACHE_BYTES)
         .map_err(|e| CliError::new(format!("image {}: {e}", a.image.display())))?;
     Ok((Arc::new(b), Some(a.image.display().to_string())))
 }

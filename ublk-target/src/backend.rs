@@ -56,8 +56,9 @@ pub trait Backend: Send + Sync {
     fn flush(&self) -> Result<(), IoError>;
     /// Forgets `n` blocks at `lba` (they read as zeros).
     fn discard(&self, lba: u64, n: u32) -> Result<(), IoError>;
-    /// Sets `n` blocks at `lba` to zeros.
-    fn write_zeroes(&self, lba: u64, n: u32) -> Result<(), IoError>;
+    /// Sets `n` blocks at `lba` to zeros, as durably as a WRITE (so after
+    /// the next flush they read zeros even across a restart).
+    fn write_zeroes(&self, handle: u32, lba: u64, n: u32) -> Result<(), IoError>;
     /// Flushes and saves everything for a clean shutdown.
     fn shutdown(&self) -> Result<(), IoError> {
         self.flush()

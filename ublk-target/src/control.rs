@@ -133,7 +133,7 @@ pub fn show_stats(id: u32, json: bool) -> Result<(), CliError> {
 /// `ftl-ublk format`: a fresh image with a freshly formatted FTL.
 pub fn format(a: FormatArgs) -> Result<(), CliError> {
     let nand = crate::image::create(&a.image, a.size.as_deref(), a.geometry.as_deref())?;
-    let b = FtlBackend::new(nand, true, 1)
+    let b = FtlBackend::new(nand, true, 1, 0)
         .map_err(|e| CliError::new(format!("image {}: {e}", a.image.display())))?;
     crate::backend::Backend::shutdown(&b)
         .map_err(|e| CliError::new(format!("image {}: {e}", a.image.display())))?;

@@ -25,8 +25,11 @@ use crate::slots::MAX_IO_BLOCKS;
 
 /// Largest request: 512 KiB, one slot per 4 KiB.
 pub const IO_BUF_BYTES: u32 = (MAX_IO_BLOCKS as u32) << BLOCK_SHIFT;
-/// Largest DISCARD / WRITE_ZEROES, in 512-byte sectors (1 GiB).
+/// Largest DISCARD, in 512-byte sectors (1 GiB): a table update.
 const MAX_DISCARD_SECTORS: u32 = 1 << 21;
+/// Largest WRITE_ZEROES, in 512-byte sectors (64 MiB): it programs zeros,
+/// so it is bounded to keep one request well inside the I/O timeout.
+const MAX_WRITE_ZEROES_SECTORS: u32 = 1 << 17;
 
 /// What stops a running device.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -245,7 +248,7 @@ fn set_params(dev: &mut UblkDev, blocks: u64) {
         discard: sys::ublk_param_discard {
             discard_granularity: 1 << BLOCK_SHIFT,
             max_discard_sectors: MAX_DISCARD_SECTORS,
-            max_write_zeroes_sectors: MAX_DISCARD_SECTORS,
+            max_write_zeroes_sectors: MAX_WRITE_ZEROES_SECTORS,
             max_discard_segments: 1,
             ..Default::default()
         },

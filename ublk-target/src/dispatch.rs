@@ -116,7 +116,7 @@ pub fn dispatch(
         }
         Request::WriteZeroes { lba, n } => {
             check_range(backend.blocks(), lba, n)?;
-            backend.write_zeroes(lba, n).map(|()| 0)
+            backend.write_zeroes(handle, lba, n).map(|()| 0)
         }
     }
 }

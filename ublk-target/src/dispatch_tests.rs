@@ -112,7 +112,7 @@ impl Backend for Fake {
         }
         Ok(())
     }
-    fn write_zeroes(&self, lba: u64, n: u32) -> Result<(), IoError> {
+    fn write_zeroes(&self, _h: u32, lba: u64, n: u32) -> Result<(), IoError> {
         self.discard(lba, n)
     }
     fn stats(&self) -> Vec<(&'static str, serde_json::Value)> {

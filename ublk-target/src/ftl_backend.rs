@@ -13,6 +13,7 @@
 //! that other queues' requests must finish, so the request backs off and
 //! retries for at most [`RETRY_BUDGET`] before failing with EIO.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -68,6 +69,9 @@ pub struct FtlBackend {
     ftl: Mutex<SimFtl>,
     pool: Arc<SlotPool>,
     blocks: u64,
+    /// Bytes of zeros written into slots for WRITE_ZEROES (not a copy of
+    /// host payload, so not in `user_copy_bytes_memcpy`).
+    zero_fill_bytes: AtomicU64,
 }
 
 fn map_err(e: FtlError) -> IoError {
@@ -81,11 +85,17 @@ fn map_err(e: FtlError) -> IoError {
 }
 
 impl FtlBackend {
-    /// Formats (`fresh`) or mounts the FTL on `nand` for `handles` tags.
-    pub fn new(nand: SimNand, fresh: bool, handles: u32) -> Result<FtlBackend, String> {
+    /// Formats (`fresh`) or mounts the FTL on `nand` for `handles` tags,
+    /// with a slot cache of about `cache_bytes` (at least the FTL's minimum).
+    pub fn new(
+        nand: SimNand,
+        fresh: bool,
+        handles: u32,
+        cache_bytes: usize,
+    ) -> Result<FtlBackend, String> {
         let cfg = ftl_config(handles);
         let geo = ftl_core::Nand::geometry(&nand);
-        let slots = cfg.slots_for_budget(&geo, CACHE_BYTES);
+        let slots = cfg.slots_for_budget(&geo, cache_bytes);
         let pool =
             Arc::new(SlotPool::new(slots).map_err(|e| format!("cannot map the slot pool: {e}"))?);
         let mem = PoolMemory(pool.clone());
@@ -104,6 +114,7 @@ impl FtlBackend {
             ftl: Mutex::new(ftl),
             pool,
             blocks,
+            zero_fill_bytes: AtomicU64::new(0),
         })
     }
 
@@ -224,8 +235,33 @@ impl Backend for FtlBackend {
         self.lock().trim(Lba(lba), n).map_err(map_err)
     }
 
-    fn write_zeroes(&self, lba: u64, n: u32) -> Result<(), IoError> {
-        self.lock().write_zeroes(Lba(lba), n).map_err(map_err)
+    fn write_zeroes(&self, h: u32, lba: u64, n: u32) -> Result<(), IoError> {
+        // Not `Ftl::write_zeroes`: that is a trim, which lives only in RAM
+        // until the FTL persists trims, so zeroed blocks could come back
+        // with old data after a restart (think of a journal re-appearing
+        // under mkfs). Real zero sectors are durable after the next flush.
+        let mut done = 0;
+        while done < n {
+            let k = (n - done).min(MAX_IO_BLOCKS as u32);
+            let at = lba + u64::from(done);
+            let (ftl, grant) = self.with_cache(|f| f.begin_write(Handle(h), Lba(at), k))?;
+            let mut ids = [0u32; MAX_IO_BLOCKS];
+            let granted = ftl.write_slots(&grant);
+            for (d, s) in ids.iter_mut().zip(granted) {
+                *d = s.0;
+            }
+            let ids = &ids[..granted.len().min(MAX_IO_BLOCKS)];
+            drop(ftl);
+            for &s in ids {
+                // Granted to this request: the FTL does not touch it until commit.
+                self.pool.slot_mut(s).fill(0);
+            }
+            self.zero_fill_bytes
+                .fetch_add((ids.len() * BLOCK_SIZE as usize) as u64, Ordering::Relaxed);
+            self.lock().commit_write(grant).map_err(map_err)?;
+            done += k;
+        }
+        Ok(())
     }
 
     fn shutdown(&self) -> Result<(), IoError> {
@@ -253,8 +289,16 @@ impl Backend for FtlBackend {
             ("trimmed_sectors", s.trimmed_sectors.into()),
             ("flushes", s.flushes.into()),
             ("bad_blocks", s.bad_blocks.into()),
+            (
+                "zero_fill_bytes",
+                self.zero_fill_bytes.load(Ordering::Relaxed).into(),
+            ),
             ("slots", self.pool.slot_count().into()),
             ("slots_mlocked", self.pool.is_locked().into()),
         ]
     }
 }
+
+#[cfg(test)]
+#[path = "ftl_backend_tests.rs"]
+mod tests;

@@ -70,7 +70,7 @@ impl Backend for NullBackend {
         Ok(())
     }
 
-    fn write_zeroes(&self, _lba: u64, _n: u32) -> Result<(), IoError> {
+    fn write_zeroes(&self, _h: u32, _lba: u64, _n: u32) -> Result<(), IoError> {
         Ok(())
     }
 
