@@ -66,26 +66,29 @@ fn serve(a: &AddArgs, notifier: &mut Notifier) -> Result<(), CliError> {
     let (tx, rx) = mpsc::channel::<Event>();
     // Before any other thread: every later thread inherits the blocked mask.
     daemon::watch_stop_signals(tx.clone())?;
-    let (backend, image) = open_backend(a)?;
     let cfg = DeviceConfig {
         id: a.id,
         queues: a.queues,
         depth: a.depth,
         zero_copy: a.zero_copy,
     };
-    let dev = Device::create(&cfg, backend.clone(), tx)?;
+    // The device first: an id in use or a driver without USER_COPY fails
+    // before a new image is created. Dropping `dev` on a later error deletes it.
+    let dev = Device::create(&cfg)?;
+    let (backend, image) = open_backend(a)?;
+    let target = dev.target(backend.clone(), tx);
     let info = DaemonInfo {
         id: dev.id(),
         image,
         device_bytes: backend.blocks() << BLOCK_SHIFT,
     };
-    let _stats = stats::serve(dev.target.clone(), info)?;
+    let _stats = stats::serve(target.clone(), info)?;
     let shared = Arc::new(Mutex::new(std::mem::replace(
         notifier,
         Notifier::foreground(),
     )));
     let ready_notifier = shared.clone();
-    let mode = dev.target.mode_name();
+    let mode = target.mode_name();
     let id = dev.id();
     let ready = move |path: &str| {
         eprintln!(
@@ -96,7 +99,7 @@ fn serve(a: &AddArgs, notifier: &mut Notifier) -> Result<(), CliError> {
             n.ready(path);
         }
     };
-    let run = dev.run(rx, ready);
+    let run = dev.run(target, rx, ready);
     // Give the notifier back so a startup failure still reaches the parent.
     if let Ok(mut n) = shared.lock() {
         *notifier = std::mem::replace(&mut *n, Notifier::foreground());

@@ -187,14 +187,14 @@ pub fn watch_stop_signals(tx: mpsc::Sender<Event>) -> Result<(), CliError> {
 /// Installs the abort-on-panic hook described in the module docs.
 pub fn install_panic_hook() {
     std::panic::set_hook(Box::new(|info| {
+        let info = info.to_string().replace('\n', " ");
         eprintln!(
             "ftl-ublk[{}]: PANIC: {info}; aborting without deleting the ublk device (the kernel fails its I/O; run `ftl-ublk del ID`, then `add` on the same image recovers it as after a power cut)",
             std::process::id()
         );
         let fd = READY_FD.swap(-1, Ordering::SeqCst);
         if fd >= 0 {
-            let msg = format!("ERR the daemon panicked during startup: {info}; see {LOG_FILE}\n");
-            let line = msg.replace('\n', " ");
+            let line = format!("ERR the daemon panicked during startup: {info}; see {LOG_FILE}\n");
             // SAFETY: fd is the readiness pipe's write end, still open (only
             // `Notifier::send` closes it, after clearing READY_FD).
             unsafe { libc::write(fd, line.as_ptr().cast(), line.len()) };

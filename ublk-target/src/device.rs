@@ -108,8 +108,8 @@ impl Target {
 /// negotiated payload mode.
 pub struct Device {
     ctrl: UblkCtrl,
-    /// The shared state.
-    pub target: Arc<Target>,
+    user_copy: bool,
+    depth: u16,
 }
 
 /// Sends `QueueDown` when a queue thread leaves, however it leaves.
@@ -123,11 +123,18 @@ impl Drop for QueueExitGuard<'_> {
 
 impl Device {
     /// Adds the device to the driver and checks the negotiated flags.
-    pub fn create(
-        cfg: &DeviceConfig,
-        backend: Arc<dyn Backend>,
-        events: mpsc::Sender<Event>,
-    ) -> Result<Device, CliError> {
+    pub fn create(cfg: &DeviceConfig) -> Result<Device, CliError> {
+        if let Some(id) = cfg.id {
+            // libublk 0.4.8 deletes the device whose id it failed to add
+            // (its half-built control handle drops with ADD_DEV set), which
+            // would destroy someone else's live device: check first.
+            if Path::new(&format!("/sys/class/ublk-char/ublkc{id}")).exists() {
+                return Err(ublk_error(
+                    libublk::UblkError::OtherError(-libc::EEXIST),
+                    Some(id),
+                ));
+            }
+        }
         let want_user_copy = cfg.zero_copy != ZeroCopy::Copy;
         let ctrl_flags = if want_user_copy {
             u64::from(sys::UBLK_F_USER_COPY)
@@ -153,16 +160,24 @@ impl Device {
                 "this ublk driver does not offer UBLK_F_USER_COPY (needs Linux 6.5+): use --zero-copy copy or auto",
             ));
         }
-        let target = Arc::new(Target {
-            backend,
+        Ok(Device {
+            ctrl,
             user_copy,
+            depth: cfg.depth,
+        })
+    }
+
+    /// The state the queues will share, serving `backend`.
+    pub fn target(&self, backend: Arc<dyn Backend>, events: mpsc::Sender<Event>) -> Arc<Target> {
+        Arc::new(Target {
+            backend,
+            user_copy: self.user_copy,
             memcpy_bytes: AtomicU64::new(0),
             requests: AtomicU64::new(0),
             errors: AtomicU64::new(0),
-            depth: cfg.depth,
+            depth: self.depth,
             events: Mutex::new(events),
-        });
-        Ok(Device { ctrl, target })
+        })
     }
 
     /// The device id the driver gave.
@@ -181,15 +196,15 @@ impl Device {
     /// stopped but not deleted: flush and save, then [`Device::delete`].
     pub fn run(
         &self,
+        target: Arc<Target>,
         events: mpsc::Receiver<Event>,
         ready: impl FnOnce(&str) + Send + Sync + 'static,
     ) -> Result<Option<Event>, CliError> {
-        let blocks = self.target.backend.blocks();
+        let blocks = target.backend.blocks();
         let tgt_init = move |dev: &mut UblkDev| {
             set_params(dev, blocks);
             Ok(())
         };
-        let target = self.target.clone();
         let q_fn = move |qid: u16, dev: &UblkDev| serve_queue(qid, dev, &target);
         let bdev = self.bdev_path();
         let events = Mutex::new(events);
@@ -282,11 +297,12 @@ fn serve_queue(qid: u16, dev: &UblkDev, tgt: &Target) {
     let cdev = dev.tgt.fds[0];
     let base_handle = u32::from(qid) * u32::from(tgt.depth);
     let backend = &*tgt.backend;
+    let panic_after = panic_after();
     queue.wait_and_handle_io(|q: &UblkQueue, tag: u16, _io: &UblkIOCtx| {
         let iod = q.get_iod(tag);
         let (op_flags, start, nr) = (iod.op_flags, iod.start_sector, iod.nr_sectors);
         let handle = base_handle + u32::from(tag);
-        let (res, desc) = match bufs.as_mut().and_then(|b| b.get_mut(usize::from(tag))) {
+        let (res, desc) = match bufs.as_mut().map(|b| b.get_mut(usize::from(tag))) {
             None => {
                 let pos = UblkIOCtx::ublk_user_copy_pos(qid, tag, 0);
                 let mut x = UserCopy::new(cdev, pos);
@@ -295,20 +311,35 @@ fn serve_queue(qid: u16, dev: &UblkDev, tgt: &Target) {
                     BufDesc::Slice(&[]),
                 )
             }
-            Some(buf) => {
+            Some(Some(buf)) => {
                 let mut x = Bounce::new(buf.as_mut_slice(), &tgt.memcpy_bytes);
                 let r = serve(backend, handle, op_flags, start, nr, &mut x);
                 (r, BufDesc::Slice(buf.as_slice()))
             }
+            // A tag past the buffers libublk allocated: cannot happen.
+            Some(None) => (-libc::EIO, BufDesc::Slice(&[])),
         };
-        tgt.requests.fetch_add(1, Ordering::Relaxed);
+        let done = tgt.requests.fetch_add(1, Ordering::Relaxed) + 1;
         if res < 0 {
             tgt.errors.fetch_add(1, Ordering::Relaxed);
+        }
+        if panic_after.is_some_and(|n| done >= n) {
+            // Fault injection (see `panic_after`): proves the panic policy
+            // in a real kernel with a request still in flight.
+            panic!("injected panic after {done} requests ({PANIC_AFTER_ENV})");
         }
         if let Err(e) = q.complete_io_cmd_unified(tag, desc, Ok(UblkIORes::Result(res))) {
             eprintln!("ftl-ublk: queue {qid} tag {tag}: commit failed: {e}");
         }
     });
+}
+
+/// Test hook: a queue thread panics after this many requests (tests of
+/// the panic policy in `daemon.rs`; unset in normal use).
+const PANIC_AFTER_ENV: &str = "ZCFTL_UBLK_PANIC_AFTER";
+
+fn panic_after() -> Option<u64> {
+    std::env::var(PANIC_AFTER_ENV).ok()?.parse().ok()
 }
 
 /// Waits (bounded) for devtmpfs/udev to create `path`, so whoever reads

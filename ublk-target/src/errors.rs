@@ -69,11 +69,27 @@ pub fn preflight() -> Result<(), CliError> {
         Err(e) if e.kind() == ErrorKind::PermissionDenied => return Err(no_privilege()),
         Err(e) => return Err(CliError::new(format!("cannot open {CONTROL_NODE}: {e}"))),
     }
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    if unsafe { libc::geteuid() } != 0 {
+    // Adding a device and USER_COPY need CAP_SYS_ADMIN; an unprivileged
+    // caller would otherwise get a bare EPERM from deep inside libublk.
+    if !has_sys_admin(&std::fs::read_to_string("/proc/self/status").unwrap_or_default()) {
         return Err(no_privilege());
     }
     Ok(())
+}
+
+/// Whether `CapEff` in a `/proc/PID/status` text has CAP_SYS_ADMIN (21).
+/// Without a readable status, falls back to "is root".
+fn has_sys_admin(status: &str) -> bool {
+    const CAP_SYS_ADMIN: u32 = 21;
+    match status
+        .lines()
+        .find_map(|l| l.strip_prefix("CapEff:"))
+        .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
+    {
+        Some(caps) => caps & (1 << CAP_SYS_ADMIN) != 0,
+        // SAFETY: geteuid has no preconditions and cannot fail.
+        None => (unsafe { libc::geteuid() }) == 0,
+    }
 }
 
 /// Turns a libublk error into a one-line message. `id` is the device id
@@ -110,6 +126,13 @@ pub fn ublk_error(e: UblkError, id: Option<u32>) -> CliError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn capability_parsing() {
+        assert!(has_sys_admin("Name:\tx\nCapEff:\t000001ffffffffff\n"));
+        assert!(!has_sys_admin("CapEff:\t0000000000000000\n"));
+        assert!(has_sys_admin("CapEff:\t0000000000200000\n"));
+    }
 
     #[test]
     fn one_line() {
