@@ -61,14 +61,19 @@ ftl_add() {
   return 0
 }
 
-# daemon_pid ID: pid of the `ftl-ublk` process serving device ID (best effort: a process whose
-# command line is an `add` naming that id, else the only/newest ftl-ublk process).
+# daemon_pid ID: pid of the `ftl-ublk` process serving device ID: the one holding /dev/ublkcID
+# open, else one whose command line names `--id ID`, else the newest ftl-ublk process.
 daemon_pid() {
-  local id=$1 p cmd best=""
+  local id=$1 p f cmd best=""
+  for p in $(pidof ftl-ublk 2>/dev/null); do
+    for f in /proc/$p/fd/*; do
+      [ "$(readlink "$f" 2>/dev/null)" = "/dev/ublkc$id" ] && { echo "$p"; return 0; }
+    done
+  done
   for p in $(pidof ftl-ublk 2>/dev/null); do
     cmd=$(tr '\0' ' ' </proc/$p/cmdline 2>/dev/null)
-    case "$cmd" in *"--id $id "*|*"--id $id") echo "$p"; return 0 ;; esac
-    best=$p
+    case "$cmd " in *"--id $id "*) echo "$p"; return 0 ;; esac
+    [ -z "$best" ] && best=$p
   done
   [ -n "$best" ] && echo "$best"
 }
