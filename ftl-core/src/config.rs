@@ -76,11 +76,13 @@ impl core::fmt::Display for ConfigError {
 
 impl FtlConfig {
     /// The fewest slots this configuration runs with on `geo`: every
-    /// handle's reserve, one command of `max_io_sectors`, and a page each
-    /// for the host group, the GC group, a GC read and a read miss.
+    /// handle's reserve; one command of `max_io_sectors` — a read whose
+    /// sectors all miss in different pages holds a page of slots each
+    /// (a pinned sector keeps its loaded page cached) — and a page each for
+    /// the host group, the GC group, a GC read and a read miss.
     pub fn min_slots(&self, geo: &Geometry) -> u32 {
         let spp = geo.sectors_per_page() as u32;
-        (self.handles + 1) * u32::from(self.prefill_slots) + self.max_io_sectors + 4 * spp
+        (self.handles + 1) * u32::from(self.prefill_slots) + (self.max_io_sectors + 4) * spp
     }
 
     /// Slots to give a cache of `bytes` bytes (at least [`Self::min_slots`]).

@@ -23,7 +23,7 @@ impl<N: Nand, M: SlotMemory> Ftl<N, M> {
     /// no more than `reserve` slots are free.
     pub(super) fn take_slot(&mut self, state: SlotState, reserve: u32) -> FtlResult<SlotId, N> {
         while self.slots.free_count() <= reserve {
-            if !self.evict_one() {
+            if !self.evict_one() && !self.reclaim_surplus() {
                 return Err(Error::CacheExhausted);
             }
         }
@@ -50,6 +50,22 @@ impl<N: Nand, M: SlotMemory> Ftl<N, M> {
             }
         }
         Ok(())
+    }
+
+    /// Takes back the slots idle handles hold beyond their prefill (left
+    /// from a large write). Returns whether any came back.
+    fn reclaim_surplus(&mut self) -> bool {
+        let before = self.slots.free_count();
+        let keep = usize::from(self.write_map.prefill());
+        for h in 0..self.write_map.handles() {
+            if self.acquiring == Some(crate::Handle(h)) {
+                continue; // the handle gathering slots right now
+            }
+            let slots = &mut self.slots;
+            self.write_map
+                .shrink(crate::Handle(h), keep, |s| slots.release(s));
+        }
+        self.slots.free_count() > before
     }
 
     /// Evicts one clean, unpinned cache entry (clock order). The patent's

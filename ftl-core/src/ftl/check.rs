@@ -53,7 +53,7 @@ impl<N: Nand, M: SlotMemory> Ftl<N, M> {
                 "valid data in a free, stale or bad block",
             )?;
             ensure(
-                s != BlockState::Full || c > 0,
+                s != BlockState::Full || c > 0 || self.relocation_pending_from(b),
                 "full block with no valid data not reclaimed",
             )?;
         }

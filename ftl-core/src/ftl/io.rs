@@ -69,10 +69,17 @@ impl<N: Nand, M: SlotMemory> Ftl<N, M> {
         if self.write_map.is_open(h) {
             return Err(Error::BadHandle);
         }
+        self.acquiring = Some(h);
         while self.write_map.owned(h) < sectors as usize {
-            let slot = self.take_slot(SlotState::Reserved, self.host_reserve())?;
-            self.write_map.add_slot(h, slot);
+            match self.take_slot(SlotState::Reserved, self.host_reserve()) {
+                Ok(slot) => self.write_map.add_slot(h, slot),
+                Err(e) => {
+                    self.acquiring = None;
+                    return Err(e);
+                }
+            }
         }
+        self.acquiring = None;
         Ok(self.write_map.open(h, lba, sectors))
     }
 

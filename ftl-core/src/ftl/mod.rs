@@ -66,6 +66,8 @@ pub struct Ftl<N: Nand, M: SlotMemory> {
     /// Blocks retired in the table whose bad mark is not yet on the NAND.
     to_mark_bad: Vec<BlockIdx>,
     in_maintenance: bool,
+    /// The handle `begin_write` is gathering slots for (never reclaimed).
+    acquiring: Option<Handle>,
     seq: u64,
 
     /// One sector of zeros: padding for partial pages.
@@ -106,6 +108,7 @@ impl<N: Nand, M: SlotMemory> Ftl<N, M> {
             fill: [None, None],
             to_mark_bad: Vec::with_capacity(geo.total_blocks() as usize),
             in_maintenance: false,
+            acquiring: None,
             seq: 0,
             zero: alloc::vec![0; geo.sector_size as usize],
             oob: alloc::vec![0xFF; geo.oob_size as usize],

@@ -106,14 +106,22 @@ impl<N: Nand, M: SlotMemory> Ftl<N, M> {
                     self.slots.set(self.meta.slot(e, i), SlotState::Clean);
                 }
             }
-            // Relocated data is cold: give the slots back at once.
+            // Relocated data is cold: give the slots back at once, and let
+            // the source blocks held back for this group settle.
             Stream::Relocated => {
-                for i in 0..n {
+                let mut srcs = [NONE; MAX_SECTORS_PER_PAGE];
+                for (i, src) in srcs[..n].iter_mut().enumerate() {
                     let s = self.meta.slot(e, i);
+                    *src = self.meta.src(e, i);
                     self.slot_entry[s.0 as usize] = NO_ENTRY;
                     self.slots.release(s);
                 }
                 self.meta.release(e);
+                for &src in &srcs[..n] {
+                    if src != NONE {
+                        self.settle(self.layout.block(src));
+                    }
+                }
             }
         }
         self.settle(ppa.block);
@@ -191,8 +199,17 @@ impl<N: Nand, M: SlotMemory> Ftl<N, M> {
 
     /// A full block with nothing valid left is garbage: stale (erase on
     /// reuse), or retired if a program failed in it.
-    fn settle(&mut self, b: BlockIdx) {
+    ///
+    /// A block whose sectors still wait in the relocation group as sources
+    /// is held back until that group is programmed: erasing and reusing it
+    /// first could put a new version of an LBA at the very address the
+    /// waiting copy names as its source, and the stale copy would pass the
+    /// "still current?" check (ABA).
+    pub(super) fn settle(&mut self, b: BlockIdx) {
         if self.blocks.state(b) != BlockState::Full || self.valid.count(b) != 0 {
+            return;
+        }
+        if self.relocation_pending_from(b) {
             return;
         }
         if self.blocks.is_retiring(b) {
@@ -200,6 +217,17 @@ impl<N: Nand, M: SlotMemory> Ftl<N, M> {
         } else {
             self.blocks.set_state(b, BlockState::Stale);
         }
+    }
+
+    /// Whether the relocation group holds a sector read from block `b`.
+    pub(super) fn relocation_pending_from(&self, b: BlockIdx) -> bool {
+        let Some(e) = self.fill[Self::stream_index(Stream::Relocated)] else {
+            return false;
+        };
+        (0..self.meta.len(e)).any(|i| {
+            let src = self.meta.src(e, i);
+            src != NONE && self.layout.block(src) == b
+        })
     }
 
     /// Closes block `b` after a program failure in it: its valid data
