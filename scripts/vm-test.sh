@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# scripts/vm-test.sh [--mock] [SCENARIO...]: the real-kernel ublk tests.
+#
+# Runs tests/vm/setup.sh (qemu + a Debian kernel with ublk_drv, cached), tests/vm/build.sh (a
+# static ftl-ublk), the host-side bad-input checks, then each guest scenario in its own qemu
+# boot: smoke ext4 fio restart bench (default: all, plus host-bad-input). Ends with the line
+#   vm: N passed, M failed
+# (N, M count scenarios) and exits non-zero if any failed.
+#
+#   ZCFTL_SKIP_VM=1   skip everything (prints why, exits 0)
+#   --mock            use tests/vm/mock/ftl-ublk (a loop-device stand-in) instead of building the
+#                     real binary: checks the scenario scripts themselves, not zcftl
+#   VM_TIMEOUT, VM_MEM, ZCFTL_VM_CACHE, and per-scenario knobs passed through VM_ENV
+#   (e.g. VM_ENV="BENCH_RUNS=5 FIO_MB=128"): see tests/vm/run-in-vm.sh and the scenarios.
+# Console logs: target/vm/logs/<scenario>.log
+set -uo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+vm=$root/tests/vm
+
+if [[ ${ZCFTL_SKIP_VM:-} == 1 ]]; then
+  echo "vm: skipped: ZCFTL_SKIP_VM=1 (the real-kernel ublk scenarios in tests/vm were not run)"
+  exit 0
+fi
+
+mock=
+if [[ ${1:-} == --mock ]]; then mock=1; shift; fi
+all=(host-bad-input smoke ext4 fio restart bench)
+if [[ $# -gt 0 ]]; then sel=("$@"); else sel=("${all[@]}"); fi
+for s in "${sel[@]}"; do
+  [[ $s == host-bad-input || -f $vm/scenarios/$s.sh ]] || { echo "vm-test.sh: unknown scenario $s (have: ${all[*]})" >&2; exit 2; }
+done
+
+logs=$root/target/vm/logs
+mkdir -p "$logs"
+npass=0 nfail=0
+summary=()
+now() { date +%s; }
+record() {  # record NAME ok|fail DETAIL
+  if [[ $2 == ok ]]; then npass=$((npass + 1)); summary+=("vm:   PASS $1 ($3)"); else nfail=$((nfail + 1)); summary+=("vm:   FAIL $1 ($3)"); fi
+}
+finish() {
+  echo
+  echo "=== vm summary"
+  printf '%s\n' "${summary[@]}"
+  grep -h '^BENCH ' "$logs"/*.log 2>/dev/null | sed 's/^/vm:   /'
+  echo "vm: $npass passed, $nfail failed"
+  [[ $nfail -eq 0 ]]
+  exit $?
+}
+
+echo "=== vm: setup (tests/vm/setup.sh)"
+t=$(now)
+if ! "$vm/setup.sh"; then
+  record setup fail "tests/vm/setup.sh failed"; finish
+fi
+echo "vm: setup ok in $(( $(now) - t )) s, kernel $(cat "${ZCFTL_VM_CACHE:-/var/cache/zcftl-vm}/kernel/kver")"
+
+bin=
+if [[ -n $mock ]]; then
+  bin=$vm/mock/ftl-ublk
+  echo "vm: --mock: using $bin (validates the scenario scripts, NOT zcftl)"
+else
+  echo "=== vm: build (tests/vm/build.sh)"
+  t=$(now)
+  if bin=$("$vm/build.sh"); then
+    echo "vm: built $bin in $(( $(now) - t )) s"
+  else
+    bin=
+    echo "vm: the ftl-ublk build failed: scenarios that need it will fail"
+  fi
+fi
+
+for s in "${sel[@]}"; do
+  log=$logs/$s.log
+  t=$(now)
+  if [[ $s == host-bad-input ]]; then
+    echo "=== vm: host-bad-input (on the host)"
+    if [[ -z $bin ]]; then record "$s" fail "no ftl-ublk binary"; continue; fi
+    "$vm/host-bad-input.sh" "$bin" >"$log" 2>&1; rc=$?
+    cat "$log"
+  else
+    echo "=== vm: $s (guest)"
+    files=()
+    if [[ -n $bin ]]; then files=("$bin"); elif [[ $s != smoke ]]; then record "$s" fail "no ftl-ublk binary"; continue; fi
+    VM_QUIET=1 VM_LOG="$log" "$vm/run-in-vm.sh" "$vm/scenarios/$s.sh" "${files[@]}" >"$log.out" 2>&1; rc=$?
+    [[ -f $log ]] || cp "$log.out" "$log"
+    if [[ $rc -eq 0 ]]; then
+      grep -E '^(PASS|FAIL|----|BENCH|SCENARIO-RESULT|ZCFTL-VM-START)|^    ' "$log"
+    else
+      cat "$log.out"
+    fi
+    grep '^tests/vm/run-in-vm.sh:' "$log.out" | tail -3
+    rm -f "$log.out"
+  fi
+  dt=$(( $(now) - t ))
+  np=$(grep -c '^PASS ' "$log"); nf=$(grep -c '^FAIL ' "$log")
+  if [[ $rc -eq 0 && $nf -eq 0 && $np -gt 0 ]]; then
+    record "$s" ok "$np checks, ${dt} s"
+  else
+    record "$s" fail "exit $rc, $np checks passed, $nf failed, ${dt} s; log target/vm/logs/$s.log"
+  fi
+done
+finish
