@@ -19,6 +19,9 @@ use crate::wear;
 
 use super::{Ftl, FtlResult};
 
+/// Most static wear-leveling migrations per host block opened.
+const MAX_WEAR_MOVES_PER_BLOCK: usize = 4;
+
 /// Why a block is being emptied.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum Why {
@@ -61,8 +64,13 @@ impl<N: Nand, M: SlotMemory> Ftl<N, M> {
         if self.blocks.available() == 0 {
             return Err(Error::NoSpace);
         }
-        if let Some(b) = wear::pick_cold_block(&self.blocks, self.cfg.wear_leveling_bound) {
-            self.relocate(b, Why::WearLeveling)?;
+        // A few migrations per new host block keep the spread near the
+        // bound without stalling the host for long.
+        for _ in 0..MAX_WEAR_MOVES_PER_BLOCK {
+            match wear::pick_cold_block(&self.blocks, self.cfg.wear_leveling_bound) {
+                Some(b) => self.relocate(b, Why::WearLeveling)?,
+                None => break,
+            }
         }
         self.mark_pending_bad()
     }
