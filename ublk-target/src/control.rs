@@ -111,12 +111,17 @@ pub fn del(id: u32) -> Result<(), CliError> {
             return Ok(());
         }
     }
-    // No (live) daemon of ours: nothing to flush; remove the device.
-    match ctrl.del_dev() {
+    // No (live) daemon of ours: nothing to flush; remove the device, and
+    // the socket a crashed daemon left behind.
+    let res = match ctrl.del_dev() {
         Ok(_) => Ok(()),
         Err(_) if !dev_exists(id) => Ok(()),
         Err(e) => Err(ublk_error(e, Some(id))),
+    };
+    if res.is_ok() && !alive(pid) {
+        let _ = std::fs::remove_file(stats::socket_path(id));
     }
+    res
 }
 
 /// `ftl-ublk stats ID [--json]`.

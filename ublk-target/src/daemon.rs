@@ -113,7 +113,7 @@ pub fn daemonize() -> Result<Notifier, CliError> {
 }
 
 /// The parent's side: one line from the child decides the exit status.
-fn parent_wait(mut rd: File) -> i32 {
+fn parent_wait(mut rd: impl Read) -> i32 {
     let mut s = String::new();
     let _ = rd.read_to_string(&mut s);
     let line = s.lines().next().unwrap_or("");
@@ -201,4 +201,33 @@ pub fn install_panic_hook() {
         }
         std::process::abort();
     }));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parent_exit_status_follows_the_child_line() {
+        assert_eq!(parent_wait(&b"OK /dev/ublkb3\n"[..]), 0);
+        assert_eq!(parent_wait(&b"ERR image busy\n"[..]), 1);
+        assert_eq!(parent_wait(&b""[..]), 1, "child died without a word");
+        assert_eq!(parent_wait(&b"garbage"[..]), 1);
+    }
+
+    #[test]
+    fn notifier_sends_one_line_once() {
+        let mut fds = [0; 2];
+        // SAFETY: `fds` has room for the two descriptors pipe() returns.
+        assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
+        // SAFETY: both descriptors were just created and are owned here.
+        let (rd, wr) = unsafe { (File::from_raw_fd(fds[0]), File::from_raw_fd(fds[1])) };
+        let mut n = Notifier { pipe: Some(wr) };
+        n.fail(&CliError::new("image busy"));
+        n.ready("/dev/ublkb0"); // already sent: goes nowhere (stdout)
+        let mut s = String::new();
+        let mut rd = rd;
+        rd.read_to_string(&mut s).unwrap();
+        assert_eq!(s, "ERR image busy\n");
+    }
 }
