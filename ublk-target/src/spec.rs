@@ -75,7 +75,8 @@ pub fn geometry_for(size: Option<&str>, spec: Option<&str>) -> Result<Geometry, 
         }
     }
     if !blocks_given {
-        let size = parse_size(size.unwrap_or(crate::args::DEFAULT_SIZE))?;
+        let text = size.unwrap_or(crate::args::DEFAULT_SIZE);
+        let size = parse_size(text)?;
         let per_plane_unit = u64::from(g.pages_per_block)
             * u64::from(g.page_size)
             * u64::from(g.channels)
@@ -85,6 +86,15 @@ pub fn geometry_for(size: Option<&str>, spec: Option<&str>) -> Result<Geometry, 
             return Err("geometry has a zero count".into());
         }
         let blocks = size / per_plane_unit;
+        let planes = per_plane_unit / (u64::from(g.pages_per_block) * u64::from(g.page_size));
+        let min_blocks = u64::from(ftl_core::geometry::MIN_BLOCKS).div_ceil(planes);
+        if blocks < min_blocks {
+            return Err(format!(
+                "size {text} is too small: the smallest image is {} bytes ({} erase blocks)",
+                min_blocks * per_plane_unit,
+                min_blocks * planes
+            ));
+        }
         g.blocks_per_plane = u32::try_from(blocks).map_err(|_| "size is too large".to_string())?;
     } else if let Some(size) = size {
         let want = parse_size(size)?;
