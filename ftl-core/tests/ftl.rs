@@ -307,6 +307,10 @@ fn random_writes_before_gc_cost_exactly_one_nand_sector_each() {
     assert_eq!(st.gc_runs, 0);
     let spp = geo().sectors_per_page() as u64;
     assert_eq!(st.host_sectors_written, writes);
-    assert_eq!(st.nand_sectors_written, writes / spp * spp, "full pages only, no padding");
+    assert_eq!(
+        st.nand_sectors_written,
+        writes / spp * spp,
+        "full pages only, no padding"
+    );
     assert_eq!(st.nand_sectors_read, 0, "no read-modify-write");
 }

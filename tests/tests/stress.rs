@@ -58,13 +58,22 @@ fn run(seed: u64, opts: SimOptions, policy: GcPolicy, bound: u32, op: u8) -> Out
         }
     }
     ftl.flush().expect("flush");
-    ftl.check_integrity().unwrap_or_else(|e| panic!("seed {seed}: {e}"));
+    ftl.check_integrity()
+        .unwrap_or_else(|e| panic!("seed {seed}: {e}"));
     let mut buf = vec![0u8; 4096];
     for lba in 0..n {
-        ftl.read(Lba(lba), &mut buf).unwrap_or_else(|e| panic!("seed {seed}: read {lba}: {e}"));
+        ftl.read(Lba(lba), &mut buf)
+            .unwrap_or_else(|e| panic!("seed {seed}: read {lba}: {e}"));
         let v = version[lba as usize];
-        let want = if v == 0 { vec![0; 4096] } else { sector(lba, v) };
-        assert!(buf == want, "seed {seed}: lba {lba} does not hold version {v}");
+        let want = if v == 0 {
+            vec![0; 4096]
+        } else {
+            sector(lba, v)
+        };
+        assert!(
+            buf == want,
+            "seed {seed}: lba {lba} does not hold version {v}"
+        );
     }
     let stats = ftl.stats();
     // The simulator's own erase counters agree with the FTL's view.
@@ -76,7 +85,11 @@ fn run(seed: u64, opts: SimOptions, policy: GcPolicy, bound: u32, op: u8) -> Out
             }
         }
     }
-    Outcome { wa: stats.write_amplification(), spread: stats.erase_count_max - stats.erase_count_min, stats }
+    Outcome {
+        wa: stats.write_amplification(),
+        spread: stats.erase_count_max - stats.erase_count_min,
+        stats,
+    }
 }
 
 #[test]
@@ -97,7 +110,11 @@ fn four_times_capacity_random_writes_read_back() {
         );
         assert!(o.wa >= 1.0, "seed {seed}: WA {} below 1", o.wa);
         assert!(o.stats.gc_runs > 0, "seed {seed}: GC never ran");
-        assert!(o.spread <= bound, "seed {seed}: erase spread {} exceeds bound {bound}", o.spread);
+        assert!(
+            o.spread <= bound,
+            "seed {seed}: erase spread {} exceeds bound {bound}",
+            o.spread
+        );
     }
 }
 
@@ -132,7 +149,10 @@ fn static_wear_leveling_moves_cold_data() {
     // static wear leveling the cold blocks would never be erased again.
     let geo = Geometry::small(32, 16, 20);
     let bound = 4;
-    let cfg = FtlConfig { wear_leveling_bound: bound, ..FtlConfig::default() };
+    let cfg = FtlConfig {
+        wear_leveling_bound: bound,
+        ..FtlConfig::default()
+    };
     let nand = SimNand::new_ram(geo, SimOptions::with_seed(11)).expect("simulator");
     let pool = SlotPool::with_capacity(cfg.min_slots(&geo) + 64, 4096);
     let mut ftl = Ftl::format(nand, pool, cfg).expect("format");
@@ -146,7 +166,8 @@ fn static_wear_leveling_moves_cold_data() {
     for _ in 0..30 * n {
         let lba = rng.below(hot);
         version[lba as usize] += 1;
-        ftl.write(Lba(lba), &sector(lba, version[lba as usize])).unwrap();
+        ftl.write(Lba(lba), &sector(lba, version[lba as usize]))
+            .unwrap();
     }
     ftl.flush().unwrap();
     let st = ftl.stats();
