@@ -3,7 +3,7 @@
 #
 # Runs tests/vm/setup.sh (qemu + a Debian kernel with ublk_drv, cached), tests/vm/build.sh (a
 # static ftl-ublk), the host-side bad-input checks, then each guest scenario in its own qemu
-# boot: smoke ext4 fio restart bench (default: all, plus host-bad-input). Ends with the line
+# boot: smoke ext4 fio restart gc crash bad-input bench (default: all, plus host-bad-input). Ends with the line
 #   vm: N passed, M failed
 # (N, M count scenarios) and exits non-zero if any failed.
 #
@@ -25,7 +25,7 @@ fi
 
 mock=
 if [[ ${1:-} == --mock ]]; then mock=1; shift; fi
-all=(host-bad-input smoke ext4 fio restart bench)
+all=(host-bad-input smoke ext4 fio restart gc crash bad-input bench)
 if [[ $# -gt 0 ]]; then sel=("$@"); else sel=("${all[@]}"); fi
 for s in "${sel[@]}"; do
   [[ $s == host-bad-input || -f $vm/scenarios/$s.sh ]] || { echo "vm-test.sh: unknown scenario $s (have: ${all[*]})" >&2; exit 2; }

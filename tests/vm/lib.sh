@@ -30,7 +30,17 @@ finish() {
   if [ $_fails -eq 0 ] && [ $_passes -gt 0 ]; then
     echo "SCENARIO-RESULT $SCEN: ok ($_passes checks passed)"; exit 0
   fi
+  daemon_log
   echo "SCENARIO-RESULT $SCEN: failed ($_passes passed, $_fails failed)"; exit 1
+}
+
+# daemon_log: the tail of ftl-ublk's daemon log (printed when a scenario fails).
+daemon_log() {
+  local f
+  for f in /run/zcftl/*.log; do
+    [ -f "$f" ] || continue
+    echo "---- $SCEN: last lines of $f:"; tail -n "${DAEMON_LOG_LINES:-40}" "$f" | sed 's/^/    log| /'
+  done
 }
 
 # abort "why": records a failure and ends the scenario now (later checks cannot run).
@@ -61,10 +71,13 @@ ftl_add() {
   return 0
 }
 
-# daemon_pid ID: pid of the `ftl-ublk` process serving device ID: the one holding /dev/ublkcID
-# open, else one whose command line names `--id ID`, else the newest ftl-ublk process.
+# daemon_pid ID: pid of the `ftl-ublk` process serving device ID: the "pid" its stats report,
+# else the one holding /dev/ublkcID open, else one whose command line names `--id ID`, else the
+# first ftl-ublk process.
 daemon_pid() {
   local id=$1 p f cmd best=""
+  p=$(stats_json "$id" | json_field pid)
+  case $p in ''|*[!0-9]*) ;; *) [ -d /proc/$p ] && { echo "$p"; return 0; } ;; esac
   for p in $(pidof ftl-ublk 2>/dev/null); do
     for f in /proc/$p/fd/*; do
       [ "$(readlink "$f" 2>/dev/null)" = "/dev/ublkc$id" ] && { echo "$p"; return 0; }
