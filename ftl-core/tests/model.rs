@@ -2,9 +2,9 @@
 //! against a plain `BTreeMap<Lba, [u8; 4096]>`, on geometries small enough
 //! that garbage collection and wear leveling run all the time.
 //!
-//! Cases: 1000 by default, `PROPTEST_CASES=10000` for a deeper run. A
-//! failure prints the shrunk operation list; replay the whole run with the
-//! `PROPTEST_RNG_SEED` proptest prints, or from the saved regression file.
+//! Cases: 1000 by default, `PROPTEST_CASES=10000` for a deeper run. The RNG
+//! seed is fixed (printed at start; `PROPTEST_RNG_SEED=N` picks another), so
+//! a failure replays exactly; it also prints the shrunk operation list.
 
 mod common;
 
@@ -267,15 +267,29 @@ fn fail<E: std::fmt::Display>(e: E) -> TestCaseError {
     TestCaseError::fail(e.to_string())
 }
 
-fn cases() -> u32 {
-    std::env::var("PROPTEST_CASES")
+fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name)
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(1000)
+        .unwrap_or(default)
+}
+
+/// 1000 cases from a fixed seed by default, so CI is deterministic and any
+/// failure replays; both printed at start and overridable from the
+/// environment.
+fn proptest_config() -> ProptestConfig {
+    let cases = env_or("PROPTEST_CASES", 1000u32);
+    let seed = env_or("PROPTEST_RNG_SEED", 0x2C_F71_u64);
+    eprintln!("model test: {cases} cases, PROPTEST_RNG_SEED={seed} (set both to change)");
+    ProptestConfig {
+        cases,
+        rng_seed: proptest::test_runner::RngSeed::Fixed(seed),
+        ..ProptestConfig::default()
+    }
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(cases()))]
+    #![proptest_config(proptest_config())]
 
     #[test]
     fn ftl_matches_btreemap(s in setup(), ops in proptest::collection::vec(op(), 50..400)) {
