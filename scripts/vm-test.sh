@@ -33,6 +33,7 @@ done
 
 logs=$root/target/vm/logs
 mkdir -p "$logs"
+for s in "${sel[@]}"; do rm -f "$logs/$s.log"; done
 npass=0 nfail=0
 summary=()
 now() { date +%s; }
@@ -43,7 +44,8 @@ finish() {
   echo
   echo "=== vm summary"
   printf '%s\n' "${summary[@]}"
-  grep -h '^BENCH ' "$logs"/*.log 2>/dev/null | sed 's/^/vm:   /'
+  local s
+  for s in "${sel[@]}"; do grep -h '^BENCH ' "$logs/$s.log" 2>/dev/null | sed 's/^/vm:   /'; done
   echo "vm: $npass passed, $nfail failed"
   [[ $nfail -eq 0 ]]
   exit $?

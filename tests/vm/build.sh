@@ -6,7 +6,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
 target=x86_64-unknown-linux-gnu
-if ! rustup target list --installed 2>/dev/null | grep -qx "$target"; then
+if command -v rustup >/dev/null && ! rustup target list --installed 2>/dev/null | grep -qx "$target"; then
   # Only matters on a non-x86_64 or non-gnu host toolchain.
   rustup target add "$target" >&2 || { echo "tests/vm/build.sh: error: rust target $target not installed" >&2; exit 1; }
 fi

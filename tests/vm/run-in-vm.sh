@@ -46,7 +46,10 @@ r=$w/root
 mkdir -p "$r"/{bin,sbin,bbin,etc,proc,sys,dev,tmp,run,mnt,root,lib/modules,usr/lib,var/tmp}
 
 # --- kernel modules: the wanted ones and everything modules.dep says they need, deps first ---
-want=(drivers/block/ublk_drv drivers/block/virtio_blk drivers/block/loop drivers/block/brd fs/ext4/ext4)
+# ext4 finds crc32c through the crypto API (request_module), which modules.dep does not show:
+# 6.12 has crc32c_generic/crc32c-intel, 7.x crc32c-cryptoapi. Absent ones are skipped.
+want=(crypto/crc32c_generic arch/x86/crypto/crc32c-intel crypto/crc32c-cryptoapi lib/libcrc32c
+      drivers/block/ublk_drv drivers/block/virtio_blk drivers/block/loop drivers/block/brd fs/ext4/ext4)
 declare -A seen=()
 order=()
 add_mod() {  # add_mod kernel/path/x.ko.xz

@@ -8,6 +8,7 @@
 #
 # Cache layout when ready:  kernel/vmlinuz  kernel/kver  kernel/moddir (absolute)  kernel/suite
 # and the marker file `ready`. Delete the cache directory to force a fresh fetch.
+# ZCFTL_VM_SUITES="trixie" overrides the suites tried, in order (default "sid trixie").
 set -euo pipefail
 
 VMC=${ZCFTL_VM_CACHE:-/var/cache/zcftl-vm}
@@ -38,8 +39,8 @@ if ! have_pkgs; then
   command -v apt-get >/dev/null || die "apt-get not found: this script supports Debian/Ubuntu hosts"
   note "installing ${PKGS[*]}"
   export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq || die "apt-get update failed"
-  apt-get install -y -qq --no-install-recommends "${PKGS[@]}" >"$VMC/apt-install.log" 2>&1 \
+  apt-get -o DPkg::Lock::Timeout=600 update -qq || die "apt-get update failed"
+  apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${PKGS[@]}" >"$VMC/apt-install.log" 2>&1 \
     || { tail -20 "$VMC/apt-install.log" >&2; die "apt-get install ${PKGS[*]} failed (log: $VMC/apt-install.log)"; }
   have_pkgs || die "packages installed but a tool is still missing (need ${need_cmds[*]}, static /bin/busybox, libclang)"
 fi
@@ -94,7 +95,7 @@ fetch_kernel() {
   ls "$mod"/kernel/fs/ext4/ext4.ko* >/dev/null 2>&1 || [[ -n $(grep -s 'fs/ext4/ext4' "$mod/modules.builtin") ]] \
     || { note "$suite: kernel $kver has no ext4"; return 1; }
   # modules.dep, so run-in-vm.sh can pull each module's dependencies.
-  depmod -b "${mod%/lib/modules/*}" "$kver" || { note "$suite: depmod failed"; return 1; }
+  depmod -b "${mod%/lib/modules/*}" "$kver" 2>"$A/depmod.log" || { note "$suite: depmod failed"; return 1; }
   [[ -s $mod/modules.dep ]] || { note "$suite: depmod produced no modules.dep"; return 1; }
   cp "$vmlinuz" "$VMC/kernel.new/vmlinuz"
   echo "$kver" >"$VMC/kernel.new/kver"
@@ -106,7 +107,7 @@ fetch_kernel() {
 
 rm -f "$VMC/ready"
 ok=
-for suite in sid trixie; do
+for suite in ${ZCFTL_VM_SUITES:-sid trixie}; do
   if fetch_kernel "$suite"; then ok=$suite; break; fi
   note "falling back from $suite"
 done

@@ -26,7 +26,7 @@ manifest /mnt/t/tree /tmp/ext4-2.sha
 check "fstrim" fstrim /mnt/t
 check "umount after fstrim" umount /mnt/t
 check "e2fsck -fn clean after fstrim" e2fsck -fn "$DEV"
-mount -t ext4 "$DEV" /mnt/t && check "checksums after fstrim + remount" verify_manifest /mnt/t/tree /tmp/ext4-2.sha
+check "mount after fstrim" mount -t ext4 "$DEV" /mnt/t && check "checksums after fstrim + remount" verify_manifest /mnt/t/tree /tmp/ext4-2.sha
 umount /mnt/t 2>/dev/null
 js=$(stats_json "$DEV_ID")
 if [ -n "$js" ]; then pass "stats --json"; info "stats: $js"; else fail "stats $DEV_ID --json printed nothing"; fi

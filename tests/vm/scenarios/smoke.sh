@@ -14,12 +14,12 @@ LOOP=$(losetup -f --show /tmp/smoke.img 2>/dev/null || losetup -f)
 losetup "$LOOP" /tmp/smoke.img 2>/dev/null
 check "mkfs.ext4 on loop" mkfs.ext4 -q -F "$LOOP"
 mkdir -p /mnt/s
-check "mount ext4" mount -t ext4 "$LOOP" /mnt/s
+check "mount ext4" mount -t ext4 "$LOOP" /mnt/s || abort "mount failed"
 make_tree /mnt/s/tree 20
 manifest /mnt/s/tree /tmp/smoke.sha
 check "umount" umount /mnt/s
 check "e2fsck -fn clean" e2fsck -fn "$LOOP"
-check "remount" mount -t ext4 "$LOOP" /mnt/s
+check "remount" mount -t ext4 "$LOOP" /mnt/s || abort "remount failed"
 check "checksums after remount" verify_manifest /mnt/s/tree /tmp/smoke.sha
 umount /mnt/s; losetup -d "$LOOP"
 
