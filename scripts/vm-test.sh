@@ -3,7 +3,8 @@
 #
 # Runs tests/vm/setup.sh (qemu + a Debian kernel with ublk_drv, cached), tests/vm/build.sh (a
 # static ftl-ublk), the host-side bad-input checks, then each guest scenario in its own qemu
-# boot: smoke ext4 fio restart gc crash bad-input bench (default: all, plus host-bad-input). Ends with the line
+# boot: smoke ext4 fio restart gc crash powercut bad-input bench (default: all, plus
+# host-bad-input; powercut is two boots sharing a disk, the first one killed). Ends with the line
 #   vm: N passed, M failed
 # (N, M count scenarios) and exits non-zero if any failed.
 #
@@ -25,10 +26,10 @@ fi
 
 mock=
 if [[ ${1:-} == --mock ]]; then mock=1; shift; fi
-all=(host-bad-input smoke ext4 fio restart gc crash bad-input bench)
+all=(host-bad-input smoke ext4 fio restart gc crash powercut bad-input bench)
 if [[ $# -gt 0 ]]; then sel=("$@"); else sel=("${all[@]}"); fi
 for s in "${sel[@]}"; do
-  [[ $s == host-bad-input || -f $vm/scenarios/$s.sh ]] || { echo "vm-test.sh: unknown scenario $s (have: ${all[*]})" >&2; exit 2; }
+  [[ $s == host-bad-input || $s == powercut || -f $vm/scenarios/$s.sh ]] || { echo "vm-test.sh: unknown scenario $s (have: ${all[*]})" >&2; exit 2; }
 done
 
 logs=$root/target/vm/logs
@@ -73,6 +74,21 @@ else
   fi
 fi
 
+# run_guest SCRIPT LOG: one boot; console in LOG; prints the check lines (everything if it failed).
+run_guest() {
+  local script=$1 log=$2 rc
+  VM_QUIET=1 VM_LOG="$log" "$vm/run-in-vm.sh" "$script" "${files[@]}" >"$log.out" 2>&1; rc=$?
+  [[ -f $log ]] || cp "$log.out" "$log"
+  if [[ $rc -eq 0 || $rc -eq 98 ]]; then
+    grep -E '^(PASS|FAIL|----|BENCH|SCENARIO-RESULT|ZCFTL-VM-START)|^    ' "$log"
+  else
+    cat "$log.out"
+  fi
+  grep '^tests/vm/run-in-vm.sh:' "$log.out" | tail -3
+  rm -f "$log.out"
+  return $rc
+}
+
 for s in "${sel[@]}"; do
   log=$logs/$s.log
   t=$(now)
@@ -85,15 +101,21 @@ for s in "${sel[@]}"; do
     echo "=== vm: $s (guest)"
     files=()
     if [[ -n $bin ]]; then files=("$bin"); elif [[ $s != smoke ]]; then record "$s" fail "no ftl-ublk binary"; continue; fi
-    VM_QUIET=1 VM_LOG="$log" "$vm/run-in-vm.sh" "$vm/scenarios/$s.sh" "${files[@]}" >"$log.out" 2>&1; rc=$?
-    [[ -f $log ]] || cp "$log.out" "$log"
-    if [[ $rc -eq 0 ]]; then
-      grep -E '^(PASS|FAIL|----|BENCH|SCENARIO-RESULT|ZCFTL-VM-START)|^    ' "$log"
+    if [[ $s == powercut ]]; then
+      # Boot 1 writes and syncs, then the host SIGKILLs qemu (exit 98); boot 2 checks the data.
+      disk=$root/target/vm/powercut.disk
+      rm -f "$disk"; truncate -s 1G "$disk"
+      VM_DISK=$disk VM_KILL_MARK=POWERCUT-NOW VM_KILL_AFTER=${POWERCUT_AFTER:-1} \
+        run_guest "$vm/scenarios/powercut-boot1.sh" "$log.1"; rc1=$?
+      if [[ $rc1 -eq 98 ]]; then
+        VM_DISK=$disk run_guest "$vm/scenarios/powercut-boot2.sh" "$log.2"; rc=$?
+      else
+        echo "FAIL powercut: boot 1 ended with status $rc1, not by the power cut (98)" >>"$log.1"; rc=1
+      fi
+      cat "$log.1" "$log.2" >"$log" 2>/dev/null; rm -f "$log.1" "$log.2" "$disk"
     else
-      cat "$log.out"
+      run_guest "$vm/scenarios/$s.sh" "$log"; rc=$?
     fi
-    grep '^tests/vm/run-in-vm.sh:' "$log.out" | tail -3
-    rm -f "$log.out"
   fi
   dt=$(( $(now) - t ))
   np=$(grep -c '^PASS ' "$log"); nf=$(grep -c '^FAIL ' "$log")

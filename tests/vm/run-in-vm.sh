@@ -16,6 +16,8 @@
 #   VM_MEM=MB        guest memory (default 2048)          VM_SMP=N   vCPUs (default 2)
 #   VM_TIMEOUT=S     kill the guest after S seconds (default 600; exit status 124)
 #   VM_BOOT_TIMEOUT=S  retry the boot (3 tries) if init has not started after S s (default 120)
+#   VM_KILL_MARK=TEXT  power cut: SIGKILL qemu VM_KILL_AFTER (default 0) seconds after the
+#                    console shows TEXT; exit status 98 unless the script had already ended
 #   VM_ENV="A=1 B=2" variables exported to GUEST_SCRIPT
 #   VM_LOG=FILE      also keep the console output (CR-stripped) in FILE
 #   VM_APPEND=...    kernel command line instead of "quiet" (e.g. "loglevel=7" to debug boot)
@@ -161,6 +163,11 @@ boot() {
     echo $? >"$w/qrc"; } | sed -u 's/\r$//' | tee -a "$log" >"$out" &
   local pp=$! n=0 started=
   while kill -0 "$pp" 2>/dev/null; do
+    if [[ -n $started && -n ${VM_KILL_MARK:-} && -z $killed ]] && grep -qF -- "$VM_KILL_MARK" "$log"; then
+      sleep "${VM_KILL_AFTER:-0}"
+      echo "tests/vm/run-in-vm.sh: power cut: SIGKILL to qemu ${VM_KILL_AFTER:-0} s after '$VM_KILL_MARK'" >&2
+      kill -KILL "$(cat "$w/qemu.pid")" 2>/dev/null; killed=1
+    fi
     if [[ -z $started ]]; then
       if grep -q '^ZCFTL-VM-START' "$log"; then started=1
       elif (( n >= boot_timeout * 2 )); then
@@ -176,7 +183,7 @@ boot() {
 }
 t0=$(date +%s.%N)
 set +e
-booted=
+booted= killed=
 for attempt in 1 2 3; do
   boot && { booted=1; break; }
   [[ $attempt -lt 3 ]] && echo "tests/vm/run-in-vm.sh: retrying the boot (attempt $((attempt + 1)) of 3)" >&2
@@ -187,6 +194,10 @@ t1=$(date +%s.%N)
 [[ -n ${VM_LOG:-} ]] && cp "$log" "$VM_LOG"
 rc=$(sed -n 's/^ZCFTL-VM-EXIT=\([0-9]*\)$/\1/p' "$log" | tail -1)
 secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.1f", b-a}')
+if [[ -z $rc && -n $killed ]]; then
+  [[ -n ${VM_QUIET:-} ]] && cat "$log"
+  echo "tests/vm/run-in-vm.sh: $(basename "$script"): power cut as asked (VM_KILL_MARK), ${secs} s" >&2; exit 98
+fi
 if [[ -z $rc ]]; then
   [[ -n ${VM_QUIET:-} ]] && cat "$log"
   if [[ $qrc -eq 124 || $qrc -eq 137 ]]; then
