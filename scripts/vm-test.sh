@@ -105,16 +105,18 @@ for s in "${sel[@]}"; do
       # Boot 1 writes and syncs, then the host SIGKILLs qemu (exit 98); boot 2 checks the data.
       disk=$root/target/vm/powercut.disk
       rm -f "$disk"; truncate -s 1G "$disk"
-      VM_DISK=$disk VM_KILL_MARK=POWERCUT-NOW VM_KILL_AFTER=${POWERCUT_AFTER:-1} \
+      VM_TIMEOUT=${VM_TIMEOUT:-300} VM_DISK=$disk VM_KILL_MARK=POWERCUT-NOW VM_KILL_AFTER=${POWERCUT_AFTER:-1} \
         run_guest "$vm/scenarios/powercut-boot1.sh" "$log.1"; rc1=$?
       if [[ $rc1 -eq 98 ]]; then
-        VM_DISK=$disk run_guest "$vm/scenarios/powercut-boot2.sh" "$log.2"; rc=$?
+        VM_TIMEOUT=${VM_TIMEOUT:-300} VM_DISK=$disk run_guest "$vm/scenarios/powercut-boot2.sh" "$log.2"; rc=$?
       else
         echo "FAIL powercut: boot 1 ended with status $rc1, not by the power cut (98)" >>"$log.1"; rc=1
       fi
       cat "$log.1" "$log.2" >"$log" 2>/dev/null; rm -f "$log.1" "$log.2" "$disk"
     else
-      run_guest "$vm/scenarios/$s.sh" "$log"; rc=$?
+      # Per boot: normal runs take 20-110 s; a hang should not eat the whole CI budget.
+      if [[ $s == bench ]]; then to=${VM_TIMEOUT:-480}; else to=${VM_TIMEOUT:-300}; fi
+      VM_TIMEOUT=$to run_guest "$vm/scenarios/$s.sh" "$log"; rc=$?
     fi
   fi
   dt=$(( $(now) - t ))

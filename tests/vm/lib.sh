@@ -130,11 +130,16 @@ make_tree() {
 manifest() { (cd "$1" && find . -type f | sort | xargs -r sha256sum) >"$2"; }
 
 # verify_manifest DIR MANIFEST: non-zero if any file is missing or differs.
-verify_manifest() { (cd "$1" && sha256sum -c -s "$2") ; }
+verify_manifest() {
+  (cd "$1" && sha256sum -c "$2" >/tmp/.verify.out 2>&1) && return 0
+  grep -v ': OK$' /tmp/.verify.out | head -10
+  return 1
+}
 
 # _cleanup_all: deletes every device this scenario added (used by abort).
 _cleanup_all() {
-  local id
+  local id m
+  for m in $(awk '$1 ~ /^\/dev\/ublkb/ { print $2 }' /proc/mounts); do umount -l "$m" 2>/dev/null; done
   for id in $_daemon_ids; do $FTL del "$id" >/dev/null 2>&1; done
   return 0
 }

@@ -10,6 +10,9 @@
 # libraries; modules ublk_drv, ext4, loop, brd, virtio_blk (+ dependencies) already loaded;
 # tmpfs on /tmp, /run, /dev/shm; devpts; each FILE is copied into /bin (ELF files stripped of
 # debug info). PATH=/bin:/sbin:/bbin. Scenario helpers in tests/vm/lib.sh are at /lib/vm-lib.sh.
+# Quirk: Debian's static busybox sh runs its own applets before searching PATH, so `mke2fs`,
+# `sha256sum`, `md5sum`, `losetup`, `fstrim`, `blkdiscard` are busybox's unless called by path
+# (/bin/mke2fs); `mkfs.ext4`, `e2fsck`, `fio` and the FILEs are the real ones.
 #
 # Environment:
 #   VM_DISK=FILE     attach FILE as an extra raw virtio disk (/dev/vda): survives the boot
