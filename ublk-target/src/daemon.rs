@@ -102,6 +102,13 @@ pub fn daemonize() -> Result<Notifier, CliError> {
     }
     if pid > 0 {
         drop(wr);
+        if !readable_within(&rd, STARTUP_TIMEOUT_MS) {
+            eprintln!(
+                "ftl-ublk: the daemon (pid {pid}) did not report ready within {} s; see {LOG_FILE}",
+                STARTUP_TIMEOUT_MS / 1000
+            );
+            std::process::exit(1);
+        }
         std::process::exit(parent_wait(File::from(rd)));
     }
     drop(rd);
@@ -110,6 +117,27 @@ pub fn daemonize() -> Result<Notifier, CliError> {
     Ok(Notifier {
         pipe: Some(File::from(wr)),
     })
+}
+
+/// How long `add` waits for the daemon's readiness line: generous, since
+/// formatting or mounting a large image under emulation takes a while, but
+/// bounded so `add` never hangs on a stuck child.
+const STARTUP_TIMEOUT_MS: i32 = 300_000;
+
+/// Whether `fd` becomes readable (data or EOF) within `ms`.
+fn readable_within(fd: &OwnedFd, ms: i32) -> bool {
+    let mut p = libc::pollfd {
+        fd: fd.as_raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    loop {
+        // SAFETY: `p` is one valid pollfd for the duration of the call.
+        let r = unsafe { libc::poll(&mut p, 1, ms) };
+        if r >= 0 || std::io::Error::last_os_error().kind() != std::io::ErrorKind::Interrupted {
+            return r > 0;
+        }
+    }
 }
 
 /// The parent's side: one line from the child decides the exit status.
@@ -213,6 +241,21 @@ mod tests {
         assert_eq!(parent_wait(&b"ERR image busy\n"[..]), 1);
         assert_eq!(parent_wait(&b""[..]), 1, "child died without a word");
         assert_eq!(parent_wait(&b"garbage"[..]), 1);
+    }
+
+    #[test]
+    fn startup_wait_is_bounded() {
+        let mut fds = [0; 2];
+        // SAFETY: `fds` has room for the two descriptors pipe() returns.
+        assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
+        // SAFETY: both descriptors were just created and are owned here.
+        let (rd, wr) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+        assert!(
+            !readable_within(&rd, 10),
+            "a silent, living child times out"
+        );
+        drop(wr);
+        assert!(readable_within(&rd, 10), "a dead child is EOF at once");
     }
 
     #[test]
