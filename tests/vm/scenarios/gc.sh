@@ -7,12 +7,12 @@ IMG=/tmp/gc.img
 ftl_add --image "$IMG" --size "${GC_SIZE:-64M}" || abort "ftl-ublk add --size ${GC_SIZE:-64M}"
 pass "add --size ${GC_SIZE:-64M} -> $DEV"
 bytes=$(blockdev --getsize64 "$DEV"); mb=$((bytes / 1048576 - 1))
-info "device $bytes bytes; verified region ${mb}M, overwritten ${GC_LOOPS:-3} times"
+info "device $bytes bytes; verified region ${mb}M, overwritten ${GC_LOOPS:-2} times"
 job="--name=gc --filename=$DEV --ioengine=io_uring --direct=1 --iodepth=32 --rw=randwrite
   --bssplit=4k/50:16k/25:64k/25 --size=${mb}M --verify=crc32c --verify_fatal=1 --randseed=77"
 # Overwrite the whole device GC_LOOPS times (no verify), then a final write pass with verify.
-if fio $job --loops="${GC_LOOPS:-3}" --do_verify=0 --verify=0 --randseed=5 --output=/tmp/gc0.out >/dev/null 2>&1; then
-  pass "fio overwrite x${GC_LOOPS:-3}"; else fail "fio overwrite"; tail -15 /tmp/gc0.out | sed 's/^/    | /'; fi
+if fio $job --loops="${GC_LOOPS:-2}" --do_verify=0 --verify=0 --randseed=5 --output=/tmp/gc0.out >/dev/null 2>&1; then
+  pass "fio overwrite x${GC_LOOPS:-2}"; else fail "fio overwrite"; tail -15 /tmp/gc0.out | sed 's/^/    | /'; fi
 if fio $job --do_verify=1 --output=/tmp/gc1.out >/dev/null 2>&1; then pass "fio randwrite + verify after GC"
 else fail "fio randwrite + verify after GC"; tail -15 /tmp/gc1.out | sed 's/^/    | /'; fi
 if fio $job --verify_only --output=/tmp/gc2.out >/dev/null 2>&1; then pass "separate verify pass"
