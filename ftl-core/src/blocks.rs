@@ -30,6 +30,8 @@ pub enum BlockState {
     Full,
     /// Retired: factory bad, or failed a program or an erase.
     Bad,
+    /// Holds checkpoint chunks or trim records still needed by recovery.
+    Meta,
 }
 
 /// The open write streams: host data and relocated (GC / wear-leveling)
@@ -40,6 +42,8 @@ pub enum Stream {
     Host = 0,
     /// Data moved by garbage collection or wear leveling.
     Relocated = 1,
+    /// Checkpoints and trim records.
+    Meta = 2,
 }
 
 /// Per-block state, wear and write pointers.
@@ -51,6 +55,7 @@ pub struct BlockTable {
     last_seq: Vec<u64>,
     retiring: Vec<bool>,
     collecting: Vec<bool>,
+    held: Vec<bool>,
     available: u32,
 }
 
@@ -76,6 +81,7 @@ impl BlockTable {
             last_seq: alloc::vec![0; n],
             retiring: alloc::vec![false; n],
             collecting: alloc::vec![false; n],
+            held: alloc::vec![false; n],
             available: blocks,
         }
     }
@@ -176,16 +182,28 @@ impl BlockTable {
         self.collecting[b.0 as usize] = on;
     }
 
+    /// Whether `b` lost data to a trim not yet in a trim record: it may not
+    /// be erased until the record is on flash.
+    pub fn is_held(&self, b: BlockIdx) -> bool {
+        self.held[b.0 as usize]
+    }
+
+    /// Holds or releases `b` (see [`BlockTable::is_held`]).
+    pub fn set_held(&mut self, b: BlockIdx, on: bool) {
+        self.held[b.0 as usize] = on;
+    }
+
     /// All block indices.
     pub fn iter(&self) -> impl Iterator<Item = BlockIdx> {
         (0..self.len()).map(BlockIdx)
     }
 
-    /// The least-worn `Free` or `Stale` block (dynamic wear leveling);
-    /// among equals, an erased one saves an erase.
+    /// The least-worn `Free` or `Stale` block not held by a pending trim
+    /// (dynamic wear leveling); among equals, an erased one saves an erase.
     pub fn pick_free(&self) -> Option<BlockIdx> {
         self.iter()
             .filter(|&b| matches!(self.state(b), BlockState::Free | BlockState::Stale))
+            .filter(|&b| !self.is_held(b))
             .min_by_key(|&b| (self.erase_count(b), self.state(b) != BlockState::Free, b.0))
     }
 

@@ -22,6 +22,9 @@ pub struct FtlConfig {
     /// Largest allowed spread between the most- and least-erased good block
     /// before static wear leveling migrates cold data.
     pub wear_leveling_bound: u32,
+    /// A checkpoint is written after this many host pages: recovery replays
+    /// at most about this many pages (plus the open blocks).
+    pub checkpoint_interval_pages: u32,
 }
 
 impl Default for FtlConfig {
@@ -33,6 +36,7 @@ impl Default for FtlConfig {
             gc_threshold_blocks: 3,
             gc_policy: GcPolicy::Greedy,
             wear_leveling_bound: 16,
+            checkpoint_interval_pages: 1024,
         }
     }
 }
@@ -53,8 +57,10 @@ pub enum ConfigError {
         /// The minimum slot count for this configuration.
         needed: u32,
     },
-    /// The GC threshold leaves no room (must be 2..=reserve blocks).
+    /// The GC threshold leaves no room (must be 2..=3).
     GcThreshold,
+    /// The checkpoint interval is zero.
+    CheckpointInterval,
 }
 
 impl core::fmt::Display for ConfigError {
@@ -69,7 +75,10 @@ impl core::fmt::Display for ConfigError {
                     "slot memory too small: at least {needed} slots are needed"
                 )
             }
-            ConfigError::GcThreshold => write!(f, "GC threshold must be between 2 and 4 blocks"),
+            ConfigError::GcThreshold => write!(f, "GC threshold must be 2 or 3 blocks"),
+            ConfigError::CheckpointInterval => {
+                write!(f, "checkpoint interval must be at least 1 page")
+            }
         }
     }
 }
@@ -104,8 +113,11 @@ impl FtlConfig {
         if slots < needed {
             return Err(ConfigError::TooFewSlots { needed });
         }
-        if !(2..=crate::geometry::RESERVED_BLOCKS).contains(&self.gc_threshold_blocks) {
+        if !(2..=crate::geometry::RESERVED_BLOCKS - 2).contains(&self.gc_threshold_blocks) {
             return Err(ConfigError::GcThreshold);
+        }
+        if self.checkpoint_interval_pages == 0 {
+            return Err(ConfigError::CheckpointInterval);
         }
         Ok(())
     }

@@ -120,9 +120,9 @@ impl fmt::Display for GeometryError {
 #[cfg(feature = "std")]
 impl std::error::Error for GeometryError {}
 
-/// Blocks the FTL keeps out of the host's reach regardless of
-/// over-provisioning: two open blocks (host, GC) plus a GC reserve.
-pub const RESERVED_BLOCKS: u32 = 4;
+/// Blocks the FTL keeps out of the host's reach besides the meta stream:
+/// three open blocks (host, relocation, meta) plus a GC reserve.
+pub const RESERVED_BLOCKS: u32 = 5;
 /// The smallest array the FTL runs on.
 pub const MIN_BLOCKS: u32 = 8;
 
@@ -144,6 +144,9 @@ impl Geometry {
             || self.page_size % self.sector_size != 0
             || self.page_size / self.sector_size > MAX_SECTORS_PER_PAGE as u32
         {
+            return Err(GeometryError::PageSize);
+        }
+        if (self.page_size as usize) < crate::meta::HEADER_LEN + 64 {
             return Err(GeometryError::PageSize);
         }
         let needed = oob::record_len(self.sectors_per_page()) as u32;
@@ -199,10 +202,28 @@ impl Geometry {
         u64::from(self.total_blocks()) * u64::from(self.pages_per_block) * u64::from(self.page_size)
     }
 
+    /// Blocks the meta stream may hold at once: two checkpoints (the one
+    /// being written and the last complete one) plus one for trim records.
+    /// Sized from an upper bound of the checkpoint (every physical sector
+    /// an LBA), so it does not depend on the logical size it helps set.
+    pub fn meta_blocks(&self) -> u32 {
+        let chunks = crate::meta::checkpoint_chunks(
+            u64::from(self.total_sectors()),
+            self.total_blocks(),
+            self.page_size as usize,
+        );
+        2 * chunks.div_ceil(self.pages_per_block) + 1
+    }
+
+    /// Blocks kept out of the host's reach: open blocks, GC reserve, meta.
+    pub fn reserved_blocks(&self) -> u32 {
+        RESERVED_BLOCKS + self.meta_blocks()
+    }
+
     /// Sectors the host sees: all blocks but the reserve, less
     /// over-provisioning, rounded down to whole pages.
     pub fn logical_sectors(&self) -> u64 {
-        let usable = u64::from(self.total_blocks().saturating_sub(RESERVED_BLOCKS))
+        let usable = u64::from(self.total_blocks().saturating_sub(self.reserved_blocks()))
             * u64::from(self.sectors_per_block());
         let after_op = usable * (100 - u64::from(self.over_provisioning_percent)) / 100;
         let spp = self.sectors_per_page() as u64;
@@ -232,7 +253,7 @@ impl Geometry {
     }
 
     /// A small geometry for tests: `blocks` blocks of `pages` pages of
-    /// 4 × 4 KiB, 64-byte OOB, `op` % over-provisioning.
+    /// 4 × 4 KiB, 128-byte OOB, `op` % over-provisioning.
     pub fn small(blocks: u32, pages: u32, op: u8) -> Self {
         Geometry {
             channels: 1,

@@ -46,6 +46,7 @@ mod ftl;
 pub mod gc;
 pub mod geometry;
 pub mod l2p;
+pub mod meta;
 pub mod nand;
 pub mod oob;
 pub mod read_map;

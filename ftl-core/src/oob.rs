@@ -9,7 +9,8 @@
 //!  offset  size  field
 //!  0       4     magic "ZCFP"
 //!  4       1     version (1)
-//!  5       1     kind: 1 host data, 2 relocated data (GC / wear leveling)
+//!  5       1     kind: 1 host data, 2 relocated data (GC / wear leveling),
+//!                3 checkpoint chunk, 4 trim record (see `meta`)
 //!  6       1     n = sectors in the page
 //!  7       1     reserved, 0
 //!  8       8     seq: program sequence number
@@ -44,6 +45,17 @@ pub enum PageKind {
     Host,
     /// Moved by garbage collection or wear leveling.
     Relocated,
+    /// A checkpoint chunk (meta stream).
+    Checkpoint,
+    /// A trim record (meta stream).
+    Trim,
+}
+
+impl PageKind {
+    /// Whether the page belongs to the meta stream.
+    pub fn is_meta(self) -> bool {
+        matches!(self, PageKind::Checkpoint | PageKind::Trim)
+    }
 }
 
 /// Why a spare area did not decode.
@@ -98,6 +110,8 @@ impl PageRecord {
         out[5] = match self.kind {
             PageKind::Host => 1,
             PageKind::Relocated => 2,
+            PageKind::Checkpoint => crate::meta::KIND_CHECKPOINT,
+            PageKind::Trim => crate::meta::KIND_TRIM,
         };
         out[6] = self.sectors;
         out[7] = 0;
@@ -136,6 +150,8 @@ impl PageRecord {
         let kind = match buf[5] {
             1 => PageKind::Host,
             2 => PageKind::Relocated,
+            crate::meta::KIND_CHECKPOINT => PageKind::Checkpoint,
+            crate::meta::KIND_TRIM => PageKind::Trim,
             _ => return Err(OobError::Corrupt),
         };
         let u32_at = |o: usize| u32::from_le_bytes([buf[o], buf[o + 1], buf[o + 2], buf[o + 3]]);

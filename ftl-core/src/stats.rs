@@ -50,6 +50,14 @@ pub struct Stats {
     pub corrected_bits: u64,
     /// Blocks retired as bad (factory and grown).
     pub bad_blocks: u32,
+    /// Checkpoints written.
+    pub checkpoints: u64,
+    /// Trim records written.
+    pub trim_records: u64,
+    /// Pages the last mount read (checkpoint, meta and replayed blocks).
+    pub mount_pages_read: u64,
+    /// Pages the last mount replayed past its checkpoint.
+    pub mount_pages_replayed: u64,
 }
 
 impl Stats {

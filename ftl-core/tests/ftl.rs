@@ -6,7 +6,7 @@ use common::*;
 use ftl_core::{Error, FtlConfig, Geometry, Handle, Lba, Segment, SlotMemory};
 
 fn geo() -> Geometry {
-    Geometry::small(12, 8, 20)
+    Geometry::small(16, 8, 20)
 }
 
 #[test]

@@ -7,21 +7,35 @@
 mod common;
 
 use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::cell::Cell;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use common::*;
 use ftl_core::{FtlConfig, Geometry, Handle, Lba, Segment, SlotMemory};
 
 struct Counting;
 
-static ARMED: AtomicBool = AtomicBool::new(false);
+thread_local! {
+    /// Armed on the test's own thread only: the test harness's other
+    /// threads allocate whenever they like.
+    static ARMED: Cell<bool> = const { Cell::new(false) };
+}
 static ALLOCS: AtomicU64 = AtomicU64::new(0);
 
+fn arm(on: bool) {
+    ARMED.with(|a| a.set(on));
+}
+
+fn armed() -> bool {
+    // `try_with`: during thread teardown the slot may be gone.
+    ARMED.try_with(|a| a.get()).unwrap_or(false)
+}
+
 // SAFETY: defers every call to the system allocator unchanged; it only
-// counts calls made while armed.
+// counts calls made on an armed thread.
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        if ARMED.load(Ordering::Relaxed) {
+        if armed() {
             ALLOCS.fetch_add(1, Ordering::Relaxed);
         }
         // SAFETY: same contract as our caller's.
@@ -34,7 +48,7 @@ unsafe impl GlobalAlloc for Counting {
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        if ARMED.load(Ordering::Relaxed) {
+        if armed() {
             ALLOCS.fetch_add(1, Ordering::Relaxed);
         }
         // SAFETY: same contract as our caller's.
@@ -51,7 +65,8 @@ fn io_paths_allocate_nothing_after_init() {
     let cfg = FtlConfig {
         handles: 4,
         max_io_sectors: 8,
-        wear_leveling_bound: 2,
+        wear_leveling_bound: 1,
+        checkpoint_interval_pages: 64,
         ..FtlConfig::default()
     };
     let mut ftl = fresh(geo, cfg, 8);
@@ -61,7 +76,7 @@ fn io_paths_allocate_nothing_after_init() {
     let mut buf = vec![0u8; 4096];
     let mut rng = Rng(3);
 
-    ARMED.store(true, Ordering::SeqCst);
+    arm(true);
     for i in 0..20 * n {
         let lba = if i % 3 == 0 {
             rng.below(n / 8)
@@ -95,7 +110,7 @@ fn io_paths_allocate_nothing_after_init() {
             ftl.flush().unwrap();
         }
     }
-    ARMED.store(false, Ordering::SeqCst);
+    arm(false);
 
     let st = ftl.stats();
     assert!(st.gc_runs > 0, "GC did not run: {st:?}");
@@ -108,9 +123,9 @@ fn io_paths_allocate_nothing_after_init() {
     );
 
     // The counter itself works: an allocation while armed is seen.
-    ARMED.store(true, Ordering::SeqCst);
+    arm(true);
     std::hint::black_box(vec![0u8; 16]);
-    ARMED.store(false, Ordering::SeqCst);
+    arm(false);
     assert_eq!(
         ALLOCS.load(Ordering::SeqCst),
         1,

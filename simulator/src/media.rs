@@ -361,7 +361,7 @@ mod tests {
     use crate::image::Header;
 
     fn media() -> Media {
-        let geo = Geometry::small(8, 4, 20);
+        let geo = Geometry::small(16, 4, 20);
         let layout = Layout::new(&geo).unwrap();
         let backing = Backing::new_ram(
             &layout,

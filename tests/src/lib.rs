@@ -1,1 +1,2 @@
-//! Workspace integration tests live in `tests/tests/`.
+//! Shared test machinery for zcftl's integration tests (and fuzz targets).
+pub mod crash;

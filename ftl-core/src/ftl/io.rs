@@ -241,15 +241,26 @@ impl<N: Nand, M: SlotMemory> Ftl<N, M> {
         if end > self.logical {
             return Err(Error::OutOfRange);
         }
+        if sectors == 0 {
+            return Ok(());
+        }
         for l in lba.0..end {
             self.supersede_cached(Lba(l));
             let old = self.l2p.set(Lba(l), UNMAPPED);
             if old != UNMAPPED && old != LOST {
+                // The old copy's block may not be erased before this trim
+                // is in a trim record: after a cut, the checkpoint may still
+                // point there.
+                let b = self.layout.block(old);
+                if !self.blocks.is_held(b) {
+                    self.blocks.set_held(b, true);
+                    self.held_blocks.push(b);
+                }
                 self.invalidate(old);
             }
         }
         self.stats.trimmed_sectors += u64::from(sectors);
-        Ok(())
+        self.note_trim(lba.0, sectors)
     }
 
     /// Zeroes `sectors` sectors at `lba`. Unmapped sectors read as zeros,
@@ -258,10 +269,12 @@ impl<N: Nand, M: SlotMemory> Ftl<N, M> {
         self.trim(lba, sectors)
     }
 
-    /// Makes every acknowledged write durable: programs the partly filled
-    /// host page (padded) and syncs the NAND.
+    /// Makes every acknowledged write and trim durable: programs the partly
+    /// filled host page (padded) and any pending trim record, and syncs the
+    /// NAND.
     pub fn flush(&mut self) -> FtlResult<(), N> {
         self.program_fill(Stream::Host)?;
+        self.log_trims()?;
         self.mark_pending_bad()?;
         self.nand.sync().map_err(Error::Nand)?;
         self.stats.flushes += 1;

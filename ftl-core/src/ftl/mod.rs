@@ -7,6 +7,7 @@
 
 mod cache;
 mod check;
+mod checkpoint;
 mod io;
 mod mount;
 mod program;
@@ -61,8 +62,25 @@ pub struct Ftl<N: Nand, M: SlotMemory> {
     l2p: L2p,
     valid: Validity,
     blocks: BlockTable,
-    open: [Option<BlockIdx>; 2],
+    /// Open block per stream (host, relocation, meta).
+    open: [Option<BlockIdx>; 3],
+    /// Filling cache entry per data stream (host, relocation).
     fill: [Option<EntryId>; 2],
+    /// Trimmed ranges not yet in a trim record: (first LBA, count).
+    pending_trims: Vec<(u32, u32)>,
+    /// Blocks held back from erasure until pending trims are logged.
+    held_blocks: Vec<BlockIdx>,
+    /// Meta blocks still needed by recovery, oldest first.
+    meta_blocks: Vec<BlockIdx>,
+    /// One page of scratch for meta pages (checkpoints, trim records).
+    meta_page: Vec<u8>,
+    /// Snapshot sequence of the newest complete checkpoint.
+    ckpt_seq: u64,
+    /// Host pages programmed since that checkpoint.
+    pages_since_ckpt: u32,
+    /// Trim records written since that checkpoint.
+    trim_pages_since_ckpt: u32,
+    in_checkpoint: bool,
     /// Blocks retired in the table whose bad mark is not yet on the NAND.
     to_mark_bad: Vec<BlockIdx>,
     in_maintenance: bool,
@@ -104,8 +122,18 @@ impl<N: Nand, M: SlotMemory> Ftl<N, M> {
             l2p: L2p::new(geo.logical_sectors()),
             valid: Validity::new(&geo),
             blocks: BlockTable::new(geo.total_blocks()),
-            open: [None, None],
+            open: [None, None, None],
             fill: [None, None],
+            pending_trims: Vec::with_capacity(
+                (geo.page_size as usize - crate::meta::HEADER_LEN) / 8,
+            ),
+            held_blocks: Vec::with_capacity(geo.total_blocks() as usize),
+            meta_blocks: Vec::with_capacity(geo.total_blocks() as usize),
+            meta_page: alloc::vec![0; geo.page_size as usize],
+            ckpt_seq: 0,
+            pages_since_ckpt: 0,
+            trim_pages_since_ckpt: 0,
+            in_checkpoint: false,
             to_mark_bad: Vec::with_capacity(geo.total_blocks() as usize),
             in_maintenance: false,
             acquiring: None,

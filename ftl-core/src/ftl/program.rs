@@ -30,6 +30,8 @@ impl<N: Nand, M: SlotMemory> Ftl<N, M> {
         if n == 0 {
             return Ok(());
         }
+        // Trims before this page must be on flash before it (ordering).
+        self.log_trims()?;
         let spp = self.layout.spp as usize;
         let ppa = loop {
             let ppa = self.next_ppa(stream)?;
@@ -56,7 +58,8 @@ impl<N: Nand, M: SlotMemory> Ftl<N, M> {
             let rec = PageRecord {
                 kind: match stream {
                     Stream::Host => PageKind::Host,
-                    Stream::Relocated => PageKind::Relocated,
+                    // Meta pages never go through cache groups.
+                    Stream::Relocated | Stream::Meta => PageKind::Relocated,
                 },
                 seq: crate::addr::Seq(self.seq + 1),
                 erase_count: self.blocks.erase_count(ppa.block),
@@ -108,7 +111,7 @@ impl<N: Nand, M: SlotMemory> Ftl<N, M> {
             }
             // Relocated data is cold: give the slots back at once, and let
             // the source blocks held back for this group settle.
-            Stream::Relocated => {
+            Stream::Relocated | Stream::Meta => {
                 let mut srcs = [NONE; MAX_SECTORS_PER_PAGE];
                 for (i, src) in srcs[..n].iter_mut().enumerate() {
                     let s = self.meta.slot(e, i);
@@ -125,12 +128,18 @@ impl<N: Nand, M: SlotMemory> Ftl<N, M> {
             }
         }
         self.settle(ppa.block);
+        if stream == Stream::Host {
+            self.pages_since_ckpt += 1;
+            if self.pages_since_ckpt >= self.cfg.checkpoint_interval_pages {
+                self.checkpoint()?;
+            }
+        }
         Ok(())
     }
 
     /// The next page of the stream's open block, opening a new block (and,
     /// for host data, collecting garbage first) when it is full.
-    fn next_ppa(&mut self, stream: Stream) -> FtlResult<Ppa, N> {
+    pub(super) fn next_ppa(&mut self, stream: Stream) -> FtlResult<Ppa, N> {
         let k = Self::stream_index(stream);
         loop {
             if let Some(b) = self.open[k] {
@@ -138,13 +147,20 @@ impl<N: Nand, M: SlotMemory> Ftl<N, M> {
                 if p < self.layout.ppb {
                     self.blocks.set_next_page(b, p + 1);
                     if p + 1 == self.layout.ppb {
-                        self.blocks.set_state(b, BlockState::Full);
+                        let full = match stream {
+                            Stream::Meta => BlockState::Meta,
+                            _ => BlockState::Full,
+                        };
+                        self.blocks.set_state(b, full);
                         self.open[k] = None;
                     }
                     return Ok(Ppa::new(b, p));
                 }
                 self.open[k] = None;
             }
+            // Only host data triggers maintenance: the meta stream must
+            // not (it runs while trims are being logged), and relocation is
+            // maintenance.
             if stream == Stream::Host {
                 self.maintain()?;
                 // Maintenance may have opened nothing for us, but check
@@ -155,14 +171,28 @@ impl<N: Nand, M: SlotMemory> Ftl<N, M> {
             }
             let b = self.alloc_block()?;
             self.open[k] = Some(b);
+            if stream == Stream::Meta {
+                self.meta_blocks.push(b);
+            }
         }
     }
 
     /// Takes the least-worn available block, erasing it if it is stale.
     pub(super) fn alloc_block(&mut self) -> FtlResult<BlockIdx, N> {
         loop {
-            let b = self.blocks.pick_free().ok_or(Error::NoSpace)?;
+            let Some(b) = self.blocks.pick_free() else {
+                // Only blocks held by pending trims left: log them (the meta
+                // stream always has a page ready, so this allocates
+                // nothing), which releases the holds.
+                if !self.pending_trims.is_empty() {
+                    self.log_trims()?;
+                    continue;
+                }
+                return Err(Error::NoSpace);
+            };
             if self.blocks.state(b) == BlockState::Stale {
+                // (Blocks emptied by a trim not yet logged are held back
+                // by `pick_free`.)
                 self.erase(b)?;
                 if self.blocks.state(b) == BlockState::Bad {
                     continue;

@@ -8,7 +8,7 @@
 //! victim's data, so GC never pads a page it need not).
 
 use crate::addr::{BlockIdx, Lba, Ppa, SlotId};
-use crate::blocks::Stream;
+use crate::blocks::{BlockState, Stream};
 use crate::error::Error;
 use crate::gc;
 use crate::geometry::MAX_SECTORS_PER_PAGE;
@@ -72,7 +72,32 @@ impl<N: Nand, M: SlotMemory> Ftl<N, M> {
                 None => break,
             }
         }
+        self.rotate_cold_meta()?;
         self.mark_pending_bad()
+    }
+
+    /// The meta stream writes little, so its blocks can be the coldest of
+    /// all. When one is the least worn and the spread exceeds the bound,
+    /// close the meta stream's block and checkpoint: the checkpoint lands in
+    /// a fresh block and releases the old ones to the free pool.
+    fn rotate_cold_meta(&mut self) -> FtlResult<(), N> {
+        let wear = self.blocks.wear();
+        if wear.max.saturating_sub(wear.min) <= self.cfg.wear_leveling_bound {
+            return Ok(());
+        }
+        let k = Self::stream_index(Stream::Meta);
+        let cold = self
+            .meta_blocks
+            .iter()
+            .any(|&b| self.blocks.erase_count(b) == wear.min);
+        if !cold {
+            return Ok(());
+        }
+        if let Some(b) = self.open[k].take() {
+            self.blocks.set_state(b, BlockState::Meta);
+        }
+        self.stats.wear_level_moves += 1;
+        self.checkpoint()
     }
 
     fn fill_pending(&self, stream: Stream) -> bool {

@@ -1,0 +1,324 @@
+//! The crash checker: run a workload on the simulator, cut power after
+//! mutating NAND operation `k` (the interrupted operation is torn),
+//! optionally cut again during recovery, mount, and check every sector
+//! against a model that knows what was flushed.
+//!
+//! The guarantees checked, per LBA:
+//! - written and flushed, untouched since: reads exactly its flushed value;
+//! - touched since the last completed flush (write, trim, or a write the cut
+//!   interrupted): reads its flushed value or one of the values given since;
+//! - never garbage, never another sector's data (every sector's content
+//!   names its LBA and version, so a mix-up cannot pass).
+//!
+//! A flushed trim is durable like a flushed write (trim records and
+//! checkpoints). [`TRIMS_DURABLE`] set to `false` would allow a trimmed
+//! sector to read back as any earlier version *of that sector* instead.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use ftl_core::{
+    BlockIdx, Error, Ftl, FtlConfig, Geometry, Lba, Nand, Ppa, ReadStatus, SlotPool, Stats,
+};
+use simulator::{CutReport, SimNand, SimOptions};
+
+/// Whether a flushed trim must stay trimmed across a power cut.
+pub const TRIMS_DURABLE: bool = true;
+
+/// One workload step.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CrashOp {
+    /// Write `sectors` sectors at `lba` (taken modulo the device).
+    Write {
+        /// First LBA.
+        lba: u64,
+        /// Sectors (1..=max_io).
+        sectors: u32,
+    },
+    /// Trim `sectors` sectors at `lba`.
+    Trim {
+        /// First LBA.
+        lba: u64,
+        /// Sectors.
+        sectors: u32,
+    },
+    /// Flush: everything before it becomes durable.
+    Flush,
+}
+
+/// A crash case.
+#[derive(Clone, Debug)]
+pub struct CrashInput {
+    /// Seeds the simulator (which torn form a cut takes).
+    pub seed: u64,
+    /// The workload.
+    pub ops: Vec<CrashOp>,
+    /// Cut power after this many mutating NAND operations of the workload
+    /// (the next one is torn); `None` runs it to the end, then cuts.
+    pub cut_after: Option<u64>,
+    /// Cut power again after this many mutating operations of recovery.
+    pub recovery_cut_after: Option<u64>,
+}
+
+/// What happened in a case.
+#[derive(Clone, Debug)]
+pub struct CrashReport {
+    /// Mutating NAND operations the workload completed.
+    pub workload_nand_ops: u64,
+    /// Workload steps completed before the cut.
+    pub ops_completed: usize,
+    /// Where the cut fell, if it did.
+    pub cut: Option<CutReport>,
+    /// Whether the second cut hit recovery.
+    pub recovery_cut: bool,
+    /// Mutating NAND operations the (last, completed) recovery made.
+    pub recovery_nand_ops: u64,
+    /// FTL counters at the cut.
+    pub stats_at_cut: Stats,
+}
+
+/// The small geometry every crash case runs on: GC runs constantly.
+pub fn geometry() -> Geometry {
+    Geometry {
+        page_size: 8192,
+        ..Geometry::small(12, 8, 25)
+    }
+}
+
+/// The FTL configuration of every crash case.
+pub fn config() -> FtlConfig {
+    FtlConfig {
+        handles: 2,
+        max_io_sectors: 4,
+        wear_leveling_bound: 1,
+        ..FtlConfig::default()
+    }
+}
+
+/// Sector contents that name their LBA and version (version 0 = zeros).
+pub fn sector(lba: u64, version: u32) -> Vec<u8> {
+    if version == 0 {
+        return vec![0; 4096];
+    }
+    let mut v = vec![0u8; 4096];
+    for (i, c) in v.chunks_mut(8).enumerate() {
+        let w = lba.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ (u64::from(version) << 40) ^ i as u64;
+        c.copy_from_slice(&w.to_le_bytes());
+    }
+    v
+}
+
+#[derive(Default, Clone)]
+struct LbaModel {
+    /// Value as of the last completed flush (0 = zeros).
+    durable: u32,
+    /// Values given since (0 = trimmed).
+    pending: Vec<u32>,
+    /// Every version ever written.
+    history: Vec<u32>,
+    trimmed: bool,
+}
+
+/// The simulator behind a shared handle, so the harness keeps it when a
+/// mount that was cut consumes the FTL.
+#[derive(Clone)]
+pub struct SharedNand(pub Rc<RefCell<SimNand>>);
+
+impl Nand for SharedNand {
+    type Error = <SimNand as Nand>::Error;
+
+    fn geometry(&self) -> Geometry {
+        self.0.borrow().geometry()
+    }
+
+    fn read_page(
+        &mut self,
+        ppa: Ppa,
+        data: &mut [&mut [u8]],
+        oob: &mut [u8],
+    ) -> Result<ReadStatus, Self::Error> {
+        self.0.borrow_mut().read_page(ppa, data, oob)
+    }
+
+    fn program_page(&mut self, ppa: Ppa, data: &[&[u8]], oob: &[u8]) -> Result<(), Self::Error> {
+        self.0.borrow_mut().program_page(ppa, data, oob)
+    }
+
+    fn erase_block(&mut self, block: BlockIdx) -> Result<(), Self::Error> {
+        self.0.borrow_mut().erase_block(block)
+    }
+
+    fn is_bad_block(&mut self, block: BlockIdx) -> Result<bool, Self::Error> {
+        self.0.borrow_mut().is_bad_block(block)
+    }
+
+    fn mark_bad_block(&mut self, block: BlockIdx) -> Result<(), Self::Error> {
+        self.0.borrow_mut().mark_bad_block(block)
+    }
+
+    fn sync(&mut self) -> Result<(), Self::Error> {
+        self.0.borrow_mut().sync()
+    }
+}
+
+type Sim = Ftl<SharedNand, SlotPool<Vec<u8>>>;
+
+/// A fresh slot pool: what RAM holds after a power cut (nothing).
+fn pool() -> SlotPool<Vec<u8>> {
+    SlotPool::with_capacity(config().min_slots(&geometry()) + 16, 4096)
+}
+
+/// Runs one case; `Err` says which guarantee broke.
+pub fn run_case(input: &CrashInput) -> Result<CrashReport, String> {
+    let sim = SimNand::new_ram(geometry(), SimOptions::with_seed(input.seed))
+        .map_err(|e| e.to_string())?;
+    let nand = SharedNand(Rc::new(RefCell::new(sim)));
+    let mut ftl =
+        Ftl::format(nand.clone(), pool(), config()).map_err(|e| format!("format: {e}"))?;
+    let n = ftl.logical_sectors();
+    let start = nand.0.borrow().ops_done();
+    if let Some(k) = input.cut_after {
+        nand.0.borrow_mut().power_cut_after(k);
+    }
+    let mut model = vec![LbaModel::default(); n as usize];
+    let mut version = 0u32;
+    let mut completed = 0;
+    for op in &input.ops {
+        let r = match *op {
+            CrashOp::Write { lba, sectors } => {
+                let lba = lba % n;
+                let sectors = sectors
+                    .clamp(1, config().max_io_sectors)
+                    .min((n - lba) as u32);
+                version += 1;
+                let mut buf = Vec::with_capacity(sectors as usize * 4096);
+                for l in lba..lba + u64::from(sectors) {
+                    let m = &mut model[l as usize];
+                    m.pending.push(version);
+                    m.history.push(version);
+                    buf.extend(sector(l, version));
+                }
+                ftl.write(Lba(lba), &buf)
+            }
+            CrashOp::Trim { lba, sectors } => {
+                let lba = lba % n;
+                let sectors = sectors.max(1).min((n - lba) as u32);
+                for l in lba..lba + u64::from(sectors) {
+                    model[l as usize].pending.push(0);
+                    model[l as usize].trimmed = true;
+                }
+                ftl.trim(Lba(lba), sectors)
+            }
+            CrashOp::Flush => {
+                let r = ftl.flush();
+                if r.is_ok() {
+                    for m in &mut model {
+                        if let Some(&last) = m.pending.last() {
+                            m.durable = last;
+                        }
+                        m.pending.clear();
+                    }
+                }
+                r
+            }
+        };
+        match r {
+            Ok(()) => completed += 1,
+            Err(e) if e.is_power_loss() => break,
+            Err(e) => return Err(format!("step {completed} {op:?}: {e}")),
+        }
+    }
+    let stats_at_cut = ftl.stats();
+    drop(ftl); // power is gone: so is everything in RAM
+    let (workload_nand_ops, cut) = {
+        let mut sim = nand.0.borrow_mut();
+        let done = sim.ops_done() - start;
+        let cut = sim.last_cut();
+        sim.disarm_power_cut();
+        sim.power_restore();
+        if let Some(j) = input.recovery_cut_after {
+            sim.power_cut_after(j);
+        }
+        (done, cut)
+    };
+
+    // Recovery; if it was cut, power comes back and recovery starts over.
+    let mut recovery_cut = false;
+    let mut before = nand.0.borrow().ops_done();
+    let mut ftl = match Ftl::open(nand.clone(), pool(), config()) {
+        Ok(f) => f,
+        Err(e) if e.is_power_loss() => {
+            recovery_cut = true;
+            let mut sim = nand.0.borrow_mut();
+            sim.disarm_power_cut();
+            sim.power_restore();
+            before = sim.ops_done();
+            drop(sim);
+            Ftl::open(nand.clone(), pool(), config())
+                .map_err(|e| format!("recovery after a cut recovery failed: {e}"))?
+        }
+        Err(e) => return Err(format!("recovery failed: {e}")),
+    };
+    let recovery_nand_ops = nand.0.borrow().ops_done() - before;
+    nand.0.borrow_mut().disarm_power_cut();
+    verify(&mut ftl, &model).map_err(|e| format!("{e} (cut: {cut:?})"))?;
+    exercise(&mut ftl).map_err(|e| format!("{e} (cut: {cut:?})"))?;
+    Ok(CrashReport {
+        workload_nand_ops,
+        ops_completed: completed,
+        cut,
+        recovery_cut,
+        recovery_nand_ops,
+        stats_at_cut,
+    })
+}
+
+/// Every LBA reads a value the model allows.
+fn verify(ftl: &mut Sim, model: &[LbaModel]) -> Result<(), String> {
+    ftl.check_integrity().map_err(|e| e.to_string())?;
+    let mut buf = vec![0u8; 4096];
+    for (l, m) in model.iter().enumerate() {
+        let l = l as u64;
+        ftl.read(Lba(l), &mut buf)
+            .map_err(|e| format!("read {l} after recovery: {e}"))?;
+        let mut allowed: Vec<u32> = Vec::with_capacity(m.pending.len() + 1);
+        allowed.push(m.durable);
+        allowed.extend(&m.pending);
+        if m.trimmed && !TRIMS_DURABLE {
+            allowed.push(0);
+            allowed.extend(&m.history);
+        }
+        if !allowed.iter().any(|&v| buf == sector(l, v)) {
+            let what = (0..=m.history.iter().copied().max().unwrap_or(0))
+                .find(|&v| buf == sector(l, v))
+                .map_or("garbage or another sector's data".to_string(), |v| {
+                    format!("version {v}")
+                });
+            return Err(format!(
+                "lba {l}: read {what}; allowed durable {} or pending {:?}",
+                m.durable, m.pending
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The recovered device works: write, flush, remount, read back.
+fn exercise(ftl: &mut Sim) -> Result<(), String> {
+    let n = ftl.logical_sectors();
+    for l in (0..n).step_by(7) {
+        ftl.write(Lba(l), &sector(l, 0xABCD))
+            .map_err(|e| format!("write after recovery: {e}"))?;
+    }
+    ftl.flush()
+        .map_err(|e| format!("flush after recovery: {e}"))?;
+    let mut buf = vec![0u8; 4096];
+    for l in (0..n).step_by(7) {
+        ftl.read(Lba(l), &mut buf)
+            .map_err(|e: Error<_>| e.to_string())?;
+        if buf != sector(l, 0xABCD) {
+            return Err(format!("lba {l} lost a write made after recovery"));
+        }
+    }
+    Ok(())
+}
