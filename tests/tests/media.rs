@@ -1,0 +1,131 @@
+//! Media faults seen through the FTL: an uncorrectable page fails reads of
+//! exactly its sectors, the rest of the device keeps working, and GC turns
+//! an unreadable valid sector into a per-LBA error instead of garbage.
+
+use ftl_core::{Error, Ftl, FtlConfig, Geometry, Lba, Nand, NandErrorKind, Ppa, SlotPool};
+use simulator::{FaultyNand, OpKind, SimNand, SimOptions, Target};
+
+type Dev = Ftl<FaultyNand<SimNand>, SlotPool<Vec<u8>>>;
+
+fn geo() -> Geometry {
+    Geometry::small(16, 8, 20)
+}
+
+fn cfg() -> FtlConfig {
+    FtlConfig {
+        handles: 2,
+        max_io_sectors: 8,
+        ..FtlConfig::default()
+    }
+}
+
+fn pool() -> SlotPool<Vec<u8>> {
+    SlotPool::with_capacity(cfg().min_slots(&geo()) + 8, 4096)
+}
+
+fn sector(lba: u64) -> Vec<u8> {
+    vec![(lba as u8) ^ 0x5A; 4096]
+}
+
+/// A device holding sectors 0..n on flash (checkpointed, cache cold), and
+/// the page holding LBA 5.
+fn prepared(n: u64) -> (Dev, Ppa) {
+    let nand = FaultyNand::new(SimNand::new_ram(geo(), SimOptions::with_seed(3)).unwrap());
+    let mut ftl = Ftl::format(nand, pool(), cfg()).unwrap();
+    for l in 0..n {
+        ftl.write(Lba(l), &sector(l)).unwrap();
+    }
+    ftl.flush().unwrap();
+    ftl.checkpoint().unwrap();
+    let (nand, _) = ftl.into_parts();
+    let mut ftl = Ftl::open(nand, pool(), cfg()).unwrap();
+    // Find LBA 5's page through the spare areas (the FTL keeps its L2P to
+    // itself): the page whose record names LBA 5.
+    let g = geo();
+    let mut oob = vec![0u8; g.oob_size as usize];
+    let mut at = None;
+    'scan: for b in 0..g.total_blocks() {
+        for p in 0..g.pages_per_block {
+            let ppa = Ppa::new(ftl_core::BlockIdx(b), p);
+            if ftl.nand_mut().read_page(ppa, &mut [], &mut oob).is_ok() {
+                if let Ok(rec) = ftl_core::oob::PageRecord::decode(&oob) {
+                    if (0..4).any(|i| rec.lba(i) == Some(Lba(5))) && !rec.kind.is_meta() {
+                        at = Some(ppa);
+                        break 'scan;
+                    }
+                }
+            }
+        }
+    }
+    (ftl, at.expect("LBA 5 is on flash"))
+}
+
+#[test]
+fn uncorrectable_page_fails_exactly_its_sectors() {
+    let n = 40;
+    let (mut ftl, bad) = prepared(n);
+    ftl.nand_mut().fail_always(
+        OpKind::Read,
+        Some(Target::Page(bad)),
+        NandErrorKind::Uncorrectable,
+    );
+    let mut buf = vec![0u8; 4096];
+    let mut failed = Vec::new();
+    for l in 0..n {
+        match ftl.read(Lba(l), &mut buf) {
+            Ok(()) => assert_eq!(buf, sector(l), "lba {l} read wrong data"),
+            Err(Error::Uncorrectable { lba }) => {
+                assert_eq!(lba, Lba(l));
+                failed.push(l);
+            }
+            Err(e) => panic!("lba {l}: {e}"),
+        }
+    }
+    // LBAs 4..8 were written together as one page.
+    assert_eq!(failed, vec![4, 5, 6, 7], "only the bad page's sectors fail");
+    // The device stays up: writes and reads elsewhere, and rewriting the
+    // lost sectors, work.
+    for l in [4, 5, 6, 7, 30] {
+        ftl.write(Lba(l), &sector(l + 1)).unwrap();
+        ftl.read(Lba(l), &mut buf).unwrap();
+        assert_eq!(buf, sector(l + 1));
+    }
+    ftl.check_integrity().unwrap();
+}
+
+#[test]
+fn gc_turns_an_unreadable_valid_sector_into_a_per_lba_error() {
+    let n = 40;
+    let (mut ftl, bad) = prepared(n);
+    ftl.nand_mut().fail_always(
+        OpKind::Read,
+        Some(Target::Page(bad)),
+        NandErrorKind::Uncorrectable,
+    );
+    // Overwrite everything else many times: GC must move the bad page's
+    // block and meets the unreadable page.
+    let logical = ftl.logical_sectors();
+    let mut x = 17u64;
+    for _ in 0..10 * logical {
+        x = x
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        let l = 8 + (x >> 33) % (logical - 8);
+        ftl.write(Lba(l), &sector(l)).unwrap();
+    }
+    assert!(ftl.stats().gc_runs > 0);
+    let mut buf = vec![0u8; 4096];
+    for l in 0..8 {
+        let r = ftl.read(Lba(l), &mut buf);
+        if (4..8).contains(&l) {
+            assert!(
+                matches!(r, Err(Error::Uncorrectable { lba }) if lba == Lba(l)),
+                "lba {l}: {r:?}"
+            );
+        } else {
+            r.unwrap();
+            assert_eq!(buf, sector(l), "lba {l}");
+        }
+    }
+    ftl.check_integrity().unwrap();
+}
