@@ -2,13 +2,13 @@
 # The README's test command: every check CI runs, in order, on a fresh machine.
 #   ./scripts/test.sh          everything
 #   ZCFTL_SKIP_VM=1 ...        skip the real-kernel VM scenarios
-#   PROPTEST_CASES=10000 ...   deeper model-based testing
+#   PROPTEST_CASES=10000 ...   deeper model-based testing (default 1000)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 step() { printf '\n=== %s\n' "$*"; }
 
-step "toolchain components"
-rustup component add rustfmt clippy >/dev/null 2>&1 || true
+step "build dependencies"
+./scripts/deps.sh
 
 step "format"
 cargo fmt --all -- --check
@@ -21,3 +21,9 @@ cargo clippy --workspace --all-targets -- -D warnings
 
 step "tests"
 cargo test --workspace
+
+step "firmware example"
+cargo run -q -p ftl-core --example firmware
+
+step "real-kernel VM scenarios"
+./scripts/vm-test.sh
