@@ -60,15 +60,21 @@ fn prepared(n: u64) -> (Dev, Ppa) {
     (ftl, at.expect("LBA 5 is on flash"))
 }
 
-#[test]
-fn uncorrectable_page_fails_exactly_its_sectors() {
-    let n = 40;
+/// `prepared(n)` with LBA 5's page turned permanently uncorrectable.
+fn with_bad_page(n: u64) -> Dev {
     let (mut ftl, bad) = prepared(n);
     ftl.nand_mut().fail_always(
         OpKind::Read,
         Some(Target::Page(bad)),
         NandErrorKind::Uncorrectable,
     );
+    ftl
+}
+
+#[test]
+fn uncorrectable_page_fails_exactly_its_sectors() {
+    let n = 40;
+    let mut ftl = with_bad_page(n);
     let mut buf = vec![0u8; 4096];
     let mut failed = Vec::new();
     for l in 0..n {
@@ -96,12 +102,7 @@ fn uncorrectable_page_fails_exactly_its_sectors() {
 #[test]
 fn gc_turns_an_unreadable_valid_sector_into_a_per_lba_error() {
     let n = 40;
-    let (mut ftl, bad) = prepared(n);
-    ftl.nand_mut().fail_always(
-        OpKind::Read,
-        Some(Target::Page(bad)),
-        NandErrorKind::Uncorrectable,
-    );
+    let mut ftl = with_bad_page(n);
     // Overwrite everything else many times: GC must move the bad page's
     // block and meets the unreadable page.
     let logical = ftl.logical_sectors();
