@@ -198,7 +198,14 @@ fn program_into(dev: &mut Dev, block: BlockIdx, data: &[u8], spare: &[u8]) {
     }
 }
 
-fn corrupt(dev: &mut Dev, c: &Corruption, logical: u64) {
+fn corrupt(dev: &mut Dev, c: &Corruption, logical: u64, skip_open_bugs: bool) {
+    let seq_of = |s: u64| {
+        if skip_open_bugs {
+            open_bugs::seq_overflow_clamp(s)
+        } else {
+            s
+        }
+    };
     let geo = Nand::geometry(dev);
     let page_size = geo.page_size as usize;
     let oob_size = geo.oob_size as usize;
@@ -260,7 +267,7 @@ fn corrupt(dev: &mut Dev, c: &Corruption, logical: u64) {
                 } else {
                     PageKind::Relocated
                 },
-                seq: Seq(*seq),
+                seq: Seq(seq_of(*seq)),
                 erase_count: *erase_count,
                 data_crc: 0,
                 sectors: n as u8,
@@ -302,7 +309,7 @@ fn corrupt(dev: &mut Dev, c: &Corruption, logical: u64) {
                 return;
             }
             if let (Some(s), Ok(mut rec)) = (seq, PageRecord::decode(&spare)) {
-                rec.seq = Seq(*s);
+                rec.seq = Seq(seq_of(*s));
                 rec.encode(&mut spare);
             }
             program_into(dev, block, &data, &spare);
@@ -368,7 +375,7 @@ fn run_with(input: &Input, skip_open_bugs: bool) -> Result<(), String> {
 
     let (mut dev, pool) = ftl.into_parts();
     for c in input.corruptions.iter().take(MAX_CORRUPTIONS) {
-        corrupt(&mut dev, c, logical);
+        corrupt(&mut dev, c, logical, skip_open_bugs);
     }
 
     // Anything but a panic or a hang is an acceptable answer to garbage.

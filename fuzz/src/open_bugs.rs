@@ -56,3 +56,15 @@ pub fn torn_first_program_is_foreign(message: &str) -> bool {
 pub fn no_space_breaks_cache_tables<E>(r: &Result<(), ftl_core::Error<E>>) -> bool {
     matches!(r, Err(ftl_core::Error::NoSpace))
 }
+
+/// **seq-overflow** (`mount_garbage`): a page whose record and data both
+/// verify but whose sequence number is `u64::MAX` (a forged page naming
+/// only padding or out-of-range LBAs, or a genuine page restamped) is
+/// adopted by mount, which sets the FTL's sequence counter to it; the next
+/// page programmed computes `seq + 1` (`ftl/program.rs`) and panics with
+/// "attempt to add with overflow" (in a release build it wraps to 0, and
+/// every later write loses to older data at the next mount). Stepped
+/// around by keeping forged sequence numbers below `u64::MAX - 2^32`.
+pub fn seq_overflow_clamp(seq: u64) -> u64 {
+    seq.min(u64::MAX - (1 << 32))
+}
