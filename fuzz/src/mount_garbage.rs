@@ -268,7 +268,11 @@ fn corrupt(dev: &mut Dev, c: &Corruption, logical: u64, skip_open_bugs: bool) {
                     PageKind::Relocated
                 },
                 seq: Seq(seq_of(*seq)),
-                erase_count: *erase_count,
+                erase_count: if skip_open_bugs {
+                    open_bugs::erase_count_overflow_clamp(*erase_count)
+                } else {
+                    *erase_count
+                },
                 data_crc: 0,
                 sectors: n as u8,
                 lbas: [NO_LBA; MAX_SECTORS_PER_PAGE],

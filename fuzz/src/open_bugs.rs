@@ -68,3 +68,14 @@ pub fn no_space_breaks_cache_tables<E>(r: &Result<(), ftl_core::Error<E>>) -> bo
 pub fn seq_overflow_clamp(seq: u64) -> u64 {
     seq.min(u64::MAX - (1 << 32))
 }
+
+/// **erase-count-overflow** (`mount_garbage`): a verified page whose record
+/// carries erase count `u32::MAX` (here a forged page of padding only on an
+/// otherwise blank medium) makes mount set its block's erase count to it;
+/// the first erase of that block (`BlockTable::erased`, reached from the
+/// first host write through static wear leveling / allocation) panics with
+/// "attempt to add with overflow" (wraps in a release build). Stepped
+/// around by keeping forged erase counts below `u32::MAX - 2^16`.
+pub fn erase_count_overflow_clamp(erase_count: u32) -> u32 {
+    erase_count.min(u32::MAX - (1 << 16))
+}

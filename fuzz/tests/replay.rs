@@ -21,6 +21,7 @@ const OPEN_BUGS: &[(&str, &str)] = &[
     ("power_cut_ops", "torn-first-program-is-foreign"),
     ("mount_garbage", "no-space-breaks-cache-tables"),
     ("mount_garbage", "seq-overflow"),
+    ("mount_garbage", "erase-count-overflow"),
 ];
 
 fn regression(target: &str, name: &str) -> Vec<u8> {
@@ -341,4 +342,36 @@ fn open_bug_seq_overflow() {
         };
         mount_garbage::run_unfiltered(&input).unwrap_or_else(|e| panic!("{e}\n{input:?}"));
     }
+}
+
+/// erase-count-overflow: a verified page with erase count u32::MAX is
+/// adopted at mount; the first erase of its block overflows the count.
+#[test]
+#[ignore = "open bug erase-count-overflow: a mounted erase count of u32::MAX overflows on erase"]
+fn open_bug_erase_count_overflow() {
+    use mount_garbage::{Corruption, HostOp, Input};
+    // A blank 16-block medium (2 sectors a page), one forged page of
+    // padding in block 1, one host write.
+    let input = Input {
+        geometry: 1,
+        op: 8,
+        extra_slots: 0,
+        seed: 0,
+        bulk: 0,
+        before: vec![],
+        corruptions: vec![Corruption::Forge {
+            block: 1,
+            seq: 7,
+            kind: 0,
+            sectors: 1,
+            lbas: vec![u32::MAX; 2],
+            erase_count: u32::MAX,
+            data_seed: 0,
+        }],
+        after: vec![HostOp::Write { lba: 0, sectors: 7 }],
+    };
+    mount_garbage::run_unfiltered(&input).unwrap_or_else(|e| panic!("{e}\n{input:?}"));
+    let bytes = regression("mount_garbage", "erase-count-overflow");
+    let input = decode::<mount_garbage::Input>(&bytes).expect("decodes");
+    mount_garbage::run_unfiltered(&input).unwrap_or_else(|e| panic!("{e}\n{input:?}"));
 }
