@@ -34,6 +34,9 @@ use crate::slot::SlotMemory;
 use super::checkpoint::state_from_byte;
 use super::{Ftl, FtlResult};
 
+/// Sequence numbers above this are refused at mount (see `open`).
+const MAX_PLAUSIBLE_SEQ: u64 = u64::MAX / 2;
+
 /// What the first-page survey found in a block.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum First {
@@ -142,6 +145,12 @@ impl<N: Nand, M: SlotMemory> Ftl<N, M> {
         }
         if ours == 0 && foreign > 0 {
             return Err(Error::Foreign);
+        }
+        // No device programs 2^63 pages: a sequence number up there is a
+        // crafted or corrupted record, and counting on from it would
+        // overflow.
+        if ftl.seq > MAX_PLAUSIBLE_SEQ {
+            return Err(Error::Corrupted);
         }
         for t in trims.iter().filter(|t| t.seq > snapshot) {
             ftl.replay_trim(t, &mut page, &mut best)?;
