@@ -137,7 +137,8 @@ impl BlockTable {
 
     /// Records a completed erase of `b`: it becomes `Free`.
     pub fn erased(&mut self, b: BlockIdx) {
-        self.erase_count[b.0 as usize] += 1;
+        // Saturating: a count read back from flash may be anything.
+        self.erase_count[b.0 as usize] = self.erase_count[b.0 as usize].saturating_add(1);
         self.next_page[b.0 as usize] = 0;
         self.set_state(b, BlockState::Free);
     }

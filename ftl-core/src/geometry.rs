@@ -153,16 +153,17 @@ impl Geometry {
         if self.oob_size < needed {
             return Err(GeometryError::OobTooSmall { needed });
         }
-        let blocks = u64::from(self.channels)
-            * u64::from(self.dies_per_channel)
-            * u64::from(self.planes_per_die)
-            * u64::from(self.blocks_per_plane);
-        let sectors = blocks * u64::from(self.pages_per_block) * self.sectors_per_page() as u64;
+        // u128: four u16/u32 factors can overflow u64 (found by fuzzing).
+        let blocks = u128::from(self.channels)
+            * u128::from(self.dies_per_channel)
+            * u128::from(self.planes_per_die)
+            * u128::from(self.blocks_per_plane);
+        let sectors = blocks * u128::from(self.pages_per_block) * self.sectors_per_page() as u128;
         // The top two u32 values are the L2P's "unmapped" and "lost" markers.
-        if sectors >= u64::from(u32::MAX - 1) {
+        if sectors >= u128::from(u32::MAX - 1) {
             return Err(GeometryError::TooLarge);
         }
-        if blocks < u64::from(MIN_BLOCKS) {
+        if blocks < u128::from(MIN_BLOCKS) {
             return Err(GeometryError::TooFewBlocks { needed: MIN_BLOCKS });
         }
         if !(1..=90).contains(&self.over_provisioning_percent) {

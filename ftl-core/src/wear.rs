@@ -22,7 +22,7 @@ pub fn pick_cold_block(blocks: &BlockTable, bound: u32) -> Option<BlockIdx> {
         .filter(|&b| blocks.state(b) == BlockState::Full && !blocks.is_collecting(b))
         .min_by_key(|&b| (blocks.erase_count(b), b.0))
         // Moving a block that is not among the least worn gains nothing.
-        .filter(|&b| blocks.erase_count(b) + bound < wear.max)
+        .filter(|&b| blocks.erase_count(b).saturating_add(bound) < wear.max)
 }
 
 #[cfg(test)]
