@@ -64,6 +64,8 @@ pub struct Input {
     pub gc_policy: u8,
     /// `FtlConfig::wear_leveling_bound`.
     pub wear_leveling_bound: u32,
+    /// `FtlConfig::checkpoint_interval_pages`.
+    pub checkpoint_interval_pages: u32,
     /// Slots in the pool (capped at [`MAX_POOL_BYTES`]).
     pub slots: u16,
     /// A block to locate.
@@ -101,6 +103,7 @@ impl Input {
                 GcPolicy::CostBenefit
             },
             wear_leveling_bound: self.wear_leveling_bound,
+            checkpoint_interval_pages: self.checkpoint_interval_pages,
             ..FtlConfig::default()
         }
     }
@@ -191,7 +194,12 @@ fn check_valid(g: &Geometry, block: u32) -> Result<(), String> {
     ensure(logical % spp as u64 == 0, || {
         format!("{g:?}: logical sectors not whole pages")
     })?;
-    let usable = (blocks - u64::from(RESERVED_BLOCKS)) * u64::from(g.sectors_per_block());
+    let reserved = u64::from(g.reserved_blocks());
+    ensure(
+        reserved >= u64::from(RESERVED_BLOCKS) && reserved < blocks,
+        || format!("{g:?}: {reserved} reserved blocks"),
+    )?;
+    let usable = (blocks - reserved) * u64::from(g.sectors_per_block());
     ensure(logical <= usable, || {
         format!("{g:?}: logical {logical} exceeds the {usable} outside the reserve")
     })?;
@@ -267,10 +275,16 @@ fn check_format(input: &Input, g: &Geometry) -> Result<(), String> {
             );
         }
         Err(Error::Config(ConfigError::GcThreshold)) => {
+            // The threshold must leave the open blocks their reserve.
             return ensure(
-                !(2..=RESERVED_BLOCKS).contains(&cfg.gc_threshold_blocks),
+                !(2..=RESERVED_BLOCKS - 2).contains(&cfg.gc_threshold_blocks),
                 || format!("{cfg:?}: GC threshold refused"),
             );
+        }
+        Err(Error::Config(ConfigError::CheckpointInterval)) => {
+            return ensure(cfg.checkpoint_interval_pages == 0, || {
+                format!("{cfg:?}: checkpoint interval refused")
+            });
         }
         Err(e) => return Err(format!("{cfg:?} on {g:?}: format failed: {e}")),
     };

@@ -27,7 +27,6 @@ use simulator::{PageState, SimNand, SimOptions};
 use crate::common::{
     pool_for, read_all, small_config, small_geometry, write_versions, Corrupted, History, Rng, Seen,
 };
-use crate::open_bugs;
 
 /// Host operations before the corruption.
 pub const MAX_BEFORE: usize = 48;
@@ -198,14 +197,7 @@ fn program_into(dev: &mut Dev, block: BlockIdx, data: &[u8], spare: &[u8]) {
     }
 }
 
-fn corrupt(dev: &mut Dev, c: &Corruption, logical: u64, skip_open_bugs: bool) {
-    let seq_of = |s: u64| {
-        if skip_open_bugs {
-            open_bugs::seq_overflow_clamp(s)
-        } else {
-            s
-        }
-    };
+fn corrupt(dev: &mut Dev, c: &Corruption, logical: u64) {
     let geo = Nand::geometry(dev);
     let page_size = geo.page_size as usize;
     let oob_size = geo.oob_size as usize;
@@ -267,12 +259,8 @@ fn corrupt(dev: &mut Dev, c: &Corruption, logical: u64, skip_open_bugs: bool) {
                 } else {
                     PageKind::Relocated
                 },
-                seq: Seq(seq_of(*seq)),
-                erase_count: if skip_open_bugs {
-                    open_bugs::erase_count_overflow_clamp(*erase_count)
-                } else {
-                    *erase_count
-                },
+                seq: Seq(*seq),
+                erase_count: *erase_count,
                 data_crc: 0,
                 sectors: n as u8,
                 lbas: [NO_LBA; MAX_SECTORS_PER_PAGE],
@@ -313,7 +301,7 @@ fn corrupt(dev: &mut Dev, c: &Corruption, logical: u64, skip_open_bugs: bool) {
                 return;
             }
             if let (Some(s), Ok(mut rec)) = (seq, PageRecord::decode(&spare)) {
-                rec.seq = Seq(seq_of(*s));
+                rec.seq = Seq(*s);
                 rec.encode(&mut spare);
             }
             program_into(dev, block, &data, &spare);
@@ -329,18 +317,8 @@ fn corrupt(dev: &mut Dev, c: &Corruption, logical: u64, skip_open_bugs: bool) {
     }
 }
 
-/// Runs one case; `Err` describes a violated property. Steps around the
-/// open bugs of [`crate::open_bugs`].
+/// Runs one case; `Err` describes a violated property.
 pub fn run(input: &Input) -> Result<(), String> {
-    run_with(input, open_bugs::SKIP_OPEN_BUGS)
-}
-
-/// [`run`] without stepping around open bugs.
-pub fn run_unfiltered(input: &Input) -> Result<(), String> {
-    run_with(input, false)
-}
-
-fn run_with(input: &Input, skip_open_bugs: bool) -> Result<(), String> {
     let geo = small_geometry(input.geometry, input.op);
     let cfg = small_config();
     let extra = u32::from(input.extra_slots % 64);
@@ -379,7 +357,7 @@ fn run_with(input: &Input, skip_open_bugs: bool) -> Result<(), String> {
 
     let (mut dev, pool) = ftl.into_parts();
     for c in input.corruptions.iter().take(MAX_CORRUPTIONS) {
-        corrupt(&mut dev, c, logical, skip_open_bugs);
+        corrupt(&mut dev, c, logical);
     }
 
     // Anything but a panic or a hang is an acceptable answer to garbage.
@@ -393,7 +371,6 @@ fn run_with(input: &Input, skip_open_bugs: bool) -> Result<(), String> {
     // The mounted FTL keeps working on the damaged medium.
     let mut latest = std::collections::BTreeMap::new();
     let mut healthy = true;
-    let mut no_space = false;
     for op in input.after.iter().take(MAX_AFTER) {
         let r = match *op {
             HostOp::Write { lba, sectors } | HostOp::Trim { lba, sectors } => {
@@ -411,15 +388,9 @@ fn run_with(input: &Input, skip_open_bugs: bool) -> Result<(), String> {
             }
             HostOp::Flush => ftl.flush(),
         };
-        no_space |= open_bugs::no_space_breaks_cache_tables(&r);
         healthy &= r.is_ok();
     }
-    let r = ftl.flush();
-    no_space |= open_bugs::no_space_breaks_cache_tables(&r);
-    healthy &= r.is_ok();
-    if no_space && skip_open_bugs {
-        return Ok(());
-    }
+    healthy &= ftl.flush().is_ok();
     ftl.check_integrity()
         .map_err(|e| format!("after writes on the mounted medium: {e}"))?;
     let now = read_all(&mut ftl, &history)?;

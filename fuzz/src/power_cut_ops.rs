@@ -13,8 +13,6 @@
 use arbitrary::Arbitrary;
 use zcftl_tests::crash::{run_case, CrashInput, CrashOp};
 
-use crate::open_bugs;
-
 /// Workload steps per case.
 pub const MAX_OPS: usize = 64;
 
@@ -81,18 +79,7 @@ impl Input {
     }
 }
 
-/// Runs one case; `Err` says which guarantee broke. Steps around the open
-/// bugs of [`crate::open_bugs`].
+/// Runs one case; `Err` says which guarantee broke.
 pub fn run(input: &Input) -> Result<(), String> {
-    match run_unfiltered(input) {
-        Err(e) if open_bugs::SKIP_OPEN_BUGS && open_bugs::torn_first_program_is_foreign(&e) => {
-            Ok(())
-        }
-        r => r,
-    }
-}
-
-/// [`run`] without stepping around open bugs.
-pub fn run_unfiltered(input: &Input) -> Result<(), String> {
     run_case(&input.to_crash_input()).map(|_report| ())
 }
