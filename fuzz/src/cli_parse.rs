@@ -18,7 +18,6 @@ use arbitrary::Arbitrary;
 use ftl_core::geometry::{MIN_BLOCKS, RESERVED_BLOCKS};
 use ftl_core::testing::RamNand;
 
-use crate::open_bugs;
 use ftl_core::{
     oob, BlockIdx, ConfigError, Error, Ftl, FtlConfig, GcPolicy, Geometry, GeometryError, Lba, Ppa,
     SlotPool, MAX_SECTORS_PER_PAGE,
@@ -117,12 +116,12 @@ fn ensure(ok: bool, what: impl FnOnce() -> String) -> Result<(), String> {
     }
 }
 
-/// Blocks in the array, without overflow.
-fn blocks_u64(g: &Geometry) -> u64 {
-    u64::from(g.channels)
-        * u64::from(g.dies_per_channel)
-        * u64::from(g.planes_per_die)
-        * u64::from(g.blocks_per_plane)
+/// Blocks in the array, without overflow (four large counts exceed u64).
+fn blocks_u128(g: &Geometry) -> u128 {
+    u128::from(g.channels)
+        * u128::from(g.dies_per_channel)
+        * u128::from(g.planes_per_die)
+        * u128::from(g.blocks_per_plane)
 }
 
 /// The refusal names something really wrong with `g`.
@@ -146,14 +145,14 @@ fn check_refusal(g: &Geometry, e: GeometryError) -> Result<(), String> {
             g.oob_size < needed && needed as usize == oob::record_len(g.sectors_per_page())
         }
         GeometryError::TooFewBlocks { needed } => {
-            needed == MIN_BLOCKS && blocks_u64(g) < u64::from(MIN_BLOCKS)
+            needed == MIN_BLOCKS && blocks_u128(g) < u128::from(MIN_BLOCKS)
         }
         GeometryError::OverProvisioning => {
             !(1..=90).contains(&g.over_provisioning_percent) || g.logical_sectors() == 0
         }
         GeometryError::TooLarge => {
-            blocks_u64(g) * u64::from(g.pages_per_block) * g.sectors_per_page() as u64
-                >= u64::from(u32::MAX - 1)
+            blocks_u128(g) * u128::from(g.pages_per_block) * g.sectors_per_page() as u128
+                >= u128::from(u32::MAX - 1)
         }
         _ => true,
     };
@@ -172,7 +171,8 @@ fn check_valid(g: &Geometry, block: u32) -> Result<(), String> {
     ensure(g.oob_size as usize >= oob::record_len(spp), || {
         format!("{g:?}: spare area cannot hold a page record")
     })?;
-    let blocks = blocks_u64(g);
+    // Valid geometries address fewer than 2^32 sectors, so u64 suffices.
+    let blocks = blocks_u128(g) as u64;
     ensure(u64::from(g.total_blocks()) == blocks, || {
         format!("{g:?}: total_blocks wrapped")
     })?;
@@ -303,17 +303,8 @@ fn check_format(input: &Input, g: &Geometry) -> Result<(), String> {
     ensure(back == sector, || format!("{g:?}: read back other data"))
 }
 
-/// Runs one case; `Err` describes a violated property. Steps around the
-/// open bugs of [`crate::open_bugs`].
+/// Runs one case; `Err` describes a violated property.
 pub fn run(input: &Input) -> Result<(), String> {
-    if open_bugs::SKIP_OPEN_BUGS && open_bugs::geometry_overflow(&input.geometry()) {
-        return Ok(());
-    }
-    run_unfiltered(input)
-}
-
-/// [`run`] without stepping around open bugs.
-pub fn run_unfiltered(input: &Input) -> Result<(), String> {
     let g = input.geometry();
     match g.validate() {
         Err(e) => check_refusal(&g, e),

@@ -18,13 +18,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock};
 
 use arbitrary::Arbitrary;
-use ftl_core::{Ftl, Geometry, Lba};
+use ftl_core::{Ftl, Lba};
 use simulator::{SimNand, SimOptions};
 
 use crate::common::{
     classify, pool_for, small_config, small_geometry, write_versions, History, Seen,
 };
-use crate::open_bugs;
 
 /// Largest raw file.
 pub const MAX_RAW: usize = 64 * 1024;
@@ -217,42 +216,12 @@ pub fn file_bytes(input: &Input) -> Result<Vec<u8>, String> {
     })
 }
 
-/// The geometry fields of an image header, if `bytes` starts with one
-/// (magic checked, nothing else).
-pub fn header_geometry(bytes: &[u8]) -> Option<Geometry> {
-    if bytes.len() < HEADER_CRC_AT || bytes[..8] != simulator::image::MAGIC {
-        return None;
-    }
-    let u16_at = |o: usize| u16::from_le_bytes([bytes[o], bytes[o + 1]]);
-    let u32_at =
-        |o: usize| u32::from_le_bytes([bytes[o], bytes[o + 1], bytes[o + 2], bytes[o + 3]]);
-    Some(Geometry {
-        channels: u16_at(16),
-        dies_per_channel: u16_at(18),
-        planes_per_die: u16_at(20),
-        over_provisioning_percent: bytes[22],
-        blocks_per_plane: u32_at(24),
-        pages_per_block: u32_at(28),
-        page_size: u32_at(32),
-        sector_size: u32_at(36),
-        oob_size: u32_at(40),
-    })
-}
-
-/// Runs one case; `Err` describes a violated property. Steps around the
-/// open bugs of [`crate::open_bugs`].
+/// Runs one case; `Err` describes a violated property.
 pub fn run(input: &Input) -> Result<(), String> {
-    let bytes = file_bytes(input)?;
-    if open_bugs::SKIP_OPEN_BUGS
-        && header_geometry(&bytes).is_some_and(|g| open_bugs::geometry_overflow(&g))
-    {
-        return Ok(());
-    }
-    run_bytes(&bytes)
+    run_bytes(&file_bytes(input)?)
 }
 
-/// Runs a case given as the file itself, without stepping around open
-/// bugs.
+/// Runs a case given as the file itself.
 pub fn run_bytes(bytes: &[u8]) -> Result<(), String> {
     let file = Scratch(scratch_path());
     std::fs::write(&file.0, bytes).map_err(|e| e.to_string())?;

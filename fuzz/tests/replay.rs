@@ -13,12 +13,9 @@ use std::path::{Path, PathBuf};
 use zcftl_fuzz::common::Rng;
 use zcftl_fuzz::{cli_parse, decode, image_header, mount_garbage, power_cut_ops};
 
-/// `(target, file name)` of regressions whose bug is still open (see
-/// `src/open_bugs.rs`); each has an `#[ignore]`d test below.
-const OPEN_BUGS: &[(&str, &str)] = &[
-    ("cli_parse", "geometry-overflow"),
-    ("image_header", "geometry-overflow"),
-];
+/// `(target, file name)` of regressions whose bug is still open; each has
+/// an `#[ignore]`d test naming the bug. None at the moment.
+const OPEN_BUGS: &[(&str, &str)] = &[];
 
 fn regression(target: &str, name: &str) -> Vec<u8> {
     fs::read(dir("regressions", target).join(name)).expect("regression input")
@@ -239,13 +236,13 @@ fn power_cut_ops_seeds() {
     seeded::<power_cut_ops::Input>("power_cut_ops", 32, power_cut_ops::run);
 }
 
-// ---- Open bugs: each fails until the bug is fixed. ----
+// ---- Bugs the targets found, now fixed: kept as regressions. ----
+// (Their files under regressions/ are also replayed by the *_corpus tests.)
 
-/// geometry-overflow: `Geometry::validate` overflows `u64` on a geometry
-/// whose counts are all large (panics with overflow checks on).
+/// geometry-overflow (fixed in 1127f7f): `Geometry::validate` overflowed
+/// `u64` on a geometry whose counts are all large.
 #[test]
-#[ignore = "open bug geometry-overflow: Geometry::validate multiplies unchecked u64"]
-fn open_bug_geometry_overflow_validate() {
+fn fixed_geometry_overflow_validate() {
     let g = ftl_core::Geometry {
         channels: u16::MAX,
         dies_per_channel: u16::MAX,
@@ -256,22 +253,18 @@ fn open_bug_geometry_overflow_validate() {
     assert!(g.validate().is_err());
     let bytes = regression("cli_parse", "geometry-overflow");
     let input = decode::<cli_parse::Input>(&bytes).expect("decodes");
-    cli_parse::run_unfiltered(&input).unwrap_or_else(|e| panic!("{e}\n{input:?}"));
+    cli_parse::run(&input).unwrap_or_else(|e| panic!("{e}\n{input:?}"));
 }
 
 /// geometry-overflow through a file: an image header with such a geometry
-/// and a correct crc makes `SimNand::open_image` panic.
+/// and a correct crc made `SimNand::open_image` panic.
 #[test]
-#[ignore = "open bug geometry-overflow: SimNand::open_image panics on a crafted header"]
-fn open_bug_geometry_overflow_image_header() {
+fn fixed_geometry_overflow_image_header() {
     let bytes = regression("image_header", "geometry-overflow");
     let input = decode::<image_header::Input>(&bytes).expect("decodes");
     let file = image_header::file_bytes(&input).unwrap();
     image_header::run_bytes(&file).unwrap_or_else(|e| panic!("{e}\n{input:?}"));
 }
-
-// ---- Fixed bugs the targets found: their inputs, kept as regressions. ----
-// (Their files under regressions/ are also replayed by the *_corpus tests.)
 
 /// torn-first-program-is-foreign (found on 2862914, gone with the
 /// checkpoints of ddfe484): a power cut tearing the first program after
