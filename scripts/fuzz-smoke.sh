@@ -23,6 +23,11 @@ if [ "${#targets[@]}" -eq 0 ]; then
 fi
 export RUSTC_BOOTSTRAP=1
 
+if ! command -v c++ >/dev/null 2>&1; then
+    echo "fuzz-smoke: libFuzzer needs a C++ compiler (Debian: apt-get install g++)"
+    echo "fuzz: 0 passed, 1 failed"
+    exit 1
+fi
 if ! cargo fuzz --version >/dev/null 2>&1; then
     echo "fuzz-smoke: installing cargo-fuzz"
     cargo install cargo-fuzz --locked || {
