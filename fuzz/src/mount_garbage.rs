@@ -418,6 +418,7 @@ fn run_with(input: &Input, skip_open_bugs: bool) -> Result<(), String> {
     let (dev, pool) = ftl.into_parts();
     let mut ftl = match Ftl::open(dev, pool, cfg) {
         Ok(f) => f,
+        Err(e) if skip_open_bugs && open_bugs::remount_no_space(&e) => return Ok(()),
         Err(e) if failure.is_none() => return Err(format!("clean remount failed: {e}")),
         Err(_) => return Ok(()),
     };
