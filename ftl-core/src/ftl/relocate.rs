@@ -132,7 +132,12 @@ impl<N: Nand, M: SlotMemory> Ftl<N, M> {
                     .filter(|&l| self.l2p.get(l) == psa);
                 match (self.valid.is_valid(psa), lba) {
                     (true, Some(l)) => {
-                        self.push_relocated(l, slot, psa)?;
+                        if let Err(e) = self.push_relocated(l, slot, psa) {
+                            // The rest of this page's slots go back (found
+                            // by fuzzing: NoSpace here leaked them).
+                            self.release_slots(&ids[i + 1..spp]);
+                            return Err(e);
+                        }
                         moved += 1;
                     }
                     (true, None) => {
