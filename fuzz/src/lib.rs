@@ -13,7 +13,6 @@ pub mod cli_parse;
 pub mod common;
 pub mod image_header;
 pub mod mount_garbage;
-pub mod open_bugs;
 pub mod power_cut_ops;
 
 /// Decodes `bytes` as a target's input exactly as `fuzz_target!` does

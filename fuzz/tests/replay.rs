@@ -14,11 +14,8 @@ use zcftl_fuzz::common::Rng;
 use zcftl_fuzz::{cli_parse, decode, image_header, mount_garbage, power_cut_ops};
 
 /// `(target, file name)` of regressions whose bug is still open (see
-/// `src/open_bugs.rs`); each has an `#[ignore]`d test naming the bug.
-const OPEN_BUGS: &[(&str, &str)] = &[
-    ("mount_garbage", "no-space-breaks-cache-tables"),
-    ("mount_garbage", "remount-no-space"),
-];
+/// each with an `#[ignore]`d test naming the bug. None are open now.
+const OPEN_BUGS: &[(&str, &str)] = &[];
 
 fn regression(target: &str, name: &str) -> Vec<u8> {
     fs::read(dir("regressions", target).join(name)).expect("regression input")
@@ -245,8 +242,7 @@ fn power_cut_ops_seeds() {
 /// damaged page); after the mount the first write fails with NoSpace, and
 /// the cache tables are inconsistent from then on.
 #[test]
-#[ignore = "open bug no-space-breaks-cache-tables: NoSpace leaves the cache tables inconsistent"]
-fn open_bug_no_space_breaks_cache_tables() {
+fn fixed_no_space_breaks_cache_tables() {
     use mount_garbage::{Corruption, HostOp, Input};
     // 19 blocks × 9 pages × 4 sectors of 512 bytes, 20 % over-provisioning;
     // 123 seeded writes; blocks 4 and 10 marked bad, a bit flipped in the
@@ -282,8 +278,7 @@ fn open_bug_no_space_breaks_cache_tables() {
 /// damaged; mount, checks and flush succeed, but the clean remount of the
 /// same medium fails with NoSpace.
 #[test]
-#[ignore = "open bug remount-no-space: a medium that mounted once is refused on remount"]
-fn open_bug_remount_no_space() {
+fn fixed_remount_no_space() {
     use mount_garbage::{Corruption, HostOp, Input};
     // 21 blocks × 10 pages × 1 sector of 512 bytes, 32 % over-provisioning;
     // 43 seeded writes and four more; block 14 marked bad; a bit flipped in

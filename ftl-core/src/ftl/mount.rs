@@ -155,6 +155,22 @@ impl<N: Nand, M: SlotMemory> Ftl<N, M> {
         for t in trims.iter().filter(|t| t.seq > snapshot) {
             ftl.replay_trim(t, &mut page, &mut best)?;
         }
+        // A checkpoint mapping into a block rewritten since, with no newer
+        // event for that LBA, can only mean the newer event was destroyed
+        // (corrupted media): the data is lost, never someone else's.
+        for (l, &newest) in best.iter().enumerate() {
+            let psa = ftl.l2p.get(Lba(l as u64));
+            if newest != 0 || psa == UNMAPPED || psa == LOST {
+                continue;
+            }
+            let rewritten = match first[ftl.layout.block(psa).0 as usize] {
+                First::Data(seq) => seq > snapshot,
+                First::Garbage | First::Erased | First::Meta | First::Bad => true,
+            };
+            if rewritten {
+                ftl.l2p.set(Lba(l as u64), LOST);
+            }
+        }
         ftl.settle_after_mount(&first, &chunks, ckpt);
         ftl.rebuild_validity();
         ftl.check_capacity()?;
@@ -466,9 +482,15 @@ impl<N: Nand, M: SlotMemory> Ftl<N, M> {
     fn rebuild_validity(&mut self) {
         for l in 0..self.logical {
             let psa = self.l2p.get(Lba(l));
-            if psa != UNMAPPED && psa != LOST {
-                self.valid.set(psa);
+            if psa == UNMAPPED || psa == LOST {
+                continue;
             }
+            if self.valid.is_valid(psa) {
+                // Two LBAs claim one sector: only corrupted media does that.
+                self.l2p.set(Lba(l), LOST);
+                continue;
+            }
+            self.valid.set(psa);
         }
         for b in self.blocks.iter() {
             let s = self.blocks.state(b);
