@@ -6,6 +6,8 @@
 
 use ftl_core::{Ftl, FtlConfig, GcPolicy, Geometry, Lba, SlotPool};
 use simulator::{FactoryBadBlocks, SimNand, SimOptions};
+// Sector contents naming (LBA, version); version 0 is zeros.
+use zcftl_tests::crash::sector;
 
 struct Rng(u64);
 
@@ -17,15 +19,6 @@ impl Rng {
         z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
         (z ^ (z >> 31)) % n
     }
-}
-
-fn sector(lba: u64, version: u32) -> Vec<u8> {
-    let mut v = vec![0u8; 4096];
-    for (i, c) in v.chunks_mut(8).enumerate() {
-        let w = lba.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ (u64::from(version) << 40) ^ i as u64;
-        c.copy_from_slice(&w.to_le_bytes());
-    }
-    v
 }
 
 struct Outcome {
@@ -65,13 +58,8 @@ fn run(seed: u64, opts: SimOptions, policy: GcPolicy, bound: u32, op: u8) -> Out
         ftl.read(Lba(lba), &mut buf)
             .unwrap_or_else(|e| panic!("seed {seed}: read {lba}: {e}"));
         let v = version[lba as usize];
-        let want = if v == 0 {
-            vec![0; 4096]
-        } else {
-            sector(lba, v)
-        };
         assert!(
-            buf == want,
+            buf == sector(lba, v),
             "seed {seed}: lba {lba} does not hold version {v}"
         );
     }

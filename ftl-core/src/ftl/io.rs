@@ -317,9 +317,8 @@ impl<N: Nand, M: SlotMemory> Ftl<N, M> {
         for (k, part) in buf.chunks_mut(chunk).enumerate() {
             let at = Lba(lba.0 + (k * chunk / ss) as u64);
             let g = self.begin_read(h, at, (part.len() / ss) as u32)?;
-            let base = (h.0 * self.cfg.max_io_sectors) as usize;
-            for (i, sector) in part.chunks_mut(ss).enumerate() {
-                match self.read_segs[base + i] {
+            for (sector, seg) in part.chunks_mut(ss).zip(self.read_segments(&g)) {
+                match *seg {
                     Segment::Slot(s) => sector.copy_from_slice(self.mem.slot(s)),
                     Segment::Zero => sector.fill(0),
                 }
