@@ -11,7 +11,7 @@ mod common;
 use std::collections::BTreeMap;
 
 use common::*;
-use ftl_core::{Error, FtlConfig, GcPolicy, Geometry, Handle, Lba, Segment, SlotMemory};
+use ftl_core::{Error, Ftl, FtlConfig, GcPolicy, Geometry, Handle, Lba, Segment, SlotMemory};
 use proptest::prelude::*;
 
 const SECTOR: usize = 4096;
@@ -44,6 +44,9 @@ enum Op {
     Flush,
     /// Flush, take the FTL apart and mount it again from the NAND.
     Remount,
+    /// The process running the FTL dies (no power cut): the journal a front
+    /// end keeps (`unflushed_*`) is replayed on a remount, losing nothing.
+    ProcessCrash,
     /// An I/O past the end of the device: an error, and no change.
     PastEnd {
         len: u32,
@@ -62,6 +65,7 @@ fn op() -> impl Strategy<Value = Op> {
         8 => (lba, 1u32..=24).prop_map(|(lba, len)| Op::Trim { lba, len }),
         4 => Just(Op::Flush),
         2 => Just(Op::Remount),
+        2 => Just(Op::ProcessCrash),
         1 => len.prop_map(|len| Op::PastEnd { len }),
     ]
 }
@@ -206,6 +210,16 @@ fn run(s: &Setup, ops: &[Op]) -> Result<(), TestCaseError> {
                     );
                 }
             }
+            Op::ProcessCrash => {
+                ftl = crash_and_replay(ftl).map_err(fail)?;
+                // Nothing acknowledged is lost, flushed or not.
+                for l in 0..n {
+                    prop_assert!(
+                        read_sector(&mut ftl, l) == model.expect(l).to_vec(),
+                        "after process crash: lba {l}"
+                    );
+                }
+            }
             Op::PastEnd { len } => {
                 let r = ftl.begin_write(Handle(0), Lba(n - 1), len + 1);
                 prop_assert!(matches!(r, Err(Error::OutOfRange)));
@@ -230,6 +244,34 @@ fn run(s: &Setup, ops: &[Op]) -> Result<(), TestCaseError> {
         0
     );
     Ok(())
+}
+
+/// What a front end does: keep the unflushed writes' data and trims, drop
+/// the FTL without a flush (the NAND keeps what was programmed), mount,
+/// replay the trims, then the writes.
+fn crash_and_replay(ftl: TestFtl) -> Result<TestFtl, Error<ftl_core::NandErrorKind>> {
+    let (cap_w, cap_t) = ftl.unflushed_capacity();
+    let writes: Vec<(Lba, Vec<u8>)> = ftl
+        .unflushed_writes()
+        .map(|(l, s)| (l, ftl.slot_memory().slot(s).to_vec()))
+        .collect();
+    let trims: Vec<(Lba, u32)> = ftl.unflushed_trims().collect();
+    assert!(writes.len() <= cap_w && trims.len() <= cap_t, "capacity");
+    let seq = ftl.sequence();
+    let cfg = ftl.config();
+    let (nand, pool) = ftl.into_parts();
+    let mut ftl = Ftl::open(nand, pool, cfg)?;
+    assert!(ftl.sequence() >= seq, "sequence went back at mount");
+    for (l, n) in trims {
+        ftl.trim(l, n)?;
+    }
+    for (l, data) in writes {
+        let g = ftl.begin_write(Handle(0), l, 1)?;
+        let slot = ftl.write_slots(&g)[0];
+        ftl.slot_memory_mut().slot_mut(slot).copy_from_slice(&data);
+        ftl.commit_write(g)?;
+    }
+    Ok(ftl)
 }
 
 fn fail<E: std::fmt::Display>(e: E) -> TestCaseError {

@@ -3,7 +3,8 @@
 //! Split by concern: [`io`](self) holds the public data path (grants,
 //! reads, trim, flush), `cache` slot acquisition and eviction, `program`
 //! page programming and block allocation, `relocate` garbage collection and
-//! wear leveling, `mount` format and recovery, `check` the integrity check.
+//! wear leveling, `mount` format and recovery, `checkpoint` the meta stream,
+//! `unflushed` what a process crash would lose, `check` the integrity check.
 
 mod cache;
 mod check;
@@ -12,6 +13,7 @@ mod io;
 mod mount;
 mod program;
 mod relocate;
+mod unflushed;
 
 use alloc::vec::Vec;
 
