@@ -1,16 +1,22 @@
-//! `ftl-ublk add`: validate, daemonize, open the image and mount the FTL
-//! (or make a null target), create and start the device, serve until
-//! stopped, then flush, save and delete it.
+//! `ftl-ublk add` and `ftl-ublk recover`: validate, daemonize, open the
+//! image and mount the FTL (replaying a crashed daemon's journal), create
+//! the device — or take over one whose daemon died — serve until stopped,
+//! then flush, save and delete it.
 
+use std::path::Path;
 use std::sync::{mpsc, Arc, Mutex};
+
+use libublk::ctrl::UblkCtrl;
 
 use crate::args::AddArgs;
 use crate::backend::{Backend, BLOCK_SHIFT};
 use crate::daemon::{self, Notifier};
 use crate::device::{Device, DeviceConfig, Event};
-use crate::errors::{preflight, CliError};
-use crate::ftl_backend::{FtlBackend, CACHE_BYTES};
+use crate::device_file::DeviceFile;
+use crate::errors::{preflight, ublk_error, CliError};
+use crate::ftl_backend::{FtlBackend, JournalAt, CACHE_BYTES};
 use crate::image::{open_or_create, Opened};
+use crate::journal::JOURNAL_DIR;
 use crate::null::NullBackend;
 use crate::spec::{geometry_for, parse_size};
 use crate::stats::{self, DaemonInfo};
@@ -31,12 +37,78 @@ pub fn run(a: AddArgs) -> Result<(), CliError> {
         daemon::daemonize()?
     };
     daemon::install_panic_hook();
-    match serve(&a, &mut notifier) {
+    match serve(&a, &mut notifier, false) {
         Ok(()) => Ok(()),
         Err(e) => {
             notifier.fail(&e);
             Err(e)
         }
+    }
+}
+
+/// Runs `recover ID`: restarts the daemon of device `id`, whose daemon
+/// died, on the same image; the kernel kept `/dev/ublkbID` and the requests
+/// in flight. In daemon mode only the child returns from here.
+pub fn recover(id: u32, foreground: bool) -> Result<(), CliError> {
+    preflight()?;
+    let file = DeviceFile::load(id)?;
+    if !file.user_recovery {
+        return Err(CliError::new(format!(
+            "device {id} was added without user recovery (this ublk driver does not offer it): `ftl-ublk del {id}`, then `ftl-ublk add` on the same image"
+        )));
+    }
+    let ctrl = UblkCtrl::new_simple(id as i32).map_err(|e| ublk_error(e, Some(id)))?;
+    let pid = ctrl.dev_info().ublksrv_pid;
+    // SAFETY: signal 0 only checks that the process exists.
+    if pid > 0 && unsafe { libc::kill(pid, 0) } == 0 {
+        return Err(CliError::new(format!(
+            "device {id} still has its daemon (pid {pid}): nothing to recover"
+        )));
+    }
+    drop(ctrl);
+    if let Some(img) = file.image.as_deref().filter(|p| !p.exists()) {
+        return Err(CliError::new(format!(
+            "the image of device {id}, {}, is gone: cannot recover",
+            img.display()
+        )));
+    }
+    let a = AddArgs {
+        null: file.image.is_none(),
+        image: file.image.unwrap_or_default(),
+        size: file.null_size,
+        geometry: None,
+        queues: file.queues,
+        depth: file.depth,
+        id: Some(id),
+        foreground,
+        zero_copy: file.zero_copy,
+    };
+    let mut notifier = if foreground {
+        Notifier::foreground()
+    } else {
+        daemon::daemonize()?
+    };
+    daemon::install_panic_hook();
+    match serve(&a, &mut notifier, true) {
+        Ok(()) => Ok(()),
+        Err(e) => {
+            notifier.fail(&e);
+            Err(e)
+        }
+    }
+}
+
+/// Sends START_USER_RECOVERY for device `id` (waiting while the driver
+/// still sees the old daemon).
+fn start_recovery(id: u32) -> Result<(), CliError> {
+    let ctrl = UblkCtrl::new_simple(id as i32).map_err(|e| ublk_error(e, Some(id)))?;
+    match ctrl.start_user_recover() {
+        Ok(r) if r >= 0 => Ok(()),
+        Ok(r) => Err(CliError::new(format!(
+            "the driver refused to start recovering device {id}: {}",
+            std::io::Error::from_raw_os_error(-r)
+        ))),
+        Err(e) => Err(ublk_error(e, Some(id))),
     }
 }
 
@@ -57,12 +129,27 @@ fn open_backend(a: &AddArgs) -> Result<(Arc<dyn Backend>, Option<String>), CliEr
         Opened::Existing(n) => (n, false),
         Opened::Created(n) => (n, true),
     };
-    let b = FtlBackend::new(nand, fresh, handles, CACHE_BYTES)
+    let journal = JournalAt {
+        dir: Path::new(JOURNAL_DIR),
+        image: &a.image,
+    };
+    let b = FtlBackend::new(nand, fresh, handles, CACHE_BYTES, Some(journal))
         .map_err(|e| CliError::new(format!("image {}: {e}", a.image.display())))?;
+    let r = b.replayed();
+    if r.found {
+        eprintln!(
+            "ftl-ublk[{}]: image {}: replayed a crashed daemon's journal: {} writes, {} trims ({} writes already on flash)",
+            std::process::id(),
+            a.image.display(),
+            r.writes,
+            r.trims,
+            r.skipped
+        );
+    }
     Ok((Arc::new(b), Some(a.image.display().to_string())))
 }
 
-fn serve(a: &AddArgs, notifier: &mut Notifier) -> Result<(), CliError> {
+fn serve(a: &AddArgs, notifier: &mut Notifier, recover: bool) -> Result<(), CliError> {
     let (tx, rx) = mpsc::channel::<Event>();
     // Before any other thread: every later thread inherits the blocked mask.
     daemon::watch_stop_signals(tx.clone())?;
@@ -71,11 +158,39 @@ fn serve(a: &AddArgs, notifier: &mut Notifier) -> Result<(), CliError> {
         queues: a.queues,
         depth: a.depth,
         zero_copy: a.zero_copy,
+        recover,
     };
-    // The device first: an id in use or a driver without USER_COPY fails
-    // before a new image is created. Dropping `dev` on a later error deletes it.
-    let dev = Device::create(&cfg)?;
-    let (backend, image) = open_backend(a)?;
+    let (dev, backend, image) = if recover {
+        // The image first (replaying the journal): a refusal leaves the
+        // device waiting, untouched, for another try.
+        let (backend, image) = open_backend(a)?;
+        start_recovery(a.id.unwrap_or_default())?;
+        let dev = Device::create(&cfg)?;
+        (dev, backend, image)
+    } else {
+        // The device first: an id in use or a driver without USER_COPY fails
+        // before a new image is created. Dropping `dev` on a later error
+        // deletes it.
+        let dev = Device::create(&cfg)?;
+        let (backend, image) = open_backend(a)?;
+        (dev, backend, image)
+    };
+    if !dev.user_recovery() {
+        eprintln!(
+            "ftl-ublk[{}]: the driver offers no user recovery: if this daemon dies, device {} fails its I/O",
+            std::process::id(),
+            dev.id()
+        );
+    }
+    DeviceFile {
+        image: image.as_ref().map(Into::into),
+        null_size: if a.null { a.size.clone() } else { None },
+        queues: a.queues,
+        depth: a.depth,
+        zero_copy: a.zero_copy,
+        user_recovery: dev.user_recovery(),
+    }
+    .save(dev.id())?;
     let target = dev.target(backend.clone(), tx);
     let info = DaemonInfo {
         id: dev.id(),
@@ -91,8 +206,9 @@ fn serve(a: &AddArgs, notifier: &mut Notifier) -> Result<(), CliError> {
     let mode = target.mode_name();
     let id = dev.id();
     let ready = move |path: &str| {
+        let how = if recover { "recovered" } else { "live" };
         eprintln!(
-            "ftl-ublk[{}]: device {id} live at {path} ({mode})",
+            "ftl-ublk[{}]: device {id} {how} at {path} ({mode})",
             std::process::id()
         );
         if let Ok(mut n) = ready_notifier.lock() {
@@ -112,6 +228,7 @@ fn serve(a: &AddArgs, notifier: &mut Notifier) -> Result<(), CliError> {
     // The device no longer accepts I/O: flush and save, then delete it.
     let saved = backend.shutdown();
     let deleted = dev.delete();
+    DeviceFile::remove(id);
     saved.map_err(|e| CliError::new(format!("device {id}: final flush failed: {e}")))?;
     deleted?;
     eprintln!(

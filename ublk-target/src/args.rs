@@ -30,6 +30,15 @@ pub enum Command {
         /// Device id (N of /dev/ublkbN).
         id: u32,
     },
+    /// Restart the daemon of a device whose daemon died (the kernel kept
+    /// /dev/ublkbN and its I/O waiting); prints the device path.
+    Recover {
+        /// Device id (N of /dev/ublkbN).
+        id: u32,
+        /// Stay in the foreground (logs to stderr; Ctrl-C stops the device).
+        #[arg(long)]
+        foreground: bool,
+    },
     /// List ublk devices.
     List,
     /// Show a running device's FTL statistics.
@@ -155,6 +164,8 @@ mod tests {
         for argv in [
             &["ftl-ublk", "del", "3"][..],
             &["ftl-ublk", "list"],
+            &["ftl-ublk", "recover", "3"],
+            &["ftl-ublk", "recover", "3", "--foreground"],
             &["ftl-ublk", "stats", "3", "--json"],
             &[
                 "ftl-ublk",
@@ -169,5 +180,9 @@ mod tests {
         }
         assert!(Cli::try_parse_from(["ftl-ublk", "add", "--zero-copy", "fast"]).is_err());
         assert!(Cli::try_parse_from(["ftl-ublk", "add", "--depth", "0"]).is_err());
+        assert!(
+            Cli::try_parse_from(["ftl-ublk", "recover"]).is_err(),
+            "needs an id"
+        );
     }
 }

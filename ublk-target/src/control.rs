@@ -74,6 +74,9 @@ pub fn list() -> Result<(), CliError> {
                 let mode = v["zero_copy_mode"].as_str().unwrap_or("?");
                 line.push_str(&format!(" mode={mode} image={image}"));
             }
+            Err(_) if !alive(info.ublksrv_pid) && crate::device_file::path(id).exists() => {
+                line.push_str(&format!(" daemon dead: run `ftl-ublk recover {id}`"));
+            }
             Err(_) => line.push_str(" (not an ftl-ublk daemon, or not answering)"),
         }
         println!("{line}");
@@ -120,6 +123,7 @@ pub fn del(id: u32) -> Result<(), CliError> {
     };
     if res.is_ok() && !alive(pid) {
         let _ = std::fs::remove_file(stats::socket_path(id));
+        crate::device_file::DeviceFile::remove(id);
     }
     res
 }
@@ -138,7 +142,11 @@ pub fn show_stats(id: u32, json: bool) -> Result<(), CliError> {
 /// `ftl-ublk format`: a fresh image with a freshly formatted FTL.
 pub fn format(a: FormatArgs) -> Result<(), CliError> {
     let nand = crate::image::create(&a.image, a.size.as_deref(), a.geometry.as_deref())?;
-    let b = FtlBackend::new(nand, true, 1, 0)
+    // A crash journal of whatever image had this identity before is void.
+    if let Ok(id) = crate::journal::ImageId::of(&a.image) {
+        let _ = std::fs::remove_file(id.journal_path(Path::new(crate::journal::JOURNAL_DIR)));
+    }
+    let b = FtlBackend::new(nand, true, 1, 0, None)
         .map_err(|e| CliError::new(format!("image {}: {e}", a.image.display())))?;
     crate::backend::Backend::shutdown(&b)
         .map_err(|e| CliError::new(format!("image {}: {e}", a.image.display())))?;

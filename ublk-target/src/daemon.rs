@@ -17,13 +17,13 @@
 //! which includes unwinding from a panic — a mounted file system would
 //! silently lose its disk. Instead the panic hook logs the panic, reports it
 //! on the readiness pipe if startup is still under way, and aborts: nothing
-//! is unwound, nothing deleted by us. The kernel sees the daemon die and
-//! (no user recovery is offered) fails outstanding and new I/O; the device
-//! id stays in `ftl-ublk list` until `ftl-ublk del`. User recovery is
-//! deliberately not offered: writes acknowledged but not yet flushed live
-//! in this process's slots, so a restarted daemon would hand a still-mounted
-//! file system stale data. The image is left as after a power cut; the next
-//! `add` rebuilds the FTL from flash.
+//! is unwound, nothing deleted by us. A panic is then a daemon crash like
+//! SIGKILL: with user recovery the kernel keeps `/dev/ublkbN`, holds its
+//! I/O, and `ftl-ublk recover ID` starts a successor that replays the
+//! crash journal (`journal.rs`), so nothing acknowledged is lost. Without
+//! user recovery (an old driver) the kernel fails the device's I/O; the id
+//! stays in `ftl-ublk list` until `ftl-ublk del`, and the next `add` on the
+//! image replays the journal the same way.
 
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};
@@ -217,7 +217,7 @@ pub fn install_panic_hook() {
     std::panic::set_hook(Box::new(|info| {
         let info = info.to_string().replace('\n', " ");
         eprintln!(
-            "ftl-ublk[{}]: PANIC: {info}; aborting without deleting the ublk device (the kernel fails its I/O; run `ftl-ublk del ID`, then `add` on the same image recovers it as after a power cut)",
+            "ftl-ublk[{}]: PANIC: {info}; aborting without deleting the ublk device: run `ftl-ublk recover ID` (nothing acknowledged is lost), or `ftl-ublk del ID`",
             std::process::id()
         );
         let fd = READY_FD.swap(-1, Ordering::SeqCst);

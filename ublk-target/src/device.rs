@@ -51,6 +51,9 @@ pub struct DeviceConfig {
     pub depth: u16,
     /// Payload path.
     pub zero_copy: ZeroCopy,
+    /// Take over device `id` from a dead daemon (user recovery) instead of
+    /// adding a new one.
+    pub recover: bool,
 }
 
 /// State every queue thread and the stats server share.
@@ -109,6 +112,7 @@ impl Target {
 pub struct Device {
     ctrl: UblkCtrl,
     user_copy: bool,
+    user_recovery: bool,
     depth: u16,
 }
 
@@ -122,9 +126,11 @@ impl Drop for QueueExitGuard<'_> {
 }
 
 impl Device {
-    /// Adds the device to the driver and checks the negotiated flags.
+    /// Adds the device to the driver (or, with `cfg.recover`, attaches to
+    /// a device whose daemon died, after `START_USER_RECOVERY`) and checks
+    /// the negotiated flags.
     pub fn create(cfg: &DeviceConfig) -> Result<Device, CliError> {
-        if let Some(id) = cfg.id {
+        if let (Some(id), false) = (cfg.id, cfg.recover) {
             // libublk 0.4.8 deletes the device whose id it failed to add
             // (its half-built control handle drops with ADD_DEV set), which
             // would destroy someone else's live device: check first.
@@ -136,10 +142,19 @@ impl Device {
             }
         }
         let want_user_copy = cfg.zero_copy != ZeroCopy::Copy;
-        let ctrl_flags = if want_user_copy {
-            u64::from(sys::UBLK_F_USER_COPY)
+        // User recovery keeps /dev/ublkbN through a daemon crash; REISSUE
+        // hands the requests the dead daemon held to its successor instead
+        // of failing them (a write is idempotent), so the file system above
+        // sees a stall, not an error.
+        let mut ctrl_flags =
+            u64::from(sys::UBLK_F_USER_RECOVERY | sys::UBLK_F_USER_RECOVERY_REISSUE);
+        if want_user_copy {
+            ctrl_flags |= u64::from(sys::UBLK_F_USER_COPY);
+        }
+        let dev_flags = if cfg.recover {
+            UblkFlags::UBLK_DEV_F_RECOVER_DEV
         } else {
-            0
+            UblkFlags::UBLK_DEV_F_ADD_DEV
         };
         let ctrl = UblkCtrlBuilder::default()
             .name("zcftl")
@@ -148,14 +163,15 @@ impl Device {
             .depth(cfg.depth)
             .io_buf_bytes(IO_BUF_BYTES)
             .ctrl_flags(ctrl_flags)
-            .dev_flags(UblkFlags::UBLK_DEV_F_ADD_DEV)
+            .dev_flags(dev_flags)
             .build()
             .map_err(|e| ublk_error(e, cfg.id))?;
         // The driver silently drops flags it does not know: look at what it
         // actually granted.
-        let user_copy = ctrl.dev_info().flags & u64::from(sys::UBLK_F_USER_COPY) != 0;
+        let flags = ctrl.dev_info().flags;
+        let user_copy = flags & u64::from(sys::UBLK_F_USER_COPY) != 0;
         if cfg.zero_copy == ZeroCopy::UserCopy && !user_copy {
-            // Dropping `ctrl` deletes the half-made device.
+            // Dropping `ctrl` deletes a half-made new device.
             return Err(CliError::new(
                 "this ublk driver does not offer UBLK_F_USER_COPY (needs Linux 6.5+): use --zero-copy copy or auto",
             ));
@@ -163,8 +179,14 @@ impl Device {
         Ok(Device {
             ctrl,
             user_copy,
+            user_recovery: flags & u64::from(sys::UBLK_F_USER_RECOVERY) != 0,
             depth: cfg.depth,
         })
+    }
+
+    /// Whether the driver keeps this device through a daemon crash.
+    pub fn user_recovery(&self) -> bool {
+        self.user_recovery
     }
 
     /// The state the queues will share, serving `backend`.

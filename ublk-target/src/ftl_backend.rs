@@ -12,7 +12,17 @@
 //! programs the partly filled page and makes its slots evictable; after
 //! that other queues' requests must finish, so the request backs off and
 //! retries for at most [`RETRY_BUDGET`] before failing with EIO.
+//!
+//! **Crash journal.** With a journal (`journal.rs`) the slot pool lives in
+//! a shared file, and every release of the FTL lock publishes what a crash
+//! would lose (the guard [`Held`] does it on drop, so no path forgets);
+//! commits and trims publish their intent first. Requests complete only
+//! after their lock is released, so whatever the kernel was told is done
+//! is in the journal or on the image. Opening replays a journal left by a
+//! crashed daemon before the device serves anything.
 
+use std::ops::{Deref, DerefMut};
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -21,6 +31,7 @@ use ftl_core::{Error, Ftl, FtlConfig, Handle, Lba, Segment, SlotId, SlotMemory, 
 use simulator::SimNand;
 
 use crate::backend::{Backend, IoError, Transfer};
+use crate::journal::{ImageId, Journal, Record};
 use crate::slots::{IoList, SlotPool, MAX_IO_BLOCKS};
 use crate::spec::BLOCK_SIZE;
 
@@ -30,6 +41,9 @@ pub const RETRY_BUDGET: Duration = Duration::from_secs(5);
 pub const CACHE_BYTES: usize = 64 << 20;
 
 type SimFtl = Ftl<SimNand, PoolMemory>;
+
+/// Filler for intent arrays.
+const NO_RECORD: Record = Record::Trim { lba: 0, sectors: 0 };
 type FtlError = Error<simulator::SimError>;
 
 /// The daemon's slot pool as the FTL's [`SlotMemory`].
@@ -66,12 +80,110 @@ pub fn ftl_config(handles: u32) -> FtlConfig {
 
 /// The FTL behind a lock, and the pool its slots live in.
 pub struct FtlBackend {
-    ftl: Mutex<SimFtl>,
+    state: Mutex<Locked>,
     pool: Arc<SlotPool>,
     blocks: u64,
     /// Bytes of zeros written into slots for WRITE_ZEROES (not a copy of
     /// host payload, so not in `user_copy_bytes_memcpy`).
     zero_fill_bytes: AtomicU64,
+    /// The crash journal's file, removed after a clean shutdown.
+    journal_path: Option<PathBuf>,
+    /// What opening replayed from a crashed daemon's journal.
+    replayed: Replayed,
+}
+
+/// Where an image's crash journal lives.
+#[derive(Clone, Copy, Debug)]
+pub struct JournalAt<'a> {
+    /// The journal directory ([`crate::journal::JOURNAL_DIR`]).
+    pub dir: &'a Path,
+    /// The (open, locked) NAND image it belongs to.
+    pub image: &'a Path,
+}
+
+/// What a replay did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Replayed {
+    /// Whether a crashed daemon's journal was found and replayed.
+    pub found: bool,
+    /// Trim records applied.
+    pub trims: u64,
+    /// Blocks written back from the old slots.
+    pub writes: u64,
+    /// Write records skipped: their slot was reused, so the data was
+    /// already on flash (or superseded by a later record).
+    pub skipped: u64,
+}
+
+/// What the lock guards: the FTL and the journal that mirrors its RAM-only
+/// state.
+struct Locked {
+    ftl: SimFtl,
+    journal: Option<Journal>,
+    /// Scratch for building a record list (sized once).
+    records: Vec<Record>,
+}
+
+impl Locked {
+    /// Publishes the FTL's unflushed writes and trims, then `intent`.
+    fn publish(&mut self, pool: &SlotPool, intent: &[Record]) -> Result<(), String> {
+        let Some(j) = self.journal.as_mut() else {
+            return Ok(());
+        };
+        let records = &mut self.records;
+        records.clear();
+        records.extend(self.ftl.unflushed_trims().map(|(l, n)| Record::Trim {
+            lba: l.0,
+            sectors: n,
+        }));
+        records.extend(self.ftl.unflushed_writes().map(|(l, s)| Record::Write {
+            lba: l.0,
+            slot: s.0,
+            epoch: pool.epoch(s.0),
+        }));
+        records.extend_from_slice(intent);
+        j.publish(self.ftl.sequence(), records)
+    }
+}
+
+/// The locked FTL. Dropping it publishes the journal, before any request
+/// served under it can complete.
+struct Held<'a> {
+    g: MutexGuard<'a, Locked>,
+    pool: &'a SlotPool,
+}
+
+impl Held<'_> {
+    /// Publishes the journal with `intent` after the current state: call
+    /// before an FTL change that acknowledges data (commit, trim).
+    fn intend(&mut self, intent: &[Record]) -> Result<(), IoError> {
+        self.g
+            .publish(self.pool, intent)
+            .map_err(|e| IoError::Backend(format!("crash journal: {e}")))
+    }
+}
+
+impl Deref for Held<'_> {
+    type Target = SimFtl;
+    fn deref(&self) -> &SimFtl {
+        &self.g.ftl
+    }
+}
+
+impl DerefMut for Held<'_> {
+    fn deref_mut(&mut self) -> &mut SimFtl {
+        &mut self.g.ftl
+    }
+}
+
+impl Drop for Held<'_> {
+    fn drop(&mut self) {
+        if let Err(e) = self.g.publish(self.pool, &[]) {
+            // Cannot happen (the journal is sized from the FTL's own bound);
+            // if it did, say so where the operator looks.
+            eprintln!("ftl-ublk: crash journal not updated: {e}");
+        }
+    }
 }
 
 fn map_err(e: FtlError) -> IoError {
@@ -84,44 +196,177 @@ fn map_err(e: FtlError) -> IoError {
     }
 }
 
+/// Formats (`fresh`) or mounts the FTL on `nand`, caching in `pool`.
+fn mount(
+    nand: SimNand,
+    fresh: bool,
+    pool: Arc<SlotPool>,
+    cfg: FtlConfig,
+) -> Result<SimFtl, String> {
+    let mem = PoolMemory(pool);
+    let ftl = if fresh {
+        Ftl::format(nand, mem, cfg)
+    } else {
+        Ftl::open(nand, mem, cfg)
+    };
+    ftl.map_err(|e| match e {
+        Error::Foreign => "the image holds no zcftl FTL (never formatted?): run `ftl-ublk format --image PATH` (erases it)".to_string(),
+        Error::Corrupted => "the FTL on the image is inconsistent and cannot be mounted: use another --image, or `ftl-ublk format` it (erases it)".to_string(),
+        other => format!("cannot mount the FTL: {other}"),
+    })
+}
+
+/// Replays a crashed daemon's journal `old` (slots in `old_pool`) on the
+/// freshly mounted `ftl` (slots in `pool`), then flushes: afterwards the
+/// image holds everything the old daemon acknowledged.
+fn replay(
+    ftl: &mut SimFtl,
+    pool: &SlotPool,
+    old: &Journal,
+    old_pool: &SlotPool,
+) -> Result<Replayed, String> {
+    let snap = old.read()?;
+    if ftl.sequence() < snap.seq {
+        return Err(format!(
+            "the image (sequence {}) is older than the journal (sequence {}): was the image replaced by an older copy?",
+            ftl.sequence(),
+            snap.seq
+        ));
+    }
+    let mut r = Replayed {
+        found: true,
+        ..Replayed::default()
+    };
+    let bad = |e: FtlError| format!("a journal record does not apply: {e}");
+    for rec in snap.records {
+        match rec {
+            Record::Trim { lba, sectors } => {
+                ftl.trim(Lba(lba), sectors).map_err(bad)?;
+                r.trims += 1;
+            }
+            Record::Write { lba, slot, epoch } => {
+                if slot >= old_pool.slot_count() || old_pool.epoch(slot) != epoch {
+                    r.skipped += 1;
+                    continue;
+                }
+                let g = ftl.begin_write(Handle(0), Lba(lba), 1).map_err(bad)?;
+                let to = ftl.write_slots(&g)[0];
+                // The one copy a recovery makes: old slot to new slot.
+                pool.slot_mut(to.0).copy_from_slice(old_pool.slot(slot));
+                ftl.commit_write(g).map_err(bad)?;
+                r.writes += 1;
+            }
+        }
+    }
+    ftl.flush()
+        .map_err(|e| format!("flushing the replay: {e}"))?;
+    Ok(r)
+}
+
 impl FtlBackend {
     /// Formats (`fresh`) or mounts the FTL on `nand` for `handles` tags,
     /// with a slot cache of about `cache_bytes` (at least the FTL's minimum).
+    /// With `journal`, the cache lives in the image's crash journal, and a
+    /// journal a crashed daemon left is replayed (then flushed) first.
     pub fn new(
         nand: SimNand,
         fresh: bool,
         handles: u32,
         cache_bytes: usize,
+        journal: Option<JournalAt<'_>>,
     ) -> Result<FtlBackend, String> {
         let cfg = ftl_config(handles);
         let geo = ftl_core::Nand::geometry(&nand);
         let slots = cfg.slots_for_budget(&geo, cache_bytes);
-        let pool =
-            Arc::new(SlotPool::new(slots).map_err(|e| format!("cannot map the slot pool: {e}"))?);
-        let mem = PoolMemory(pool.clone());
-        let ftl = if fresh {
-            Ftl::format(nand, mem, cfg)
-        } else {
-            Ftl::open(nand, mem, cfg)
+        let Some(at) = journal else {
+            let pool =
+                SlotPool::new(slots).map_err(|e| format!("cannot map the slot pool: {e}"))?;
+            let ftl = mount(nand, fresh, Arc::new(pool), cfg)?;
+            return Ok(FtlBackend::assemble(ftl, None, None, Replayed::default()));
         };
-        let ftl = ftl.map_err(|e| match e {
-            Error::Foreign => "the image holds no zcftl FTL (never formatted?): run `ftl-ublk format --image PATH` (erases it)".to_string(),
-            Error::Corrupted => "the FTL on the image is inconsistent and cannot be mounted: use another --image, or `ftl-ublk format` it (erases it)".to_string(),
-            other => format!("cannot mount the FTL: {other}"),
-        })?;
+        let id = ImageId::of(at.image).map_err(|e| format!("cannot stat the image: {e}"))?;
+        let path = id.journal_path(at.dir);
+        // A crashed daemon's journal: checked before anything is changed.
+        let old = if !fresh && path.exists() {
+            Some(Journal::open(&path, id).map_err(|e| {
+                format!("{e}; it holds writes acknowledged before a daemon crash: move it away to mount without them")
+            })?)
+        } else {
+            None
+        };
+        // The new journal is built beside the old one and replaces it only
+        // once the old one's content is flushed to the image.
+        let fresh_path = path.with_extension("journal.new");
+        let most = geo.sectors_per_page() + geo.page_size as usize / 8;
+        let capacity = (most + MAX_IO_BLOCKS + 1) as u32;
+        let (journal, pool) =
+            Journal::create(&fresh_path, id, at.image, slots, capacity).map_err(|e| {
+                format!(
+                    "cannot create the crash journal {}: {e}",
+                    fresh_path.display()
+                )
+            })?;
+        let pool = Arc::new(pool);
+        let mut ftl = mount(nand, fresh, pool.clone(), cfg)?;
+        let (w, t) = ftl.unflushed_capacity();
+        if w + t + MAX_IO_BLOCKS + 1 > journal.capacity() {
+            return Err("the crash journal is too small for this geometry".into());
+        }
+        let replayed = match &old {
+            Some((j, old_pool)) => replay(&mut ftl, &pool, j, old_pool)
+                .map_err(|e| format!("replaying the crash journal {}: {e}", path.display()))?,
+            None => Replayed::default(),
+        };
+        drop(old);
+        std::fs::rename(&fresh_path, &path)
+            .map_err(|e| format!("cannot install the crash journal {}: {e}", path.display()))?;
+        Ok(FtlBackend::assemble(
+            ftl,
+            Some(journal),
+            Some(path),
+            replayed,
+        ))
+    }
+
+    fn assemble(
+        ftl: SimFtl,
+        journal: Option<Journal>,
+        journal_path: Option<PathBuf>,
+        replayed: Replayed,
+    ) -> FtlBackend {
         let blocks = ftl.logical_sectors();
-        Ok(FtlBackend {
-            ftl: Mutex::new(ftl),
+        let pool = ftl.slot_memory().0.clone();
+        let records = Vec::with_capacity(journal.as_ref().map_or(0, Journal::capacity));
+        let b = FtlBackend {
+            state: Mutex::new(Locked {
+                ftl,
+                journal,
+                records,
+            }),
             pool,
             blocks,
             zero_fill_bytes: AtomicU64::new(0),
-        })
+            journal_path,
+            replayed,
+        };
+        // The first publish: an empty list (everything is on the image).
+        drop(b.lock());
+        b
     }
 
-    fn lock(&self) -> MutexGuard<'_, SimFtl> {
+    /// What opening replayed.
+    pub fn replayed(&self) -> Replayed {
+        self.replayed
+    }
+
+    fn lock(&self) -> Held<'_> {
         // A panic aborts the daemon (daemon.rs), so poison is never observed
         // by a live request; take the guard either way.
-        self.ftl.lock().unwrap_or_else(|p| p.into_inner())
+        let g = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        Held {
+            g,
+            pool: &self.pool,
+        }
     }
 
     /// Runs `begin` until it stops reporting the cache exhausted: the first
@@ -129,7 +374,7 @@ impl FtlBackend {
     fn with_cache<T>(
         &self,
         mut begin: impl FnMut(&mut SimFtl) -> Result<T, FtlError>,
-    ) -> Result<(MutexGuard<'_, SimFtl>, T), IoError> {
+    ) -> Result<(Held<'_>, T), IoError> {
         let start = Instant::now();
         let mut flushed = false;
         let mut pause = Duration::from_micros(50);
@@ -195,10 +440,23 @@ impl Backend for FtlBackend {
     ) -> Result<(), IoError> {
         let mut list = IoList::new(&self.pool);
         let (ftl, grant) = self.with_cache(|f| f.begin_write(Handle(h), Lba(lba), n))?;
-        let built = ftl
-            .write_slots(&grant)
+        let mut intent = [NO_RECORD; MAX_IO_BLOCKS];
+        let granted = ftl.write_slots(&grant);
+        let built = granted
             .iter()
-            .try_for_each(|s| list.push_slot(&self.pool, s.0));
+            .zip(intent.iter_mut())
+            .enumerate()
+            .try_for_each(|(i, (s, r))| {
+                // The slot's content is about to change: its epoch first.
+                self.pool.claim(s.0);
+                *r = Record::Write {
+                    lba: lba + i as u64,
+                    slot: s.0,
+                    epoch: self.pool.epoch(s.0),
+                };
+                list.push_slot(&self.pool, s.0)
+            });
+        let intent = &intent[..granted.len().min(MAX_IO_BLOCKS)];
         drop(ftl);
         // The kernel copy, outside the lock: the FTL does not touch granted slots.
         let moved = built.and_then(|()| xfer.copy_in(&list));
@@ -217,6 +475,10 @@ impl Backend for FtlBackend {
                 return Err(e);
             }
         };
+        if let Err(e) = ftl.intend(intent) {
+            ftl.abort_write(grant);
+            return Err(e);
+        }
         ftl.commit_write(grant).map_err(map_err)?;
         if xfer.user_space_copy() {
             ftl.note_bytes_copied(got as u64);
@@ -232,33 +494,43 @@ impl Backend for FtlBackend {
     }
 
     fn discard(&self, lba: u64, n: u32) -> Result<(), IoError> {
-        self.lock().trim(Lba(lba), n).map_err(map_err)
+        let mut ftl = self.lock();
+        ftl.intend(&[Record::Trim { lba, sectors: n }])?;
+        ftl.trim(Lba(lba), n).map_err(map_err)
     }
 
     fn write_zeroes(&self, h: u32, lba: u64, n: u32) -> Result<(), IoError> {
-        // Not `Ftl::write_zeroes`: that is a trim, which lives only in RAM
-        // until the FTL persists trims, so zeroed blocks could come back
-        // with old data after a restart (think of a journal re-appearing
-        // under mkfs). Real zero sectors are durable after the next flush.
+        // Real zero sectors, programmed like a WRITE (`Ftl::write_zeroes`,
+        // a trim, would be cheaper now that trims are durable; kept as
+        // written so far).
         let mut done = 0;
         while done < n {
             let k = (n - done).min(MAX_IO_BLOCKS as u32);
             let at = lba + u64::from(done);
             let (ftl, grant) = self.with_cache(|f| f.begin_write(Handle(h), Lba(at), k))?;
-            let mut ids = [0u32; MAX_IO_BLOCKS];
+            let mut intent = [NO_RECORD; MAX_IO_BLOCKS];
             let granted = ftl.write_slots(&grant);
-            for (d, s) in ids.iter_mut().zip(granted) {
-                *d = s.0;
+            for (i, (r, s)) in intent.iter_mut().zip(granted).enumerate() {
+                // Granted to this request: the FTL does not touch it until
+                // commit. `slot_mut` moves the epoch before the zeros land.
+                self.pool.slot_mut(s.0).fill(0);
+                *r = Record::Write {
+                    lba: at + i as u64,
+                    slot: s.0,
+                    epoch: self.pool.epoch(s.0),
+                };
             }
-            let ids = &ids[..granted.len().min(MAX_IO_BLOCKS)];
-            drop(ftl);
-            for &s in ids {
-                // Granted to this request: the FTL does not touch it until commit.
-                self.pool.slot_mut(s).fill(0);
+            let intent = &intent[..granted.len().min(MAX_IO_BLOCKS)];
+            self.zero_fill_bytes.fetch_add(
+                (intent.len() * BLOCK_SIZE as usize) as u64,
+                Ordering::Relaxed,
+            );
+            let mut ftl = ftl;
+            if let Err(e) = ftl.intend(intent) {
+                ftl.abort_write(grant);
+                return Err(e);
             }
-            self.zero_fill_bytes
-                .fetch_add((ids.len() * BLOCK_SIZE as usize) as u64, Ordering::Relaxed);
-            self.lock().commit_write(grant).map_err(map_err)?;
+            ftl.commit_write(grant).map_err(map_err)?;
             done += k;
         }
         Ok(())
@@ -268,7 +540,12 @@ impl Backend for FtlBackend {
         self.flush()?;
         // A checkpoint at a clean stop leaves the next mount nothing to
         // replay past it.
-        self.lock().checkpoint().map_err(map_err)
+        self.lock().checkpoint().map_err(map_err)?;
+        // Everything is on the image: the journal has nothing left to say.
+        if let Some(p) = &self.journal_path {
+            let _ = std::fs::remove_file(p);
+        }
+        Ok(())
     }
 
     fn stats(&self) -> Vec<(&'static str, serde_json::Value)> {
@@ -298,6 +575,15 @@ impl Backend for FtlBackend {
             ),
             ("slots", self.pool.slot_count().into()),
             ("slots_mlocked", self.pool.is_locked().into()),
+            (
+                "crash_journal",
+                self.journal_path
+                    .as_ref()
+                    .map_or(serde_json::Value::Null, |p| p.display().to_string().into()),
+            ),
+            ("journal_replayed_writes", self.replayed.writes.into()),
+            ("journal_replayed_trims", self.replayed.trims.into()),
+            ("journal_skipped_writes", self.replayed.skipped.into()),
         ]
     }
 }

@@ -16,7 +16,7 @@ fn small_geometry() -> Geometry {
 
 fn backend(handles: u32, cache_bytes: usize) -> FtlBackend {
     let nand = SimNand::new_ram(small_geometry(), SimOptions::default()).unwrap();
-    FtlBackend::new(nand, true, handles, cache_bytes).unwrap()
+    FtlBackend::new(nand, true, handles, cache_bytes, None).unwrap()
 }
 
 /// Block `lba`'s content in generation `gen`.
@@ -122,7 +122,7 @@ fn flushed_data_and_zeroes_survive_a_remount() {
     let path = std::env::temp_dir().join(format!("ftl-ublk-be-{}.img", std::process::id()));
     let _ = std::fs::remove_file(&path);
     let nand = SimNand::create_image(&path, small_geometry(), SimOptions::default()).unwrap();
-    let b = FtlBackend::new(nand, true, 2, 0).unwrap();
+    let b = FtlBackend::new(nand, true, 2, 0, None).unwrap();
     let n = b.blocks().min(600);
     for lba in 0..n {
         write(&b, (lba % 2) as u32, lba, &pattern(lba, 1), lba % 50 == 0).unwrap();
@@ -134,7 +134,7 @@ fn flushed_data_and_zeroes_survive_a_remount() {
     b.shutdown().unwrap();
     drop(b);
     let nand = SimNand::open_image(&path, SimOptions::default()).unwrap();
-    let b = FtlBackend::new(nand, false, 2, 0).unwrap();
+    let b = FtlBackend::new(nand, false, 2, 0, None).unwrap();
     for lba in 0..n {
         let want = if (20..30).contains(&lba) {
             vec![0u8; 4096]
@@ -202,7 +202,7 @@ fn fua_and_flush_are_durable_without_a_clean_shutdown() {
     let path = std::env::temp_dir().join(format!("ftl-ublk-fua-{}.img", std::process::id()));
     let _ = std::fs::remove_file(&path);
     let nand = SimNand::create_image(&path, small_geometry(), SimOptions::default()).unwrap();
-    let b = FtlBackend::new(nand, true, 1, 0).unwrap();
+    let b = FtlBackend::new(nand, true, 1, 0, None).unwrap();
     write(&b, 0, 7, &pattern(7, 1), true).unwrap();
     write(&b, 0, 9, &pattern(9, 1), false).unwrap();
     b.flush().unwrap();
@@ -212,7 +212,7 @@ fn fua_and_flush_are_durable_without_a_clean_shutdown() {
     // No shutdown: the daemon dies here. What FUA and FLUSH covered is on the image.
     drop(b);
     let nand = SimNand::open_image(&path, SimOptions::default()).unwrap();
-    let b = FtlBackend::new(nand, false, 1, 0).unwrap();
+    let b = FtlBackend::new(nand, false, 1, 0, None).unwrap();
     assert_eq!(read(&b, 0, 7, 1), pattern(7, 1));
     assert_eq!(read(&b, 0, 9, 1), pattern(9, 1));
     assert_eq!(
@@ -222,4 +222,130 @@ fn fua_and_flush_are_durable_without_a_clean_shutdown() {
     );
     drop(b);
     std::fs::remove_file(&path).unwrap();
+}
+
+/// A scratch image and journal directory, removed on drop.
+struct Scratch {
+    dir: std::path::PathBuf,
+}
+
+impl Scratch {
+    fn new(name: &str) -> Scratch {
+        let dir = std::env::temp_dir().join(format!("ftl-ublk-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        Scratch { dir }
+    }
+    fn image(&self) -> std::path::PathBuf {
+        self.dir.join("nand.img")
+    }
+    fn journals(&self) -> std::path::PathBuf {
+        self.dir.join("shm")
+    }
+    fn open(&self, fresh: bool) -> Result<FtlBackend, String> {
+        let img = self.image();
+        let nand = if fresh {
+            SimNand::create_image(&img, small_geometry(), SimOptions::default()).unwrap()
+        } else {
+            SimNand::open_image(&img, SimOptions::default()).unwrap()
+        };
+        let journals = self.journals();
+        let at = JournalAt {
+            dir: &journals,
+            image: &img,
+        };
+        FtlBackend::new(nand, fresh, 2, 4 << 20, Some(at))
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// The daemon-crash workload: flushed data, then acknowledged but
+/// unflushed writes (the partial page: blocks 4, 5 and an overwritten 100)
+/// and a trim (of 50). Pages are 4 blocks, so the rest is programmed.
+fn crash_workload(b: &FtlBackend) {
+    write(b, 0, 50, &pattern(50, 1), false).unwrap();
+    write(b, 0, 60, &pattern(60, 1), false).unwrap();
+    b.write_zeroes(0, 60, 1).unwrap();
+    b.flush().unwrap();
+    let six: Vec<u8> = (0..6).flat_map(|i| pattern(i, 2)).collect();
+    write(b, 0, 0, &six, false).unwrap();
+    write(b, 1, 100, &pattern(100, 1), false).unwrap();
+    write(b, 1, 100, &pattern(100, 2), false).unwrap();
+    b.discard(50, 1).unwrap();
+}
+
+fn crash_workload_intact(b: &FtlBackend) -> bool {
+    (0..6).all(|i| read(b, 0, i, 1) == pattern(i, 2))
+        && read(b, 0, 100, 1) == pattern(100, 2)
+        && read(b, 0, 50, 1) == vec![0u8; 4096]
+        && read(b, 0, 60, 1) == vec![0u8; 4096]
+}
+
+#[test]
+fn a_daemon_crash_loses_nothing_acknowledged_with_the_journal() {
+    let s = Scratch::new("journal");
+    let b = s.open(true).unwrap();
+    crash_workload(&b);
+    // The daemon dies: no flush, no shutdown. The image (shared mapping) and
+    // the journal (shared file) keep what the process wrote.
+    drop(b);
+    let b = s.open(false).unwrap();
+    let r = b.replayed();
+    assert!(r.found && r.writes == 3 && r.trims == 1, "{r:?}");
+    assert!(crash_workload_intact(&b), "acknowledged data lost: {r:?}");
+    // The replay was flushed: a second crash right away needs no journal.
+    drop(b);
+    std::fs::remove_dir_all(s.journals()).unwrap();
+    let b = s.open(false).unwrap();
+    assert!(!b.replayed().found);
+    assert!(crash_workload_intact(&b));
+    // A clean shutdown leaves no journal behind.
+    b.shutdown().unwrap();
+    drop(b);
+    assert_eq!(std::fs::read_dir(s.journals()).unwrap().count(), 0);
+}
+
+#[test]
+fn without_the_journal_the_same_crash_loses_unflushed_writes() {
+    // The control: the workload really depends on the journal.
+    let s = Scratch::new("nojournal");
+    let b = s.open(true).unwrap();
+    crash_workload(&b);
+    drop(b);
+    std::fs::remove_dir_all(s.journals()).unwrap();
+    let b = s.open(false).unwrap();
+    assert!(!crash_workload_intact(&b));
+}
+
+#[test]
+fn a_damaged_or_foreign_journal_is_refused_and_kept() {
+    let s = Scratch::new("damaged");
+    let b = s.open(true).unwrap();
+    crash_workload(&b);
+    drop(b);
+    let j = std::fs::read_dir(s.journals())
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let mut bytes = std::fs::read(&j).unwrap();
+    bytes[30] ^= 0x40;
+    std::fs::write(&j, &bytes).unwrap();
+    let e = s.open(false).err().unwrap_or_default();
+    assert!(
+        e.contains("damaged header") && e.contains("move it away"),
+        "{e}"
+    );
+    assert_eq!(std::fs::read(&j).unwrap(), bytes, "refused untouched");
+    // Repaired, it replays.
+    bytes[30] ^= 0x40;
+    std::fs::write(&j, &bytes).unwrap();
+    let b = s.open(false).unwrap();
+    assert!(crash_workload_intact(&b));
 }

@@ -1,7 +1,9 @@
-//! The slot pool: one anonymous mapping cut into 4096-byte slots (the
-//! patent's "physical storage blocks"), plus a shared read-only zero page.
+//! The slot pool: one mapping cut into 4096-byte slots (the patent's
+//! "physical storage blocks"), plus a shared read-only zero page. The
+//! mapping is private memory, or a window of the crash journal's file in
+//! `/dev/shm` so the slots outlive a daemon crash (`journal.rs`).
 //!
-//! This is the daemon's only raw memory. The FTL reaches the slots through
+//! The FTL reaches the slots through
 //! [`ftl_core::SlotMemory`] (`PoolMemory`, for NAND program/read), the
 //! ublk queues through [`IoList`]s of slot addresses handed to the kernel's
 //! `preadv`/`pwritev` — with the FTL behind a mutex and the kernel copy done
@@ -14,12 +16,23 @@
 //! The mapping is pre-faulted (`MAP_POPULATE`) and mlocked when the limit
 //! allows: with transparent huge pages, first-touch faults inside the
 //! kernel's copy stalled a whole queue for up to ~190 ms (ublk-api.md).
+//!
+//! **Epochs.** Every slot has a counter that changes *before* its content
+//! does: [`SlotPool::slot_mut`] (the FTL loading or zeroing a slot) and
+//! [`SlotPool::claim`] (a slot granted to a WRITE, before the kernel copy)
+//! bump it. The crash journal records the epoch with each slot it names;
+//! a successor replays a slot only if its epoch is unchanged, i.e. its
+//! content is still the data the journal meant (see `journal.rs`). With a
+//! file-backed pool the epochs sit in the same shared file, in front of the
+//! slots.
 
+use std::fs::File;
 use std::io;
 use std::marker::PhantomData;
-use std::ptr::NonNull;
+use std::sync::atomic::{fence, AtomicU32, Ordering};
 
 use crate::backend::{IoError, IoVec};
+use crate::mapping::{Mapping, Populate};
 use crate::spec::BLOCK_SIZE;
 
 /// Most blocks in one request (512 KiB, the ublk `io_buf_bytes`).
@@ -27,57 +40,54 @@ pub const MAX_IO_BLOCKS: usize = 128;
 
 const SLOT: usize = BLOCK_SIZE as usize;
 
-/// An mmap'd, pre-faulted array of slots and a zero page.
+/// Bytes in front of the slots of a file-backed pool: one u32 epoch per
+/// slot, rounded up to whole pages.
+pub fn epochs_len(slots: u32) -> usize {
+    (slots as usize * 4).div_ceil(SLOT) * SLOT
+}
+
+/// Bytes a file-backed pool of `slots` slots occupies.
+pub fn pool_len(slots: u32) -> usize {
+    epochs_len(slots) + slots as usize * SLOT
+}
+
+/// An mmap'd, pre-faulted array of slots with their epochs, and a zero page.
 pub struct SlotPool {
-    base: NonNull<u8>,
+    /// Epochs, then slots.
+    map: Mapping,
+    zero: Mapping,
     slots: u32,
-    map_len: usize,
     /// Whether `mlock` succeeded (reported in stats).
     locked: bool,
 }
 
-// SAFETY: the pool is a plain memory region; who may touch which slot when is
-// governed by the FTL's grant contract (module docs), not by thread identity.
-unsafe impl Send for SlotPool {}
-// SAFETY: as for Send: shared access only hands out addresses and, through
-// `PoolMemory`, slices whose exclusivity the FTL's grant contract guarantees.
-unsafe impl Sync for SlotPool {}
-
 impl SlotPool {
-    /// Maps `slots` slots plus one zero page, pre-faulted; tries to mlock.
+    /// `slots` slots in private memory (lost with the process).
     pub fn new(slots: u32) -> io::Result<SlotPool> {
-        let map_len = (slots as usize + 1)
-            .checked_mul(SLOT)
-            .ok_or_else(|| io::Error::from_raw_os_error(libc::ENOMEM))?;
-        // SAFETY: a fresh private anonymous mapping; no existing memory is
-        // affected, and the result is checked before use.
-        let p = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                map_len,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_POPULATE,
-                -1,
-                0,
-            )
-        };
-        if p == libc::MAP_FAILED {
-            return Err(io::Error::last_os_error());
+        let len = pool_len(slots);
+        Self::with_map(Mapping::anon(len, Populate(true))?, slots)
+    }
+
+    /// `slots` slots in `file` at `offset` (page-aligned), shared: what the
+    /// process wrote is still there for the next one. The file must be at
+    /// least `offset + pool_len(slots)` long.
+    pub fn in_file(file: &File, offset: u64, slots: u32) -> io::Result<SlotPool> {
+        let len = pool_len(slots);
+        Self::with_map(Mapping::shared(file, offset, len, Populate(true))?, slots)
+    }
+
+    fn with_map(map: Mapping, slots: u32) -> io::Result<SlotPool> {
+        if slots == 0 {
+            return Err(io::Error::from_raw_os_error(libc::EINVAL));
         }
-        let base = NonNull::new(p.cast::<u8>()).ok_or_else(io::Error::last_os_error)?;
-        let zero_page = (slots as usize) * SLOT;
-        // SAFETY: both calls cover only pages inside the mapping just made.
-        let locked = unsafe {
-            // Best effort: huge pages would make pre-faulting coarse again.
-            libc::madvise(p, map_len, libc::MADV_NOHUGEPAGE);
-            // The zero page stays zero: nothing may write it.
-            libc::mprotect(p.cast::<u8>().add(zero_page).cast(), SLOT, libc::PROT_READ);
-            libc::mlock(p, map_len) == 0
-        };
+        let zero = Mapping::anon(SLOT, Populate(true))?;
+        // The zero page stays zero: nothing may write it.
+        zero.make_read_only()?;
+        let locked = map.lock_in_ram();
         Ok(SlotPool {
-            base,
+            map,
+            zero,
             slots,
-            map_len,
             locked,
         })
     }
@@ -96,13 +106,33 @@ impl SlotPool {
         if slot >= self.slots {
             return Err(IoError::Backend(format!("slot {slot} outside the pool")));
         }
+        let at = epochs_len(self.slots) + slot as usize * SLOT;
         // SAFETY: slot < slots, so the offset stays inside the mapping.
-        Ok(unsafe { self.base.as_ptr().add(slot as usize * SLOT) })
+        Ok(unsafe { self.map.as_ptr().add(at) })
     }
 
-    fn zero_ptr(&self) -> *mut u8 {
-        // SAFETY: the zero page is the mapping's last page.
-        unsafe { self.base.as_ptr().add(self.slots as usize * SLOT) }
+    fn epoch_cell(&self, slot: u32) -> Option<&AtomicU32> {
+        if slot >= self.slots {
+            return None;
+        }
+        // SAFETY: in bounds (slot < slots), 4-aligned (the mapping is
+        // page-aligned), and only ever accessed atomically.
+        Some(unsafe { AtomicU32::from_ptr(self.map.as_ptr().cast::<u32>().add(slot as usize)) })
+    }
+
+    /// Slot `slot`'s epoch (0 outside the pool).
+    pub fn epoch(&self, slot: u32) -> u32 {
+        self.epoch_cell(slot)
+            .map_or(0, |c| c.load(Ordering::Acquire))
+    }
+
+    /// Marks `slot` as about to be overwritten (its epoch changes first).
+    pub fn claim(&self, slot: u32) {
+        if let Some(c) = self.epoch_cell(slot) {
+            c.fetch_add(1, Ordering::AcqRel);
+            // The new epoch is in memory before any byte of new content.
+            fence(Ordering::SeqCst);
+        }
     }
 
     /// Slot `slot` as a shared slice. Callers uphold the grant contract.
@@ -115,9 +145,11 @@ impl SlotPool {
         }
     }
 
-    /// Slot `slot` as a mutable slice. Callers uphold the grant contract.
+    /// Slot `slot` as a mutable slice, its epoch bumped first. Callers
+    /// uphold the grant contract.
     #[allow(clippy::mut_from_ref)]
     pub fn slot_mut(&self, slot: u32) -> &mut [u8] {
+        self.claim(slot);
         match self.slot_ptr(slot) {
             // SAFETY: in bounds; only the FTL (holding `&mut` of its memory)
             // writes a slot that is neither granted nor pinned, so no other
@@ -126,15 +158,9 @@ impl SlotPool {
             Err(_) => &mut [],
         }
     }
-}
 
-impl Drop for SlotPool {
-    fn drop(&mut self) {
-        // SAFETY: unmaps exactly the mapping made in `new`; no IoList or
-        // slice outlives the pool (they borrow it).
-        unsafe {
-            libc::munmap(self.base.as_ptr().cast(), self.map_len);
-        }
+    fn zero_ptr(&self) -> *mut u8 {
+        self.zero.as_ptr()
     }
 }
 
@@ -219,6 +245,37 @@ mod tests {
             pool.slot(8).is_empty(),
             "out of range is empty, not a panic"
         );
+    }
+
+    #[test]
+    fn epochs_change_before_content_and_a_file_pool_outlives_its_mapping() {
+        let pool = SlotPool::new(4).unwrap();
+        let e = pool.epoch(1);
+        pool.claim(1);
+        assert_ne!(pool.epoch(1), e, "claim bumps");
+        let e = pool.epoch(1);
+        pool.slot_mut(1)[0] = 7;
+        assert_ne!(pool.epoch(1), e, "slot_mut bumps");
+        assert_eq!(pool.epoch(4), 0, "out of range is 0, not a panic");
+
+        let path = std::env::temp_dir().join(format!("zcftl-pool-{}", std::process::id()));
+        let f = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&path)
+            .unwrap();
+        f.set_len(4096 + pool_len(3) as u64).unwrap();
+        let a = SlotPool::in_file(&f, 4096, 3).unwrap();
+        a.slot_mut(2).fill(0x5a);
+        let epoch = a.epoch(2);
+        drop(a);
+        let b = SlotPool::in_file(&f, 4096, 3).unwrap();
+        assert!(b.slot(2).iter().all(|&x| x == 0x5a));
+        assert_eq!(b.epoch(2), epoch);
+        drop(b);
+        std::fs::remove_file(&path).unwrap();
     }
 
     #[test]

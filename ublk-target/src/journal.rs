@@ -1,0 +1,392 @@
+//! The crash journal: what a daemon crash would otherwise lose, in a
+//! shared file under `/dev/shm` that outlives the process (not a reboot —
+//! a power cut may lose unflushed data, a daemon crash may not).
+//!
+//! With `UBLK_F_USER_RECOVERY` the kernel keeps `/dev/ublkbN` while the
+//! daemon restarts, and the file system on it never notices: writes the
+//! daemon acknowledged must still read back. Everything already programmed
+//! is in the NAND image (a shared mapping, so the page cache keeps it when
+//! the process dies); what is not is listed by
+//! `Ftl::unflushed_writes`/`unflushed_trims` — at most a page of host data
+//! and one trim record. So the daemon's slot pool lives in this file, and
+//! after every FTL operation (before any request it served is completed)
+//! the daemon publishes the list: trims, then `(lba, slot, epoch)` writes.
+//! While an operation runs, the list also carries its *intent* (the blocks
+//! being committed, the range being trimmed): a commit may supersede and
+//! reuse a listed slot before the operation ends, and the intent is the
+//! newer value.
+//!
+//! A successor mounts the image, replays the list in order, skipping a
+//! write whose slot's epoch changed (the slot was reused, which the FTL
+//! only does once its data is on flash or superseded by a later record),
+//! flushes, and only then replaces the journal. Replaying is idempotent, so
+//! a crash during recovery just replays again.
+//!
+//! Layout (little-endian), one file per image, named by the image's device
+//! and inode numbers:
+//!
+//! ```text
+//! 0     header: "ZCJL", version, image dev, ino, slots, slot size,
+//!       record capacity, image path; crc32 at 2044
+//! 2048  active generation (u64, outside the crc; the commit point)
+//! 4096  copy A, then copy B: generation, image sequence, count, crc32,
+//!       then count records of 16 bytes (lba | TRIM bit, slot or sectors,
+//!       epoch)
+//! ...   the slot pool: epochs, then slots (`slots.rs`)
+//! ```
+//!
+//! Publishing writes the inactive copy, then stores the new generation:
+//! a crash at any instant leaves the previous list or the new one whole.
+
+use std::fs::{File, OpenOptions};
+use std::io;
+use std::os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::mapping::{Mapping, Populate};
+use crate::slots::{pool_len, SlotPool};
+use crate::spec::BLOCK_SIZE;
+
+/// Where journals live: RAM that outlives processes, not reboots.
+pub const JOURNAL_DIR: &str = "/dev/shm/zcftl";
+
+const MAGIC: &[u8; 4] = b"ZCJL";
+const VERSION: u32 = 1;
+const PAGE: usize = 4096;
+const HEADER_LEN: usize = PAGE;
+const HEADER_CRC_AT: usize = 2044;
+const ACTIVE_AT: usize = 2048;
+const PATH_AT: usize = 40;
+const PATH_MAX: usize = HEADER_CRC_AT - PATH_AT;
+const COPY_HEADER: usize = 32;
+const RECORD_LEN: usize = 16;
+const TRIM_BIT: u64 = 1 << 63;
+
+/// The image a journal belongs to: its file's identity.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ImageId {
+    dev: u64,
+    ino: u64,
+}
+
+impl ImageId {
+    /// The identity of the file at `path`.
+    pub fn of(path: &Path) -> io::Result<ImageId> {
+        let m = std::fs::metadata(path)?;
+        Ok(ImageId {
+            dev: m.dev(),
+            ino: m.ino(),
+        })
+    }
+
+    /// This image's journal in `dir`.
+    pub fn journal_path(&self, dir: &Path) -> PathBuf {
+        dir.join(format!("{:x}-{:x}.journal", self.dev, self.ino))
+    }
+}
+
+/// One step of a replay, in order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Record {
+    /// `sectors` blocks from `lba` were trimmed.
+    Trim {
+        /// First block.
+        lba: u64,
+        /// Blocks.
+        sectors: u32,
+    },
+    /// `lba`'s data is in `slot`, if the slot's epoch is still `epoch`.
+    Write {
+        /// The block.
+        lba: u64,
+        /// The pool slot holding its data.
+        slot: u32,
+        /// The slot's epoch when the record was made.
+        epoch: u32,
+    },
+}
+
+impl Record {
+    fn encode(&self, out: &mut [u8]) {
+        let (a, b, c) = match *self {
+            Record::Trim { lba, sectors } => (lba | TRIM_BIT, sectors, 0),
+            Record::Write { lba, slot, epoch } => (lba, slot, epoch),
+        };
+        out[0..8].copy_from_slice(&a.to_le_bytes());
+        out[8..12].copy_from_slice(&b.to_le_bytes());
+        out[12..16].copy_from_slice(&c.to_le_bytes());
+    }
+
+    fn decode(b: &[u8]) -> Record {
+        let a = le64(&b[0..8]);
+        let (x, y) = (le32(&b[8..12]), le32(&b[12..16]));
+        if a & TRIM_BIT != 0 {
+            Record::Trim {
+                lba: a & !TRIM_BIT,
+                sectors: x,
+            }
+        } else {
+            Record::Write {
+                lba: a,
+                slot: x,
+                epoch: y,
+            }
+        }
+    }
+}
+
+fn le64(b: &[u8]) -> u64 {
+    let mut a = [0u8; 8];
+    a.copy_from_slice(b);
+    u64::from_le_bytes(a)
+}
+
+fn le32(b: &[u8]) -> u32 {
+    let mut a = [0u8; 4];
+    a.copy_from_slice(b);
+    u32::from_le_bytes(a)
+}
+
+/// Where things sit in a journal of `slots` slots and `records` records.
+#[derive(Clone, Copy, Debug)]
+struct Layout {
+    slots: u32,
+    records: u32,
+    copy_len: usize,
+}
+
+impl Layout {
+    fn new(slots: u32, records: u32) -> Layout {
+        let copy_len = (COPY_HEADER + records as usize * RECORD_LEN).div_ceil(PAGE) * PAGE;
+        Layout {
+            slots,
+            records,
+            copy_len,
+        }
+    }
+
+    fn meta_len(&self) -> usize {
+        HEADER_LEN + 2 * self.copy_len
+    }
+
+    fn file_len(&self) -> u64 {
+        (self.meta_len() + pool_len(self.slots)) as u64
+    }
+
+    fn copy_at(&self, generation: u64) -> usize {
+        HEADER_LEN + (generation % 2) as usize * self.copy_len
+    }
+}
+
+/// A replayable list: the image sequence it was taken at, and its records.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Snapshot {
+    /// `Ftl::sequence()` when published: a mounted image must not be older.
+    pub seq: u64,
+    /// What to replay, in order.
+    pub records: Vec<Record>,
+}
+
+/// An open journal: its header and two list copies, mapped shared.
+pub struct Journal {
+    meta: Mapping,
+    layout: Layout,
+    generation: u64,
+    last: Vec<Record>,
+}
+
+impl Journal {
+    /// Creates (replacing any file there) a journal at `path` for `image`,
+    /// with an empty list, room for `records` records and a pool of `slots`
+    /// slots, which it returns too.
+    pub fn create(
+        path: &Path,
+        image: ImageId,
+        image_path: &Path,
+        slots: u32,
+        records: u32,
+    ) -> io::Result<(Journal, SlotPool)> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        let layout = Layout::new(slots, records);
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(path)?;
+        file.set_len(layout.file_len())?;
+        let mut header = [0u8; HEADER_LEN];
+        header[0..4].copy_from_slice(MAGIC);
+        header[4..8].copy_from_slice(&VERSION.to_le_bytes());
+        header[8..16].copy_from_slice(&image.dev.to_le_bytes());
+        header[16..24].copy_from_slice(&image.ino.to_le_bytes());
+        header[24..28].copy_from_slice(&slots.to_le_bytes());
+        header[28..32].copy_from_slice(&BLOCK_SIZE.to_le_bytes());
+        header[32..36].copy_from_slice(&records.to_le_bytes());
+        let p = image_path.as_os_str().as_encoded_bytes();
+        let p = &p[..p.len().min(PATH_MAX)];
+        header[36..40].copy_from_slice(&(p.len() as u32).to_le_bytes());
+        header[PATH_AT..PATH_AT + p.len()].copy_from_slice(p);
+        let crc = crc32fast::hash(&header[..HEADER_CRC_AT]);
+        header[HEADER_CRC_AT..ACTIVE_AT].copy_from_slice(&crc.to_le_bytes());
+        file.write_all_at(&header, 0)?;
+        Self::map(&file, layout)
+    }
+
+    fn map(file: &File, layout: Layout) -> io::Result<(Journal, SlotPool)> {
+        let meta = Mapping::shared(file, 0, layout.meta_len(), Populate(true))?;
+        let pool = SlotPool::in_file(file, layout.meta_len() as u64, layout.slots)?;
+        let mut j = Journal {
+            meta,
+            layout,
+            generation: 0,
+            // Sized once: publishing allocates nothing.
+            last: Vec::with_capacity(layout.records as usize),
+        };
+        j.generation = j.active().load(Ordering::Acquire);
+        Ok((j, pool))
+    }
+
+    /// Opens the journal at `path`, which must belong to `image`. Nothing in
+    /// the file can make this panic: a foreign, truncated or damaged file is
+    /// an error saying what it is.
+    pub fn open(path: &Path, image: ImageId) -> Result<(Journal, SlotPool), String> {
+        let p = path.display();
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(path)
+            .map_err(|e| format!("cannot open the crash journal {p}: {e}"))?;
+        let mut h = [0u8; HEADER_LEN];
+        file.read_exact_at(&mut h, 0)
+            .map_err(|_| format!("the crash journal {p} is truncated"))?;
+        if &h[0..4] != MAGIC {
+            return Err(format!("{p} is not a zcftl crash journal"));
+        }
+        if le32(&h[4..8]) != VERSION {
+            return Err(format!(
+                "the crash journal {p} has version {}, this ftl-ublk reads {VERSION}",
+                le32(&h[4..8])
+            ));
+        }
+        if crc32fast::hash(&h[..HEADER_CRC_AT]) != le32(&h[HEADER_CRC_AT..ACTIVE_AT]) {
+            return Err(format!("the crash journal {p} has a damaged header"));
+        }
+        let found = ImageId {
+            dev: le64(&h[8..16]),
+            ino: le64(&h[16..24]),
+        };
+        if found != image {
+            return Err(format!("the crash journal {p} belongs to another image"));
+        }
+        let (slots, slot_size, records) = (le32(&h[24..28]), le32(&h[28..32]), le32(&h[32..36]));
+        if slot_size != BLOCK_SIZE || slots == 0 || records > 1 << 20 {
+            return Err(format!("the crash journal {p} has an impossible layout"));
+        }
+        let layout = Layout::new(slots, records);
+        let len = file.metadata().map(|m| m.len()).unwrap_or(0);
+        if len != layout.file_len() {
+            return Err(format!(
+                "the crash journal {p} is {len} bytes, its header says {}",
+                layout.file_len()
+            ));
+        }
+        Self::map(&file, layout).map_err(|e| format!("cannot map the crash journal {p}: {e}"))
+    }
+
+    fn active(&self) -> &AtomicU64 {
+        // SAFETY: ACTIVE_AT + 8 lies inside the mapped header page, is
+        // 8-aligned (the mapping is page-aligned), and the word is only ever
+        // accessed atomically.
+        unsafe { AtomicU64::from_ptr(self.meta.as_ptr().add(ACTIVE_AT).cast::<u64>()) }
+    }
+
+    fn bytes(&self) -> &[u8] {
+        // SAFETY: the mapping is `meta.len()` bytes; only `publish`, which
+        // takes `&mut self`, writes it in this process.
+        unsafe { std::slice::from_raw_parts(self.meta.as_ptr(), self.meta.len()) }
+    }
+
+    fn bytes_mut(&mut self) -> &mut [u8] {
+        // SAFETY: as for `bytes`; `&mut self` makes this the only reference.
+        unsafe { std::slice::from_raw_parts_mut(self.meta.as_ptr(), self.meta.len()) }
+    }
+
+    /// Records the journal can hold.
+    pub fn capacity(&self) -> usize {
+        self.layout.records as usize
+    }
+
+    /// The published list. Errors if the active copy fails its checks.
+    pub fn read(&self) -> Result<Snapshot, String> {
+        let g = self.generation;
+        if g == 0 {
+            return Ok(Snapshot::default());
+        }
+        let at = self.layout.copy_at(g);
+        let b = self.bytes();
+        let c = &b[at..at + self.layout.copy_len];
+        let n = le32(&c[16..20]) as usize;
+        if le64(&c[0..8]) != g || n > self.capacity() {
+            return Err("the crash journal's active list is damaged".into());
+        }
+        let body = &c[COPY_HEADER..COPY_HEADER + n * RECORD_LEN];
+        let mut h = crc32fast::Hasher::new();
+        h.update(&c[0..20]);
+        h.update(body);
+        if h.finalize() != le32(&c[20..24]) {
+            return Err("the crash journal's active list fails its checksum".into());
+        }
+        Ok(Snapshot {
+            seq: le64(&c[8..16]),
+            records: body.chunks_exact(RECORD_LEN).map(Record::decode).collect(),
+        })
+    }
+
+    /// Publishes `records` taken at image sequence `seq`, unless they are
+    /// what was published last. Errors (publishing nothing) if they do not
+    /// fit.
+    pub fn publish(&mut self, seq: u64, records: &[Record]) -> Result<(), String> {
+        if records == self.last.as_slice() && self.generation != 0 {
+            return Ok(());
+        }
+        if records.len() > self.capacity() {
+            return Err(format!(
+                "{} records do not fit the crash journal ({})",
+                records.len(),
+                self.capacity()
+            ));
+        }
+        let g = self.generation + 1;
+        let at = self.layout.copy_at(g);
+        let copy_len = self.layout.copy_len;
+        let c = &mut self.bytes_mut()[at..at + copy_len];
+        c[0..8].copy_from_slice(&g.to_le_bytes());
+        c[8..16].copy_from_slice(&seq.to_le_bytes());
+        c[16..20].copy_from_slice(&(records.len() as u32).to_le_bytes());
+        for (r, out) in records
+            .iter()
+            .zip(c[COPY_HEADER..].chunks_exact_mut(RECORD_LEN))
+        {
+            r.encode(out);
+        }
+        let mut h = crc32fast::Hasher::new();
+        h.update(&c[0..20]);
+        h.update(&c[COPY_HEADER..COPY_HEADER + records.len() * RECORD_LEN]);
+        c[20..24].copy_from_slice(&h.finalize().to_le_bytes());
+        // The commit point: the copy is whole before it becomes active.
+        self.active().store(g, Ordering::Release);
+        self.generation = g;
+        self.last.clear();
+        self.last.extend_from_slice(records);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+#[path = "journal_tests.rs"]
+mod tests;
