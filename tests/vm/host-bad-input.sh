@@ -98,6 +98,8 @@ run_ftl del 4242
 expect_one_line_error "del 4242 (no such device)"
 run_ftl stats 4242 --json
 expect_one_line_error "stats 4242 --json (no such device)"
+run_ftl recover 4242
+expect_one_line_error "recover 4242 (no such device)"
 
 if [[ $fails -eq 0 && $passes -gt 0 ]]; then echo "SCENARIO-RESULT $SCEN: ok ($passes checks passed)"; exit 0; fi
 echo "SCENARIO-RESULT $SCEN: failed ($passes passed, $fails failed)"; exit 1

@@ -1,6 +1,7 @@
 # bad-input.sh: bad input to `ftl-ublk add` WITH the ublk driver present (the host-side checks
 # in tests/vm/host-bad-input.sh mostly stop at "no driver"): corrupt images, size mismatch,
-# impossible sizes, an image already in use, an id already in use. Each must fail with one
+# impossible sizes, an image already in use, an id already in use, `recover` of a live or a
+# missing device. Each must fail with one
 # line on stderr, leave the image unchanged, leave no device behind, and not disturb a live one.
 . /lib/vm-lib.sh
 require_ftl
@@ -50,6 +51,13 @@ bad_add "add of an image already in use" "" --image $T/good.img
 check "format refuses the image in use" sh -c "! $FTL format --image $T/good.img --size 64M 2>/dev/null"
 $FTL format --image $T/other.img --size 64M >/dev/null 2>&1
 bad_add "add --id $LIVE_ID (id in use)" $T/other.img --image $T/other.img --id "$LIVE_ID"
+# recover: a device whose daemon lives, and one that does not exist.
+for r in "$LIVE_ID" 4242; do
+  timeout 60 $FTL recover "$r" >$T/out 2>$T/err; rc=$?
+  if [ $rc -ne 0 ] && [ $rc -lt 124 ] && [ "$(grep -c . $T/err)" -eq 1 ] && [ ! -s $T/out ]; then
+    pass "recover $r refused: $(cat $T/err)"
+  else fail "recover $r: exit $rc, stdout '$(head -c 100 $T/out)', stderr $(grep -c . $T/err) lines"; fi
+done
 check "live device unharmed (data intact)" sh -c "dd if=$LIVE bs=1M count=4 iflag=direct 2>/dev/null | cmp -s - $T/pattern"
 check "live device still listed" sh -c "$FTL list | grep -q ublkb$LIVE_ID"
 check "del $LIVE_ID" $FTL del "$LIVE_ID"
