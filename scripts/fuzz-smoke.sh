@@ -19,7 +19,7 @@ cd "$(dirname "$0")/../fuzz"
 seconds="${FUZZ_SECONDS:-20}"
 targets=("$@")
 if [ "${#targets[@]}" -eq 0 ]; then
-    targets=(mount_garbage image_header cli_parse power_cut_ops)
+    targets=(mount_garbage image_header cli_parse cli_text journal_file power_cut_ops)
 fi
 export RUSTC_BOOTSTRAP=1
 

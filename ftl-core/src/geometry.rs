@@ -198,9 +198,18 @@ impl Geometry {
         self.total_blocks() * self.sectors_per_block()
     }
 
-    /// Raw capacity in bytes.
+    /// Raw capacity in bytes. Safe on any geometry, valid or not (error
+    /// messages quote it): a product past `u64::MAX` saturates.
     pub fn raw_bytes(&self) -> u64 {
-        u64::from(self.total_blocks()) * u64::from(self.pages_per_block) * u64::from(self.page_size)
+        [
+            u64::from(self.dies_per_channel),
+            u64::from(self.planes_per_die),
+            u64::from(self.blocks_per_plane),
+            u64::from(self.pages_per_block),
+            u64::from(self.page_size),
+        ]
+        .iter()
+        .fold(u64::from(self.channels), |acc, &f| acc.saturating_mul(f))
     }
 
     /// Blocks the meta stream may hold at once: two checkpoints (the one
@@ -273,6 +282,21 @@ impl Geometry {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn raw_bytes_saturates_on_nonsense() {
+        let g = Geometry {
+            channels: u16::MAX,
+            dies_per_channel: u16::MAX,
+            planes_per_die: u16::MAX,
+            blocks_per_plane: u32::MAX,
+            pages_per_block: u32::MAX,
+            page_size: u32::MAX,
+            ..Geometry::default()
+        };
+        assert!(g.validate().is_err());
+        assert_eq!(g.raw_bytes(), u64::MAX);
+    }
 
     #[test]
     fn default_is_valid_and_sized() {

@@ -10,8 +10,10 @@
 #![warn(missing_docs)]
 
 pub mod cli_parse;
+pub mod cli_text;
 pub mod common;
 pub mod image_header;
+pub mod journal_file;
 pub mod mount_garbage;
 pub mod power_cut_ops;
 

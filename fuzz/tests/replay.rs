@@ -11,7 +11,9 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use zcftl_fuzz::common::Rng;
-use zcftl_fuzz::{cli_parse, decode, image_header, mount_garbage, power_cut_ops};
+use zcftl_fuzz::{
+    cli_parse, cli_text, decode, image_header, journal_file, mount_garbage, power_cut_ops,
+};
 
 /// `(target, file name)` of regressions whose bug is still open (see
 /// each with an `#[ignore]`d test naming the bug. None are open now.
@@ -424,4 +426,111 @@ fn fixed_erase_count_overflow() {
     let bytes = regression("mount_garbage", "erase-count-overflow");
     let input = decode::<mount_garbage::Input>(&bytes).expect("decodes");
     mount_garbage::run(&input).unwrap_or_else(|e| panic!("{e}\n{input:?}"));
+}
+
+#[test]
+fn cli_text_corpus() {
+    replay::<cli_text::Input>("cli_text", cli_text::run);
+}
+
+#[test]
+fn cli_text_seeds() {
+    seeded::<cli_text::Input>("cli_text", 256, cli_text::run);
+}
+
+#[test]
+fn cli_text_by_hand() {
+    let words = |w: &[&str]| w.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    let cases = [
+        (
+            words(&["add", "--size", "64M", "--geometry", "op=12"]),
+            "64M",
+            "blocks=64,pages=64,page=16K",
+            (true, true),
+        ),
+        (
+            words(&["recover", "x"]),
+            "18446744073709551615",
+            "op=999",
+            (true, false),
+        ),
+        (
+            words(&["add", "--size", "99999999999T"]),
+            "1Q",
+            "page=0",
+            (false, true),
+        ),
+    ];
+    for (argv, size, geometry, given) in cases {
+        let input = cli_text::Input {
+            argv,
+            size: size.into(),
+            geometry: geometry.into(),
+            given,
+        };
+        if let Err(e) = cli_text::run(&input) {
+            panic!("{e}\n{input:?}");
+        }
+    }
+}
+
+#[test]
+fn journal_file_corpus() {
+    replay::<journal_file::Input>("journal_file", journal_file::run);
+}
+
+#[test]
+fn journal_file_seeds() {
+    seeded::<journal_file::Input>("journal_file", 128, journal_file::run);
+}
+
+#[test]
+fn journal_file_by_hand() {
+    use journal_file::{Edit, Input};
+    let list = vec![(5, 1, 3, false), (9, 4, 0, true)];
+    let cases = [
+        // Undamaged: reads back the last list.
+        (vec![], None, false),
+        // The header's image identity changed behind a fixed crc.
+        (vec![Edit { at: 9, xor: 0x10 }], None, true),
+        // The slot count made huge behind a fixed crc: the length no longer matches.
+        (vec![Edit { at: 27, xor: 0x7f }], None, true),
+        // The active generation moved to a copy never written.
+        (
+            vec![Edit {
+                at: 2048,
+                xor: 0x02,
+            }],
+            None,
+            false,
+        ),
+        // Truncated into the header.
+        (vec![], Some(100), false),
+    ];
+    for (edits, truncate_to, fix_header_crc) in cases {
+        let input = Input {
+            slots: 3,
+            lists: vec![list.clone(), list[..1].to_vec()],
+            edits,
+            truncate_to,
+            fix_header_crc,
+        };
+        if let Err(e) = journal_file::run(&input) {
+            panic!("{e}\n{input:?}");
+        }
+    }
+}
+
+/// `raw-bytes-overflow`: `Geometry::raw_bytes` multiplied the counts in
+/// `u32`/`u64`, and `ftl-ublk` quotes it when refusing a geometry.
+#[test]
+fn fixed_raw_bytes_overflow() {
+    let huge = "channels=65535,dies=65535,planes=65535,blocks=4294967295";
+    let input = cli_text::Input {
+        argv: ["format", "--geometry", huge].map(String::from).to_vec(),
+        size: "1T".into(),
+        geometry: format!("{huge},pages=4294967295,page=4294967295"),
+        given: (true, true),
+    };
+    cli_text::run(&input).unwrap();
 }

@@ -1,0 +1,58 @@
+//! `ftl-ublk` as a library: zcftl's flash translation layer as a Linux block device
+//! (`/dev/ublkbN`) through the kernel's ublk driver.
+//!
+//! The payload path is the patent's zero copy: with `UBLK_F_USER_COPY` the
+//! kernel copies a WRITE straight into the FTL's slots and a READ straight
+//! out of them (one `preadv`/`pwritev` per request), and user space copies
+//! nothing. The binary (`main.rs`) only parses the command line and calls
+//! [`run`]; the library exists so the fuzzers reach the real parsers
+//! ([`args`], [`spec`]) and the crash journal's file format ([`journal`]).
+//! Module map:
+//!
+//! - `args`, `spec`: the command line, sizes and geometries;
+//! - `add`, `control`: the subcommands (`add` also does `recover`);
+//! - `daemon`: fork with a readiness pipe, stop signals, panic policy;
+//! - `device`: libublk — device parameters and the queue threads;
+//! - `dispatch`: one request, decoded and served, errno mapping;
+//! - `backend`, `ftl_backend`, `null`: what requests are served by;
+//! - `slots`, `copy`: the slot memory and the two ways payload crosses;
+//! - `journal`, `mapping`: the crash journal in `/dev/shm` that carries
+//!   unflushed state across a daemon crash, and the mmap wrapper;
+//! - `device_file`: what `recover` needs to know about a device;
+//! - `image`: the NAND image; `stats`: the daemon's stats socket;
+//! - `errors`: one-line errors and the driver/privilege preflight.
+#![warn(missing_docs)]
+
+mod add;
+pub mod args;
+pub mod backend;
+mod control;
+mod copy;
+mod daemon;
+mod device;
+mod device_file;
+mod dispatch;
+pub mod errors;
+mod ftl_backend;
+mod image;
+pub mod journal;
+mod mapping;
+mod null;
+pub mod slots;
+pub mod spec;
+mod stats;
+
+use args::{Cli, Command};
+use errors::CliError;
+
+/// Runs one `ftl-ublk` command.
+pub fn run(cli: Cli) -> Result<(), CliError> {
+    match cli.command {
+        Command::Add(a) => add::run(a),
+        Command::Del { id } => control::del(id),
+        Command::Recover { id, foreground } => add::recover(id, foreground),
+        Command::List => control::list(),
+        Command::Stats { id, json } => control::show_stats(id, json),
+        Command::Format(f) => control::format(f),
+    }
+}
