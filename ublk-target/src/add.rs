@@ -31,19 +31,19 @@ pub fn run(a: AddArgs) -> Result<(), CliError> {
         geometry_for(a.size.as_deref(), a.geometry.as_deref())?;
     }
     preflight()?;
+    daemonize_and_serve(&a, false)
+}
+
+/// Forks (unless `--foreground`), then serves `a` until stopped; a startup
+/// failure reaches the waiting parent. Only the child returns.
+fn daemonize_and_serve(a: &AddArgs, recover: bool) -> Result<(), CliError> {
     let mut notifier = if a.foreground {
         Notifier::foreground()
     } else {
         daemon::daemonize()?
     };
     daemon::install_panic_hook();
-    match serve(&a, &mut notifier, false) {
-        Ok(()) => Ok(()),
-        Err(e) => {
-            notifier.fail(&e);
-            Err(e)
-        }
-    }
+    serve(a, &mut notifier, recover).inspect_err(|e| notifier.fail(e))
 }
 
 /// Runs `recover ID`: restarts the daemon of device `id`, whose daemon
@@ -83,19 +83,7 @@ pub fn recover(id: u32, foreground: bool) -> Result<(), CliError> {
         foreground,
         zero_copy: file.zero_copy,
     };
-    let mut notifier = if foreground {
-        Notifier::foreground()
-    } else {
-        daemon::daemonize()?
-    };
-    daemon::install_panic_hook();
-    match serve(&a, &mut notifier, true) {
-        Ok(()) => Ok(()),
-        Err(e) => {
-            notifier.fail(&e);
-            Err(e)
-        }
-    }
+    daemonize_and_serve(&a, true)
 }
 
 /// Sends START_USER_RECOVERY for device `id` (waiting while the driver

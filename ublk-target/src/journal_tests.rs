@@ -3,13 +3,32 @@
 
 use super::*;
 
-fn scratch(name: &str) -> (PathBuf, PathBuf) {
-    let dir = std::env::temp_dir().join(format!("zcftl-journal-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let img = dir.join("img");
-    std::fs::write(&img, b"x").unwrap();
-    (dir, img)
+/// A scratch directory with an "image" file and a fresh journal for it
+/// (4 slots, room for 8 records); removed on drop.
+struct Case {
+    dir: PathBuf,
+    id: ImageId,
+    path: PathBuf,
+}
+
+impl Case {
+    fn new(name: &str) -> (Case, Journal, SlotPool) {
+        let dir = std::env::temp_dir().join(format!("zcftl-journal-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let img = dir.join("img");
+        std::fs::write(&img, b"x").unwrap();
+        let id = ImageId::of(&img).unwrap();
+        let path = id.journal_path(&dir);
+        let (j, pool) = Journal::create(&path, id, &img, 4, 8).unwrap();
+        (Case { dir, id, path }, j, pool)
+    }
+}
+
+impl Drop for Case {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
 }
 
 fn sample() -> Vec<Record> {
@@ -25,29 +44,22 @@ fn sample() -> Vec<Record> {
 
 #[test]
 fn publish_then_reopen_reads_the_last_list() {
-    let (dir, img) = scratch("round");
-    let id = ImageId::of(&img).unwrap();
-    let path = id.journal_path(&dir);
-    let (mut j, pool) = Journal::create(&path, id, &img, 4, 8).unwrap();
+    let (c, mut j, pool) = Case::new("round");
     assert_eq!(j.read().unwrap(), Snapshot::default());
     pool.slot_mut(2).fill(0x11);
     j.publish(5, &sample()).unwrap();
     j.publish(6, &sample()[..1]).unwrap();
     assert!(j.publish(7, &[sample()[0]; 9]).is_err(), "over capacity");
     drop((j, pool));
-    let (j, pool) = Journal::open(&path, id).unwrap();
+    let (j, pool) = Journal::open(&c.path, c.id).unwrap();
     let snap = j.read().unwrap();
     assert_eq!((snap.seq, snap.records), (6, sample()[..1].to_vec()));
     assert!(pool.slot(2).iter().all(|&b| b == 0x11));
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
 fn a_torn_publish_leaves_the_previous_list() {
-    let (dir, img) = scratch("torn");
-    let id = ImageId::of(&img).unwrap();
-    let path = id.journal_path(&dir);
-    let (mut j, _pool) = Journal::create(&path, id, &img, 4, 8).unwrap();
+    let (_c, mut j, _pool) = Case::new("torn");
     j.publish(5, &sample()).unwrap();
     // A crash while the next copy is half written: garbage in the inactive
     // copy, the active generation not yet moved.
@@ -55,15 +67,12 @@ fn a_torn_publish_leaves_the_previous_list() {
     j.bytes_mut()[inactive..inactive + 40].fill(0xAB);
     let snap = j.read().unwrap();
     assert_eq!((snap.seq, snap.records), (5, sample()));
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
 fn foreign_damaged_and_mismatched_files_are_errors() {
-    let (dir, img) = scratch("bad");
-    let id = ImageId::of(&img).unwrap();
-    let path = id.journal_path(&dir);
-    let (mut j, pool) = Journal::create(&path, id, &img, 4, 8).unwrap();
+    let (c, mut j, pool) = Case::new("bad");
+    let (id, path) = (c.id, c.path.clone());
     j.publish(5, &sample()).unwrap();
     drop((j, pool));
     let good = std::fs::read(&path).unwrap();
@@ -103,7 +112,6 @@ fn foreign_damaged_and_mismatched_files_are_errors() {
             let _ = j.read();
         }
     }
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 fn j_copy_len(file: &[u8]) -> usize {
