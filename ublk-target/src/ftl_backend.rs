@@ -324,19 +324,25 @@ impl FtlBackend {
                 )
             })?;
         let pool = Arc::new(pool);
-        let mut ftl = mount(nand, fresh, pool.clone(), cfg)?;
-        let (w, t) = ftl.unflushed_capacity();
-        if w + t + MAX_IO_BLOCKS + 1 > journal.capacity() {
-            return Err("the crash journal is too small for this geometry".into());
-        }
-        let replayed = match &old {
-            Some((j, old_pool)) => replay(&mut ftl, &pool, j, old_pool)
-                .map_err(|e| format!("replaying the crash journal {}: {e}", path.display()))?,
-            None => Replayed::default(),
-        };
+        let opened = mount(nand, fresh, pool.clone(), cfg).and_then(|mut ftl| {
+            let (w, t) = ftl.unflushed_capacity();
+            if w + t + MAX_IO_BLOCKS + 1 > journal.capacity() {
+                return Err("the crash journal is too small for this geometry".into());
+            }
+            let replayed = match &old {
+                Some((j, old_pool)) => replay(&mut ftl, &pool, j, old_pool)
+                    .map_err(|e| format!("replaying the crash journal {}: {e}", path.display()))?,
+                None => Replayed::default(),
+            };
+            std::fs::rename(&fresh_path, &path)
+                .map_err(|e| format!("cannot install the crash journal {}: {e}", path.display()))?;
+            Ok((ftl, replayed))
+        });
         drop(old);
-        std::fs::rename(&fresh_path, &path)
-            .map_err(|e| format!("cannot install the crash journal {}: {e}", path.display()))?;
+        let (ftl, replayed) = opened.inspect_err(|_| {
+            // Not installed: do not leave a pool's worth of RAM in /dev/shm.
+            let _ = std::fs::remove_file(&fresh_path);
+        })?;
         Ok(FtlBackend::assemble(
             ftl,
             Some(journal),

@@ -375,3 +375,31 @@ fn a_journal_slot_whose_epoch_moved_is_not_replayed() {
         "the reused slot was replayed"
     );
 }
+
+#[test]
+fn a_failed_replay_keeps_the_old_journal_and_leaves_no_new_one() {
+    let s = Scratch::new("failedreplay");
+    s.open(true).unwrap().shutdown().unwrap();
+    // A journal (of this image) naming a block past the device's end.
+    let img = s.image();
+    let id = crate::journal::ImageId::of(&img).unwrap();
+    let path = id.journal_path(&s.journals());
+    let (mut j, _pool) = Journal::create(&path, id, &img, 4, 8).unwrap();
+    j.publish(
+        0,
+        &[Record::Trim {
+            lba: 1 << 40,
+            sectors: 1,
+        }],
+    )
+    .unwrap();
+    drop(j);
+    let e = s.open(false).err().unwrap_or_default();
+    assert!(e.contains("does not apply"), "{e}");
+    let left: Vec<_> = std::fs::read_dir(s.journals())
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    assert_eq!(left, vec![path], "the old journal stays, no new one");
+}
