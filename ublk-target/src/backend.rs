@@ -54,10 +54,12 @@ pub trait Backend: Send + Sync {
     ) -> Result<(), IoError>;
     /// Makes every write completed so far durable.
     fn flush(&self) -> Result<(), IoError>;
-    /// Forgets `n` blocks at `lba` (they read as zeros).
+    /// Forgets `n` blocks at `lba`: they read as zeros from now on, as
+    /// durably as a WRITE (after the next flush, across a restart too).
+    /// WRITE_ZEROES without NOUNMAP relies on this.
     fn discard(&self, lba: u64, n: u32) -> Result<(), IoError>;
-    /// Sets `n` blocks at `lba` to zeros, as durably as a WRITE (so after
-    /// the next flush they read zeros even across a restart).
+    /// Writes allocated zeros to `n` blocks at `lba` (WRITE_ZEROES with
+    /// NOUNMAP), as durably as a WRITE.
     fn write_zeroes(&self, handle: u32, lba: u64, n: u32) -> Result<(), IoError>;
     /// Flushes and saves everything for a clean shutdown.
     fn shutdown(&self) -> Result<(), IoError> {

@@ -23,6 +23,8 @@ pub mod op {
     pub const WRITE_ZEROES: u8 = 5;
     /// `op_flags` bit: force unit access.
     pub const F_FUA: u32 = 1 << 13;
+    /// `op_flags` bit of WRITE_ZEROES: the blocks must stay allocated.
+    pub const F_NOUNMAP: u32 = 1 << 15;
 }
 
 /// A decoded request.
@@ -59,6 +61,9 @@ pub enum Request {
         lba: u64,
         /// Blocks.
         n: u32,
+        /// Whether the blocks may be deallocated (no `NOUNMAP`): then a
+        /// discard does it, since discarded blocks read as zeros.
+        unmap: bool,
     },
 }
 
@@ -85,7 +90,11 @@ pub fn decode(op_flags: u32, start_sector: u64, nr_sectors: u32) -> Result<Reque
             fua: op_flags & op::F_FUA != 0,
         }),
         op::DISCARD => Ok(Request::Discard { lba, n }),
-        op::WRITE_ZEROES => Ok(Request::WriteZeroes { lba, n }),
+        op::WRITE_ZEROES => Ok(Request::WriteZeroes {
+            lba,
+            n,
+            unmap: op_flags & op::F_NOUNMAP == 0,
+        }),
         other => Err(IoError::Unsupported(other)),
     }
 }
@@ -114,9 +123,16 @@ pub fn dispatch(
             check_range(backend.blocks(), lba, n)?;
             backend.discard(lba, n).map(|()| 0)
         }
-        Request::WriteZeroes { lba, n } => {
+        Request::WriteZeroes { lba, n, unmap } => {
             check_range(backend.blocks(), lba, n)?;
-            backend.write_zeroes(handle, lba, n).map(|()| 0)
+            // Every backend's discarded blocks read as zeros
+            // (`Backend::discard`), as durably as a write; NOUNMAP asks for
+            // real, allocated zeros.
+            if unmap {
+                backend.discard(lba, n).map(|()| 0)
+            } else {
+                backend.write_zeroes(handle, lba, n).map(|()| 0)
+            }
         }
     }
 }

@@ -18,6 +18,8 @@ struct Log {
     durable_flushes_at_fua: u32,
     fail_next: Option<IoError>,
     handles: Vec<u32>,
+    discards: u32,
+    zeroes_written: u32,
 }
 
 struct Fake {
@@ -107,13 +109,20 @@ impl Backend for Fake {
     fn discard(&self, lba: u64, n: u32) -> Result<(), IoError> {
         self.fail()?;
         let mut log = self.log.lock().unwrap();
+        log.discards += 1;
         for b in lba..lba + u64::from(n) {
             log.written[b as usize] = false;
         }
         Ok(())
     }
     fn write_zeroes(&self, _h: u32, lba: u64, n: u32) -> Result<(), IoError> {
-        self.discard(lba, n)
+        self.fail()?;
+        let mut log = self.log.lock().unwrap();
+        log.zeroes_written += n;
+        for b in lba..lba + u64::from(n) {
+            log.written[b as usize] = false;
+        }
+        Ok(())
     }
     fn stats(&self) -> Vec<(&'static str, serde_json::Value)> {
         Vec::new()
@@ -200,6 +209,13 @@ fn flush_discard_write_zeroes_complete_with_zero() {
     assert_eq!(serve(&f, 0, op::WRITE_ZEROES as u32, sec(3), 8, &mut x), 0);
     let (_, back) = read(&f, 2, 2, &c);
     assert!(back.iter().all(|&b| b == 0));
+    // Plain WRITE_ZEROES deallocates (a discard); NOUNMAP writes zeros.
+    assert_eq!(f.log.lock().unwrap().discards, 2);
+    assert_eq!(f.log.lock().unwrap().zeroes_written, 0);
+    let nounmap = op::WRITE_ZEROES as u32 | op::F_NOUNMAP;
+    assert_eq!(serve(&f, 0, nounmap, sec(4), 16, &mut x), 0);
+    assert_eq!(f.log.lock().unwrap().zeroes_written, 2);
+    assert_eq!(f.log.lock().unwrap().discards, 2);
 }
 
 #[test]

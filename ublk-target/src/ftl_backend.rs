@@ -523,9 +523,8 @@ impl Backend for FtlBackend {
     }
 
     fn write_zeroes(&self, h: u32, lba: u64, n: u32) -> Result<(), IoError> {
-        // Real zero sectors, programmed like a WRITE (`Ftl::write_zeroes`,
-        // a trim, would be cheaper now that trims are durable; kept as
-        // written so far).
+        // WRITE_ZEROES with NOUNMAP: real zero sectors, programmed like a
+        // WRITE (without it, dispatch sends a discard: a trim).
         let mut done = 0;
         while done < n {
             let k = (n - done).min(MAX_IO_BLOCKS as u32);
