@@ -6,7 +6,8 @@
 //! out of them (one `preadv`/`pwritev` per request), and user space copies
 //! nothing. The binary (`main.rs`) only parses the command line and calls
 //! [`run`]; the library exists so the fuzzers reach the real parsers
-//! ([`args`], [`spec`]) and the crash journal's file format ([`journal`]).
+//! ([`args`], [`spec`]) and the crash journal's file format ([`journal`]),
+//! and the benchmarks the data path ([`ftl_backend`]).
 //! Module map:
 //!
 //! - `args`, `spec`: the command line, sizes and geometries;
@@ -27,13 +28,13 @@ mod add;
 pub mod args;
 pub mod backend;
 mod control;
-mod copy;
+pub mod copy;
 mod daemon;
 mod device;
 mod device_file;
 mod dispatch;
 pub mod errors;
-mod ftl_backend;
+pub mod ftl_backend;
 mod image;
 pub mod journal;
 mod mapping;
