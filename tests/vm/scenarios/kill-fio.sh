@@ -4,8 +4,9 @@
 # block it wrote. Under load the blocks acknowledged-but-unflushed at the kill are usually
 # overtaken by the next batch anyway, so a second kill comes when the device is idle right after
 # a flush and three 4 KiB direct writes: only the crash journal carries those across (the same
-# run without replaying it fails here). Then a kill during a verify-only pass, and a clean
-# del + add that still verifies.
+# run without replaying it fails here). Then a kill during a verify-only pass, a clean
+# del + add that still verifies, and the fallback without recovery: a kill, `del` of the
+# dead device, `add` on the image, which replays the journal.
 . /lib/vm-lib.sh
 require_ftl
 IMG=/tmp/kill.img
@@ -80,8 +81,27 @@ if ftl_add --image "$IMG"; then
   job=$(printf '%s' "$job" | sed "s|--filename=[^ ]*|--filename=$DEV|")
   runfio_bg $job --verify_only
   fio_ok "verify-only pass after del + re-add"
+else
+  abort "re-add on the image"
+fi
+# 5. The fallback without recovery: the daemon dies with three unflushed blocks, the dead
+# device is deleted, and `add` on the image replays the journal into the fresh device.
+check "flush the device (fsync)" dd if=/dev/zero of="$DEV" bs=4k seek=$TAIL count=0 conv=notrunc,fsync
+head -c 12288 /dev/urandom >/tmp/tail2.bin
+check "3 more direct 4 KiB writes after the flush" dd if=/tmp/tail2.bin of="$DEV" bs=4k seek=$TAIL count=3 oflag=direct
+pid=$(daemon_pid "$DEV_ID")
+kill -KILL "$pid"
+sleep 1
+check "del the device of the dead daemon" $FTL del "$DEV_ID"
+wait_gone "$DEV" 30 || fail "$DEV still present 30 s after del"
+if ftl_add --image "$IMG"; then
+  pass "add on the image after the crash and del -> $DEV"
+  rw=$(counter journal_replayed_writes)
+  dd if="$DEV" of=/tmp/tail2.back bs=4k skip=$TAIL count=3 iflag=direct 2>/dev/null
+  if cmp -s /tmp/tail2.bin /tmp/tail2.back; then pass "unflushed writes survive crash + del + add ($rw replayed by add)"
+  else fail "unflushed writes lost across crash + del + add ($rw replayed)"; fi
   $FTL del "$DEV_ID" >/dev/null 2>&1
 else
-  fail "re-add on the image"
+  fail "add on the image after the crash and del"
 fi
 finish
