@@ -42,6 +42,7 @@ pub mod blocks;
 pub mod cache_meta;
 pub mod config;
 pub mod error;
+pub mod format;
 mod ftl;
 pub mod gc;
 pub mod geometry;
