@@ -20,6 +20,12 @@ pub struct Ppa {
     pub page: u32,
 }
 
+/// A physical sector address: numbers every sector of the array,
+/// `(block · pages_per_block + page) · sectors_per_page + i` (see
+/// `layout::Layout`). The map's unit of "where an LBA lives on flash".
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Psa(pub u32);
+
 /// A cache slot: one sector-sized buffer of the slot pool (the patent's
 /// "physical storage block").
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
@@ -51,6 +57,12 @@ impl fmt::Display for Lba {
 impl fmt::Display for Ppa {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "block {} page {}", self.block.0, self.page)
+    }
+}
+
+impl fmt::Display for Psa {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "psa {}", self.0)
     }
 }
 

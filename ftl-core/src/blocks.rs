@@ -34,6 +34,22 @@ pub enum BlockState {
     Meta,
 }
 
+/// The moves the state diagram allows outside recovery.
+fn legal(from: BlockState, to: BlockState) -> bool {
+    use BlockState::*;
+    matches!(
+        (from, to),
+        (Stale, Free)
+            | (Free, Free)
+            | (Free, Open)
+            | (Open, Full)
+            | (Open, Meta)
+            | (Full, Stale)
+            | (Meta, Stale)
+            | (Free | Stale | Full | Meta, Bad)
+    )
+}
+
 /// The open write streams: host data and relocated (GC / wear-leveling)
 /// data are kept apart so cold and hot data do not share blocks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -101,8 +117,17 @@ impl BlockTable {
         self.state[b.0 as usize]
     }
 
-    /// Sets the state of `b`, keeping the count of available blocks.
+    /// Moves `b` to state `s` along the diagram in the module docs,
+    /// keeping the count of available blocks. Any other move is a bug.
     pub fn set_state(&mut self, b: BlockIdx, s: BlockState) {
+        let from = self.state(b);
+        assert!(legal(from, s), "block {}: {from:?} → {s:?}", b.0);
+        self.restore_state(b, s);
+    }
+
+    /// Sets the state of `b` as recovery found it (no transition check),
+    /// keeping the count of available blocks.
+    pub fn restore_state(&mut self, b: BlockIdx, s: BlockState) {
         let slot = &mut self.state[b.0 as usize];
         let was = matches!(*slot, BlockState::Free | BlockState::Stale);
         let is = matches!(s, BlockState::Free | BlockState::Stale);
@@ -137,6 +162,11 @@ impl BlockTable {
 
     /// Records a completed erase of `b`: it becomes `Free`.
     pub fn erased(&mut self, b: BlockIdx) {
+        assert!(
+            !self.is_held(b),
+            "block {} erased while a trim holds it",
+            b.0
+        );
         // Saturating: a count read back from flash may be anything.
         self.erase_count[b.0 as usize] = self.erase_count[b.0 as usize].saturating_add(1);
         self.next_page[b.0 as usize] = 0;
@@ -168,8 +198,9 @@ impl BlockTable {
         self.retiring[b.0 as usize]
     }
 
-    /// Marks `b` for retirement (it must be `Full`).
+    /// Marks `b` for retirement (it must be `Full` or `Meta`).
     pub fn set_retiring(&mut self, b: BlockIdx) {
+        assert!(matches!(self.state(b), BlockState::Full | BlockState::Meta));
         self.retiring[b.0 as usize] = true;
     }
 
@@ -262,10 +293,19 @@ mod tests {
     }
 
     #[test]
+    #[should_panic(expected = "Open → Stale")]
+    fn illegal_move_is_caught() {
+        let mut t = BlockTable::new(1);
+        t.erased(BlockIdx(0));
+        t.set_state(BlockIdx(0), BlockState::Open);
+        t.set_state(BlockIdx(0), BlockState::Stale);
+    }
+
+    #[test]
     fn retiring_and_collecting_reset_with_state() {
         let mut t = BlockTable::new(2);
         let b = BlockIdx(0);
-        t.set_state(b, BlockState::Full);
+        t.restore_state(b, BlockState::Full);
         t.set_retiring(b);
         t.set_collecting(b, true);
         assert!(t.is_retiring(b) && t.is_collecting(b));

@@ -18,10 +18,22 @@
 
 use alloc::vec::Vec;
 
-use crate::addr::{Ppa, SlotId};
+use core::num::NonZeroU32;
 
-/// Marker for "no LBA" / "no source" in a record.
-pub const NONE: u32 = u32::MAX;
+use crate::addr::{Lba, Ppa, Psa, SlotId};
+
+/// An LBA or physical sector stored as `value + 1`, so "none" costs no
+/// extra byte and needs no marker value (the geometry keeps both below
+/// 2³² − 2).
+type Packed = Option<NonZeroU32>;
+
+fn pack(v: u64) -> Packed {
+    u32::try_from(v + 1).ok().and_then(NonZeroU32::new)
+}
+
+fn unpack(p: Packed) -> Option<u64> {
+    p.map(|v| u64::from(v.get() - 1))
+}
 
 /// A record's state (the patent's cache metadata status table).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -51,9 +63,9 @@ pub struct CacheMetaTable {
     ppa: Vec<Ppa>,
     referenced: Vec<bool>,
     slots: Vec<SlotId>,
-    lbas: Vec<u32>,
+    lbas: Vec<Packed>,
     /// For relocated data: the physical sector it was read from.
-    srcs: Vec<u32>,
+    srcs: Vec<Packed>,
     free: Vec<EntryId>,
     clock: u32,
 }
@@ -69,8 +81,8 @@ impl CacheMetaTable {
             ppa: alloc::vec![Ppa::default(); n],
             referenced: alloc::vec![false; n],
             slots: alloc::vec![SlotId(0); n * stride],
-            lbas: alloc::vec![NONE; n * stride],
-            srcs: alloc::vec![NONE; n * stride],
+            lbas: alloc::vec![None; n * stride],
+            srcs: alloc::vec![None; n * stride],
             free: (0..count).rev().map(EntryId).collect(),
             clock: 0,
         }
@@ -111,20 +123,23 @@ impl CacheMetaTable {
         self.slots[e.0 as usize * self.stride + i]
     }
 
-    /// LBA held by slot `i` of `e` ([`NONE`] if none).
-    pub fn lba(&self, e: EntryId, i: usize) -> u32 {
-        self.lbas[e.0 as usize * self.stride + i]
+    /// LBA held by slot `i` of `e` (`None` once found stale).
+    pub fn lba(&self, e: EntryId, i: usize) -> Option<Lba> {
+        debug_assert!(i < self.len(e));
+        unpack(self.lbas[e.0 as usize * self.stride + i]).map(Lba)
     }
 
-    /// Source physical sector of slot `i` of `e` ([`NONE`] for host data).
-    pub fn src(&self, e: EntryId, i: usize) -> u32 {
-        self.srcs[e.0 as usize * self.stride + i]
+    /// Physical sector slot `i` of `e` was read from (`None` for host data).
+    pub fn src(&self, e: EntryId, i: usize) -> Option<Psa> {
+        debug_assert!(i < self.len(e));
+        unpack(self.srcs[e.0 as usize * self.stride + i]).map(|p| Psa(p as u32))
     }
 
-    /// Sets the LBA of slot `i` of `e` (to [`NONE`] when its data turns out
-    /// stale at program time).
-    pub fn set_lba(&mut self, e: EntryId, i: usize, lba: u32) {
-        self.lbas[e.0 as usize * self.stride + i] = lba;
+    /// Forgets the LBA of slot `i` of `e`: its data turned out stale when
+    /// the group was about to be programmed.
+    pub fn forget_lba(&mut self, e: EntryId, i: usize) {
+        debug_assert_eq!(self.state(e), EntryState::Programming);
+        self.lbas[e.0 as usize * self.stride + i] = None;
     }
 
     /// Takes a free record into `Filling`.
@@ -146,10 +161,12 @@ impl CacheMetaTable {
         Some(e)
     }
 
-    /// Appends a slot holding `lba` (read from physical sector `src`, or
-    /// [`NONE`]) to a filling or freshly loaded record. Returns whether the
+    /// Appends a slot holding `lba` (read from physical sector `src` if
+    /// relocated) to a filling or freshly loaded record. Returns whether the
     /// record is now a whole page (a filling one becomes `Full`).
-    pub fn push(&mut self, e: EntryId, slot: SlotId, lba: u32, src: u32) -> bool {
+    pub fn push(&mut self, e: EntryId, slot: SlotId, lba: Lba, src: Option<Psa>) -> bool {
+        let (lba, src) = (pack(lba.0), src.and_then(|p| pack(u64::from(p.0))));
+        assert!(lba.is_some(), "cache entry: LBA out of range");
         let i = e.0 as usize;
         let n = usize::from(self.len[i]);
         assert!(n < self.stride, "cache entry overfilled");
@@ -280,13 +297,17 @@ mod tests {
         let e = t.alloc_filling().unwrap();
         assert_eq!(t.state(e), EntryState::Filling);
         for k in 0..3 {
-            assert!(!t.push(e, SlotId(k), 10 + k, NONE));
+            assert!(!t.push(e, SlotId(k), Lba(u64::from(10 + k)), None));
         }
         assert!(t.remove_slot(e, SlotId(1)));
         assert!(!t.remove_slot(e, SlotId(1)));
-        assert_eq!((t.len(e), t.slot(e, 1), t.lba(e, 1)), (2, SlotId(2), 12));
-        assert!(!t.push(e, SlotId(5), 15, NONE));
-        assert!(t.push(e, SlotId(6), 16, NONE));
+        assert_eq!(
+            (t.len(e), t.slot(e, 1), t.lba(e, 1)),
+            (2, SlotId(2), Some(Lba(12)))
+        );
+        assert!(!t.push(e, SlotId(5), Lba(15), Some(Psa(3))));
+        assert_eq!(t.src(e, 2), Some(Psa(3)));
+        assert!(t.push(e, SlotId(6), Lba(16), None));
         assert_eq!(t.state(e), EntryState::Full);
         let ppa = Ppa::new(BlockIdx(3), 7);
         t.begin_program(e, ppa);
@@ -304,9 +325,9 @@ mod tests {
     fn clock_gives_second_chance_and_skips_busy() {
         let mut t = CacheMetaTable::new(3, 4);
         let a = t.alloc_loaded(Ppa::new(BlockIdx(0), 0)).unwrap();
-        t.push(a, SlotId(9), 1, NONE);
+        t.push(a, SlotId(9), Lba(1), None);
         let b = t.alloc_loaded(Ppa::new(BlockIdx(0), 1)).unwrap();
-        t.push(b, SlotId(8), 2, NONE);
+        t.push(b, SlotId(8), Lba(2), None);
         // Both referenced at load: first sweep clears, second picks; a's
         // slot 9 is "pinned".
         let v = t.pick_victim(|s| s.contains(&SlotId(9))).unwrap();

@@ -13,7 +13,7 @@
 
 use crate::addr::BlockIdx;
 use crate::blocks::{BlockState, BlockTable};
-use crate::l2p::Validity;
+use crate::validity::Validity;
 
 /// How garbage collection picks its victim.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -65,23 +65,23 @@ mod tests {
     use super::*;
     use crate::addr::Ppa;
     use crate::geometry::Geometry;
-    use crate::l2p::Layout;
+    use crate::layout::Layout;
 
     fn setup() -> (BlockTable, Validity, Layout) {
         let g = Geometry::small(8, 4, 20);
         let mut t = BlockTable::new(8);
-        let mut v = Validity::new(&g);
         let l = Layout::new(&g);
+        let mut v = Validity::new(l, 8);
         // Block 1: 10 valid, old. Block 2: 4 valid, new. Block 3: 12 valid, very old.
         for (b, n, seq) in [(1u32, 10u32, 100u64), (2, 4, 1000), (3, 12, 1)] {
-            t.set_state(BlockIdx(b), BlockState::Full);
+            t.restore_state(BlockIdx(b), BlockState::Full);
             t.set_last_seq(BlockIdx(b), seq);
             for i in 0..n {
                 v.set(l.psa(Ppa::new(BlockIdx(b), i / 4), (i % 4) as usize));
             }
         }
         // Block 4 is full of valid data: never worth collecting.
-        t.set_state(BlockIdx(4), BlockState::Full);
+        t.restore_state(BlockIdx(4), BlockState::Full);
         for i in 0..16 {
             v.set(l.psa(Ppa::new(BlockIdx(4), i / 4), (i % 4) as usize));
         }

@@ -8,7 +8,7 @@
 use core::fmt;
 
 use crate::addr::{BlockIdx, Ppa};
-use crate::oob;
+use crate::format::oob;
 
 /// Most sectors one page may hold; sizes the fixed scatter lists on the I/O
 /// path so it never allocates.
@@ -146,7 +146,7 @@ impl Geometry {
         {
             return Err(GeometryError::PageSize);
         }
-        if (self.page_size as usize) < crate::meta::HEADER_LEN + 64 {
+        if (self.page_size as usize) < crate::format::meta_page::HEADER_LEN + 64 {
             return Err(GeometryError::PageSize);
         }
         let needed = oob::record_len(self.sectors_per_page()) as u32;
@@ -217,11 +217,11 @@ impl Geometry {
     /// Sized from an upper bound of the checkpoint (every physical sector
     /// an LBA), so it does not depend on the logical size it helps set.
     pub fn meta_blocks(&self) -> u32 {
-        let chunks = crate::meta::checkpoint_chunks(
-            u64::from(self.total_sectors()),
-            self.total_blocks(),
-            self.page_size as usize,
-        );
+        let chunks = crate::format::checkpoint::Shape {
+            logical: u64::from(self.total_sectors()),
+            blocks: self.total_blocks(),
+        }
+        .chunks(self.page_size as usize);
         2 * chunks.div_ceil(self.pages_per_block) + 1
     }
 

@@ -7,8 +7,14 @@ pub struct Stats {
     pub host_sectors_written: u64,
     /// Sectors the host read.
     pub host_sectors_read: u64,
-    /// Sectors programmed to NAND, padding included.
+    /// Sectors programmed to NAND: every page the FTL programmed — host
+    /// data, relocated data (GC, wear leveling), meta pages (checkpoints,
+    /// trim records), padding and failed programs — times sectors per page.
+    /// What the device's own program counter sees.
     pub nand_sectors_written: u64,
+    /// Of [`Stats::nand_sectors_written`], the meta stream's (checkpoints
+    /// and trim records).
+    pub meta_sectors_written: u64,
     /// Sectors read from NAND (read misses, GC, recovery).
     pub nand_sectors_read: u64,
     /// Pages programmed.
@@ -58,15 +64,28 @@ pub struct Stats {
     pub mount_pages_read: u64,
     /// Pages the last mount replayed past its checkpoint.
     pub mount_pages_replayed: u64,
+    /// Bytes of RAM the logical-to-physical map holds.
+    pub map_ram_bytes: u64,
 }
 
 impl Stats {
-    /// NAND sectors written per host sector written (0 before any write).
+    /// NAND sectors written per host sector written, every page the FTL
+    /// programmed counted (0 before any write).
     pub fn write_amplification(&self) -> f64 {
+        self.per_host_sector(self.nand_sectors_written)
+    }
+
+    /// The meta stream's share of [`Stats::write_amplification`]: meta
+    /// sectors programmed per host sector written.
+    pub fn meta_write_amplification(&self) -> f64 {
+        self.per_host_sector(self.meta_sectors_written)
+    }
+
+    fn per_host_sector(&self, sectors: u64) -> f64 {
         if self.host_sectors_written == 0 {
             0.0
         } else {
-            self.nand_sectors_written as f64 / self.host_sectors_written as f64
+            sectors as f64 / self.host_sectors_written as f64
         }
     }
 

@@ -39,7 +39,7 @@ mod tests {
             (3, 12, BlockState::Open),
         ] {
             t.set_erase_count(BlockIdx(b), e);
-            t.set_state(BlockIdx(b), s);
+            t.restore_state(BlockIdx(b), s);
         }
         assert_eq!(pick_cold_block(&t, 11), None);
         assert_eq!(pick_cold_block(&t, 8), Some(BlockIdx(1)));

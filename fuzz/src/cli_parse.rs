@@ -15,11 +15,12 @@
 //!   and returns a sector.
 
 use arbitrary::Arbitrary;
+use ftl_core::format::oob;
 use ftl_core::geometry::{MIN_BLOCKS, RESERVED_BLOCKS};
 use ftl_core::testing::RamNand;
 
 use ftl_core::{
-    oob, BlockIdx, ConfigError, Error, Ftl, FtlConfig, GcPolicy, Geometry, GeometryError, Lba, Ppa,
+    BlockIdx, ConfigError, Error, Ftl, FtlConfig, GcPolicy, Geometry, GeometryError, Lba, Ppa,
     SlotPool, MAX_SECTORS_PER_PAGE,
 };
 

@@ -20,7 +20,7 @@
 //! so forgeries that name an LBA in range always carry a wrong data crc.
 
 use arbitrary::Arbitrary;
-use ftl_core::oob::{self, PageKind, PageRecord, NO_LBA};
+use ftl_core::format::oob::{self, PageKind, PageRecord, NO_LBA};
 use ftl_core::{BlockIdx, Ftl, Lba, Nand, Ppa, Seq, MAX_SECTORS_PER_PAGE};
 use simulator::{PageState, SimNand, SimOptions};
 

@@ -48,7 +48,7 @@ fn prepared(n: u64) -> (Dev, Ppa) {
         for p in 0..g.pages_per_block {
             let ppa = Ppa::new(ftl_core::BlockIdx(b), p);
             if ftl.nand_mut().read_page(ppa, &mut [], &mut oob).is_ok() {
-                if let Ok(rec) = ftl_core::oob::PageRecord::decode(&oob) {
+                if let Ok(rec) = ftl_core::format::oob::PageRecord::decode(&oob) {
                     if (0..4).any(|i| rec.lba(i) == Some(Lba(5))) && !rec.kind.is_meta() {
                         at = Some(ppa);
                         break 'scan;

@@ -1,8 +1,21 @@
-//! zcftl's on-flash formats, each with its encoder and decoder side by side.
+//! zcftl's on-flash formats, each with its encoder and decoder side by side
+//! and a round-trip property test.
 //!
-//! Every structure written to flash carries a magic, a version and a crc32;
-//! decoders never panic on what they read. `le` is the one little-endian
-//! helper all of them (and the simulator's image and the daemon's journal)
+//! | format | where it lives on flash |
+//! |---|---|
+//! | [`oob`] | the spare area of every programmed page |
+//! | [`meta_page`] | the header of every meta-stream page |
+//! | [`checkpoint`] | checkpoint chunks (meta stream) |
+//! | [`trim_record`] | trim records (meta stream) |
+//!
+//! Every structure carries a magic, a version and a crc32 (the spare-area
+//! record's own crc, and its data crc over the whole page); decoders never
+//! panic on what they read. [`le`] is the one little-endian helper all of
+//! them — and the simulator's image file and the daemon's crash journal —
 //! share.
 
+pub mod checkpoint;
 pub mod le;
+pub mod meta_page;
+pub mod oob;
+pub mod trim_record;

@@ -7,15 +7,20 @@
 //! (loading misses from flash into free slots) and pins it until
 //! [`Ftl::end_read`]. [`Ftl::write`] and [`Ftl::read`] wrap both with one
 //! copy each, counted in [`Stats::bytes_copied`](crate::Stats).
+//!
+//! Every update (commit, trim, flush) ends with [`Ftl::end_update`], where a
+//! due checkpoint is written.
 
-use crate::addr::{Handle, Lba, SlotId};
+use crate::addr::{Handle, Lba, Psa, SlotId};
 use crate::blocks::Stream;
 use crate::error::Error;
-use crate::l2p::{LOST, UNMAPPED};
+use crate::geometry::MAX_SECTORS_PER_PAGE;
+use crate::map::Mapping;
 use crate::nand::Nand;
 use crate::slot::{SlotMemory, SlotState};
 use crate::write_map::WriteGrant;
 
+use super::media::ReadFailure;
 use super::{Ftl, FtlResult};
 
 /// Where one sector of a read lives.
@@ -39,6 +44,16 @@ pub struct ReadGrant {
     pub sectors: u32,
 }
 
+/// What the host asked for.
+#[derive(Clone, Copy, Debug, Default)]
+pub(super) struct HostCounters {
+    pub sectors_written: u64,
+    pub sectors_read: u64,
+    pub trimmed_sectors: u64,
+    pub flushes: u64,
+    pub bytes_copied_by_embedder: u64,
+}
+
 impl<N: Nand, M: SlotMemory> Ftl<N, M> {
     fn check_range(&self, lba: Lba, sectors: u32) -> FtlResult<(), N> {
         let end = lba
@@ -51,12 +66,25 @@ impl<N: Nand, M: SlotMemory> Ftl<N, M> {
         Ok(())
     }
 
+    fn check_handle(&self, h: Handle) -> FtlResult<(), N> {
+        if h.0 < self.cache.handles() {
+            Ok(())
+        } else {
+            Err(Error::BadHandle)
+        }
+    }
+
     fn check_io(&self, h: Handle, lba: Lba, sectors: u32) -> FtlResult<(), N> {
         self.check_handle(h)?;
         if sectors > self.cfg.max_io_sectors {
             return Err(Error::OutOfRange);
         }
         self.check_range(lba, sectors)
+    }
+
+    /// The handle of the copying conveniences [`Ftl::write`] / [`Ftl::read`].
+    fn internal_handle(&self) -> Handle {
+        Handle(self.cache.handles() - 1)
     }
 
     /// Starts a write of `sectors` sectors at `lba` on handle `h`: returns
@@ -66,31 +94,22 @@ impl<N: Nand, M: SlotMemory> Ftl<N, M> {
     /// every slot; retry once some complete.
     pub fn begin_write(&mut self, h: Handle, lba: Lba, sectors: u32) -> FtlResult<WriteGrant, N> {
         self.check_io(h, lba, sectors)?;
-        if self.write_map.is_open(h) {
+        if self.cache.write_open(h) {
             return Err(Error::BadHandle);
         }
-        self.acquiring = Some(h);
-        while self.write_map.owned(h) < sectors as usize {
-            match self.take_slot(SlotState::Reserved, self.host_reserve()) {
-                Ok(slot) => self.write_map.add_slot(h, slot),
-                Err(e) => {
-                    self.acquiring = None;
-                    return Err(e);
-                }
-            }
-        }
-        self.acquiring = None;
-        Ok(self.write_map.open(h, lba, sectors))
+        self.cache
+            .begin_write(h, lba, sectors)
+            .map_err(|_| Error::CacheExhausted)
     }
 
     /// The slots of a write grant, one per sector in LBA order.
     pub fn write_slots(&self, g: &WriteGrant) -> &[SlotId] {
-        self.write_map.grant_slots(g)
+        self.cache.grant_slots(g)
     }
 
     fn check_grant(&self, g: &WriteGrant) -> FtlResult<(), N> {
         self.check_handle(g.handle)?;
-        if !self.write_map.is_open(g.handle) {
+        if !self.cache.write_open(g.handle) {
             return Err(Error::BadHandle);
         }
         Ok(())
@@ -106,54 +125,54 @@ impl<N: Nand, M: SlotMemory> Ftl<N, M> {
         self.check_grant(&g)?;
         let mut result = Ok(());
         for i in 0..g.sectors as usize {
-            let slot = self.write_map.grant_slots(&g)[i];
+            let slot = self.cache.grant_slots(&g)[i];
             if result.is_ok() {
                 result = self.host_append(Lba(g.lba.0 + i as u64), slot);
-                if result.is_err() && self.slots.state(slot) == SlotState::Reserved {
-                    self.slots.release(slot);
-                }
-            } else {
+            }
+            if result.is_err() {
                 // A fatal error part-way: the rest of the write is dropped.
-                self.slots.release(slot);
+                self.cache.drop_reserved(slot);
             }
         }
-        self.write_map.close_committed(&g);
-        self.stats.host_sectors_written += u64::from(g.sectors);
-        self.top_up(g.handle);
-        result
+        self.cache.close_committed(&g);
+        self.host.sectors_written += u64::from(g.sectors);
+        self.cache.top_up(g.handle);
+        result?;
+        self.end_update()
     }
 
     /// Abandons a write: nothing changes, the handle keeps its slots.
     pub fn abort_write(&mut self, g: WriteGrant) {
         if self.check_grant(&g).is_ok() {
-            self.write_map.close_aborted(&g);
-        }
-    }
-
-    /// Refills `h`'s reserve to the prefill count, best effort.
-    fn top_up(&mut self, h: Handle) {
-        let want = usize::from(self.write_map.prefill());
-        while self.write_map.owned(h) < want {
-            match self.take_slot(SlotState::Reserved, self.host_reserve()) {
-                Ok(s) => self.write_map.add_slot(h, s),
-                Err(_) => break,
-            }
+            self.cache.close_aborted(&g);
         }
     }
 
     /// Makes `slot` the newest data of `lba`, programming the host group
     /// once it holds a page.
     fn host_append(&mut self, lba: Lba, slot: SlotId) -> FtlResult<(), N> {
-        self.supersede_cached(lba);
-        let e = self.fill_entry(Stream::Host)?;
-        self.slots.set(slot, SlotState::Dirty);
-        self.slot_entry[slot.0 as usize] = e.0;
-        self.read_map.insert(lba, slot);
+        self.cache.supersede(lba);
+        if self.cache.group_is_full(Stream::Host) {
+            // Left whole by a failed program: program it first.
+            self.program_group(Stream::Host)?;
+        }
+        let full = self
+            .cache
+            .append_host(lba, slot)
+            .map_err(|_| Error::CacheExhausted)?;
+        if full {
+            self.program_group(Stream::Host)?;
+        }
+        Ok(())
+    }
+
+    /// The end of every update: writes a checkpoint if one is due.
+    fn end_update(&mut self) -> FtlResult<(), N> {
         if self
             .meta
-            .push(e, slot, lba.0 as u32, crate::cache_meta::NONE)
+            .checkpoint_due(self.cfg.checkpoint_interval_pages, self.flash.layout().ppb)
         {
-            self.program_fill(Stream::Host)?;
+            self.checkpoint()?;
         }
         Ok(())
     }
@@ -162,22 +181,20 @@ impl<N: Nand, M: SlotMemory> Ftl<N, M> {
     /// [`Ftl::read_segments`].
     pub fn begin_read(&mut self, h: Handle, lba: Lba, sectors: u32) -> FtlResult<ReadGrant, N> {
         self.check_io(h, lba, sectors)?;
-        if self.read_open[h.0 as usize] {
+        if self.cache.read_open(h) {
             return Err(Error::BadHandle);
         }
-        let base = (h.0 * self.cfg.max_io_sectors) as usize;
         for i in 0..sectors as usize {
-            let l = Lba(lba.0 + i as u64);
-            match self.locate(l) {
-                Ok(seg) => self.read_segs[base + i] = seg,
+            match self.locate(Lba(lba.0 + i as u64)) {
+                Ok(seg) => self.cache.set_segment(h, i, seg),
                 Err(e) => {
-                    self.unpin_segments(base, i);
+                    self.cache.unpin_segments(h, i);
                     return Err(e);
                 }
             }
         }
-        self.read_open[h.0 as usize] = true;
-        self.stats.host_sectors_read += u64::from(sectors);
+        self.cache.set_read_open(h, true);
+        self.host.sectors_read += u64::from(sectors);
         Ok(ReadGrant {
             handle: h,
             lba,
@@ -185,50 +202,68 @@ impl<N: Nand, M: SlotMemory> Ftl<N, M> {
         })
     }
 
-    /// Finds (loading if need be) and pins the slot holding `lba`.
+    /// Finds (loading if need be) the slot holding `lba`.
     fn locate(&mut self, lba: Lba) -> FtlResult<Segment, N> {
-        let slot = if let Some(s) = self.read_map.get(lba) {
-            self.stats.cache_hits += 1;
-            if let Some(e) = self.entry_of(s) {
-                self.meta.touch(e);
-            }
-            s
-        } else {
-            match self.l2p.get(lba) {
-                UNMAPPED => return Ok(Segment::Zero),
-                LOST => return Err(Error::Uncorrectable { lba }),
-                psa => {
-                    self.stats.cache_misses += 1;
-                    self.load(lba, psa)?
-                }
-            }
-        };
-        self.slots.pin(slot);
-        Ok(Segment::Slot(slot))
-    }
-
-    fn unpin_segments(&mut self, base: usize, n: usize) {
-        for i in 0..n {
-            if let super::Segment::Slot(s) = self.read_segs[base + i] {
-                self.slots.unpin(s);
+        if let Some(s) = self.cache.hit(lba) {
+            return Ok(Segment::Slot(s));
+        }
+        match self.mapping(lba)? {
+            Mapping::Unmapped => Ok(Segment::Zero),
+            Mapping::Lost => Err(Error::Uncorrectable { lba }),
+            Mapping::Flash(psa) => {
+                self.cache.note_miss();
+                Ok(Segment::Slot(self.load(lba, psa)?))
             }
         }
+    }
+
+    /// Read miss: loads the page holding `psa` into free slots (the
+    /// patent's read-miss flow), caches every sector of it that is still
+    /// current, and returns the slot holding `lba`.
+    fn load(&mut self, lba: Lba, psa: Psa) -> FtlResult<SlotId, N> {
+        let layout = *self.flash.layout();
+        let (ppa, idx) = layout.ppa(psa);
+        let spp = layout.spp as usize;
+        let mut ids = [SlotId(0); MAX_SECTORS_PER_PAGE];
+        let reserve = self.cache.host_reserve();
+        self.cache
+            .take_page_slots(SlotState::Clean, reserve, &mut ids[..spp])
+            .map_err(|_| Error::CacheExhausted)?;
+        let rec = match self.read_into_slots(ppa, &ids[..spp]) {
+            Ok(rec) if rec.lba(idx) == Some(lba) => rec,
+            Ok(_) | Err(ReadFailure::Unreadable) => {
+                self.cache.release_slots(&ids[..spp]);
+                return Err(Error::Uncorrectable { lba });
+            }
+            Err(ReadFailure::Nand(e)) => {
+                self.cache.release_slots(&ids[..spp]);
+                return Err(Error::Nand(e));
+            }
+        };
+        let mut current = [None; MAX_SECTORS_PER_PAGE];
+        for (i, c) in current[..spp].iter_mut().enumerate() {
+            *c = rec
+                .lba(i)
+                .filter(|&l| self.flash.is_current(l, layout.psa(ppa, i)));
+        }
+        self.cache
+            .adopt_loaded(ppa, &ids[..spp], &current[..spp])
+            .map_err(|_| Error::CacheExhausted)?;
+        Ok(ids[idx])
     }
 
     /// Where each sector of a read grant lives, in LBA order.
     pub fn read_segments(&self, g: &ReadGrant) -> &[Segment] {
-        let base = (g.handle.0 * self.cfg.max_io_sectors) as usize;
-        &self.read_segs[base..base + g.sectors as usize]
+        self.cache.segments(g.handle, g.sectors as usize)
     }
 
     /// Ends a read: its slots may be reused again.
     pub fn end_read(&mut self, g: ReadGrant) {
-        if self.check_handle(g.handle).is_err() || !self.read_open[g.handle.0 as usize] {
+        if self.check_handle(g.handle).is_err() || !self.cache.read_open(g.handle) {
             return;
         }
-        let base = (g.handle.0 * self.cfg.max_io_sectors) as usize;
-        self.unpin_segments(base, g.sectors as usize);
-        self.read_open[g.handle.0 as usize] = false;
+        self.cache.unpin_segments(g.handle, g.sectors as usize);
+        self.cache.set_read_open(g.handle, false);
     }
 
     /// Discards `sectors` sectors at `lba`: they read as zeros until written
@@ -244,23 +279,19 @@ impl<N: Nand, M: SlotMemory> Ftl<N, M> {
         if sectors == 0 {
             return Ok(());
         }
-        for l in lba.0..end {
-            self.supersede_cached(Lba(l));
-            let old = self.l2p.set(Lba(l), UNMAPPED);
-            if old != UNMAPPED && old != LOST {
-                // The old copy's block may not be erased before this trim
-                // is in a trim record: after a cut, the checkpoint may still
-                // point there.
-                let b = self.layout.block(old);
-                if !self.blocks.is_held(b) {
-                    self.blocks.set_held(b, true);
-                    self.held_blocks.push(b);
-                }
-                self.invalidate(old);
+        for l in (lba.0..end).map(Lba) {
+            self.cache.supersede(l);
+            if let Some(b) = self.flash.unmap(l) {
+                self.settle(b);
             }
         }
-        self.stats.trimmed_sectors += u64::from(sectors);
-        self.note_trim(lba.0, sectors)
+        self.host.trimmed_sectors += u64::from(sectors);
+        if !self.meta.note_trim(lba, sectors) {
+            self.log_trims()?;
+            let noted = self.meta.note_trim(lba, sectors);
+            assert!(noted, "an empty trim record refused a range");
+        }
+        self.end_update()
     }
 
     /// Zeroes `sectors` sectors at `lba`. Unmapped sectors read as zeros,
@@ -273,12 +304,12 @@ impl<N: Nand, M: SlotMemory> Ftl<N, M> {
     /// filled host page (padded) and any pending trim record, and syncs the
     /// NAND.
     pub fn flush(&mut self) -> FtlResult<(), N> {
-        self.program_fill(Stream::Host)?;
+        self.program_group(Stream::Host)?;
         self.log_trims()?;
         self.mark_pending_bad()?;
-        self.nand.sync().map_err(Error::Nand)?;
-        self.stats.flushes += 1;
-        Ok(())
+        self.media.sync().map_err(Error::Nand)?;
+        self.host.flushes += 1;
+        self.end_update()
     }
 
     /// Writes `data` (whole sectors) at `lba`, copying it into slots: the
@@ -294,11 +325,7 @@ impl<N: Nand, M: SlotMemory> Ftl<N, M> {
         for (k, part) in data.chunks(chunk).enumerate() {
             let at = Lba(lba.0 + (k * chunk / ss) as u64);
             let g = self.begin_write(h, at, (part.len() / ss) as u32)?;
-            for (i, sector) in part.chunks(ss).enumerate() {
-                let slot = self.write_map.grant_slots(&g)[i];
-                self.mem.slot_mut(slot).copy_from_slice(sector);
-            }
-            self.stats.bytes_copied += part.len() as u64;
+            self.cache.fill_grant(&g, part);
             self.commit_write(g)?;
         }
         Ok(())
@@ -317,13 +344,7 @@ impl<N: Nand, M: SlotMemory> Ftl<N, M> {
         for (k, part) in buf.chunks_mut(chunk).enumerate() {
             let at = Lba(lba.0 + (k * chunk / ss) as u64);
             let g = self.begin_read(h, at, (part.len() / ss) as u32)?;
-            for (sector, seg) in part.chunks_mut(ss).zip(self.read_segments(&g)) {
-                match *seg {
-                    Segment::Slot(s) => sector.copy_from_slice(self.mem.slot(s)),
-                    Segment::Zero => sector.fill(0),
-                }
-            }
-            self.stats.bytes_copied += part.len() as u64;
+            self.cache.copy_out(h, part);
             self.end_read(g);
         }
         Ok(())

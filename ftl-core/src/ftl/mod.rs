@@ -1,34 +1,51 @@
-//! The FTL: the patent's cache tables over a page-level mapping.
+//! The FTL: a few owned parts, and the flows that drive them.
 //!
-//! Split by concern: [`io`](self) holds the public data path (grants,
-//! reads, trim, flush), `cache` slot acquisition and eviction, `program`
-//! page programming and block allocation, `relocate` garbage collection and
-//! wear leveling, `mount` format and recovery, `checkpoint` the meta stream,
-//! `unflushed` what a process crash would lose, `check` the integrity check.
+//! | part | file | owns |
+//! |---|---|---|
+//! | [`Cache`](cache::Cache) | `cache.rs` | slot memory, slot table, write map, read map, cache metadata + status tables, read grants, filling groups |
+//! | [`FlashMap`](flash::FlashMap) | `flash.rs` | the L2P map, validity, block table, write frontiers, trim holds, pending bad marks |
+//! | [`MetaStream`](meta_stream::MetaStream) | `meta_stream.rs` | pending trims, live meta blocks, checkpoint due-ness |
+//! | [`Media`](media::Media) | `media.rs` | the NAND driver, the sequence counter, what reached the media |
+//!
+//! A part changes only its own fields; the flows ask it. The flows, one
+//! file each: `io.rs` the public data path, `program.rs` programming a
+//! group and the block allocator, `maintain.rs` garbage collection and
+//! wear leveling (an explicit step before the host stream opens a block),
+//! `checkpoint.rs` writing the meta stream, `mount.rs` format and recovery,
+//! `unflushed.rs` what a process crash would lose, `check.rs` the
+//! integrity check.
+//!
+//! The call graph has no cycle through maintenance: only the host stream
+//! runs it, and maintenance never programs the host stream. Checkpoints are
+//! taken when an update operation ends (or by maintenance, to move a cold
+//! meta block), never from inside a page program.
 
 mod cache;
 mod check;
 mod checkpoint;
+mod flash;
 mod io;
+mod maintain;
+mod media;
+mod meta_stream;
 mod mount;
 mod program;
-mod relocate;
 mod unflushed;
 
-use alloc::vec::Vec;
-
-use crate::addr::{BlockIdx, Handle, SlotId};
-use crate::blocks::{BlockTable, Stream};
-use crate::cache_meta::{CacheMetaTable, EntryId};
+use crate::addr::{BlockIdx, Lba};
 use crate::config::FtlConfig;
 use crate::error::Error;
 use crate::geometry::Geometry;
-use crate::l2p::{L2p, Layout, Validity};
+use crate::layout::Layout;
+use crate::map::Mapping;
 use crate::nand::Nand;
-use crate::read_map::ReadMap;
-use crate::slot::{SlotMemory, SlotState, SlotTable};
+use crate::slot::SlotMemory;
 use crate::stats::Stats;
-use crate::write_map::WriteMap;
+
+use cache::Cache;
+use flash::FlashMap;
+use media::Media;
+use meta_stream::MetaStream;
 
 pub use check::IntegrityError;
 pub use io::{ReadGrant, Segment};
@@ -36,65 +53,25 @@ pub use io::{ReadGrant, Segment};
 /// Result of FTL operations over a NAND driver `N`.
 pub type FtlResult<T, N> = Result<T, Error<<N as Nand>::Error>>;
 
-/// Marker for "slot in no cache entry".
-const NO_ENTRY: u32 = u32::MAX;
-
 /// A flash translation layer over the NAND `N`, caching in the slots of `M`.
 ///
 /// Built by [`Ftl::format`] (fresh media) or [`Ftl::open`] (rebuild from
 /// what is on flash). All tables are sized then; the read, write, trim,
 /// flush and GC paths allocate nothing afterwards.
 pub struct Ftl<N: Nand, M: SlotMemory> {
-    nand: N,
-    mem: M,
+    media: Media<N>,
+    cache: Cache<M>,
+    flash: FlashMap,
+    meta: MetaStream,
     geo: Geometry,
-    layout: Layout,
     cfg: FtlConfig,
     logical: u64,
-
-    slots: SlotTable,
-    /// Cache entry each slot belongs to ([`NO_ENTRY`] if none).
-    slot_entry: Vec<u32>,
-    write_map: WriteMap,
-    read_map: ReadMap,
-    meta: CacheMetaTable,
-    read_segs: Vec<Segment>,
-    read_open: Vec<bool>,
-
-    l2p: L2p,
-    valid: Validity,
-    blocks: BlockTable,
-    /// Open block per stream (host, relocation, meta).
-    open: [Option<BlockIdx>; 3],
-    /// Filling cache entry per data stream (host, relocation).
-    fill: [Option<EntryId>; 2],
-    /// Trimmed ranges not yet in a trim record: (first LBA, count).
-    pending_trims: Vec<(u32, u32)>,
-    /// Blocks held back from erasure until pending trims are logged.
-    held_blocks: Vec<BlockIdx>,
-    /// Meta blocks still needed by recovery, oldest first.
-    meta_blocks: Vec<BlockIdx>,
-    /// One page of scratch for meta pages (checkpoints, trim records).
-    meta_page: Vec<u8>,
-    /// Snapshot sequence of the newest complete checkpoint.
-    ckpt_seq: u64,
-    /// Host pages programmed since that checkpoint.
-    pages_since_ckpt: u32,
-    /// Trim records written since that checkpoint.
-    trim_pages_since_ckpt: u32,
-    in_checkpoint: bool,
-    /// Blocks retired in the table whose bad mark is not yet on the NAND.
-    to_mark_bad: Vec<BlockIdx>,
-    in_maintenance: bool,
-    /// The handle `begin_write` is gathering slots for (never reclaimed).
-    acquiring: Option<Handle>,
-    seq: u64,
-
-    /// One sector of zeros: padding for partial pages.
-    zero: Vec<u8>,
-    /// Scratch spare area.
-    oob: Vec<u8>,
-    stats: Stats,
+    /// Host-facing counters (written by `io.rs`).
+    host: io::HostCounters,
+    /// Maintenance counters (written by `maintain.rs`).
+    maint: maintain::MaintCounters,
+    /// Counters of the last mount (written by `mount.rs`).
+    mounted: mount::MountCounters,
 }
 
 impl<N: Nand, M: SlotMemory> Ftl<N, M> {
@@ -104,66 +81,21 @@ impl<N: Nand, M: SlotMemory> Ftl<N, M> {
         if mem.slot_size() != geo.sector_size as usize {
             return Err(Error::Config(crate::ConfigError::SlotSize));
         }
-        let slot_count = mem.slot_count();
-        cfg.validate(&geo, slot_count)?;
-        let handles = cfg.handles + 1; // + the internal handle of write()/read()
-        let max_io = cfg.max_io_sectors;
-        let spp = geo.sectors_per_page();
-        let mut ftl = Ftl {
-            layout: Layout::new(&geo),
-            logical: geo.logical_sectors(),
-            slots: SlotTable::new(slot_count),
-            slot_entry: alloc::vec![NO_ENTRY; slot_count as usize],
-            write_map: WriteMap::new(handles, max_io, cfg.prefill_slots),
-            read_map: ReadMap::new(slot_count),
-            // Every entry but the two filling ones holds at least one slot,
-            // so this many can never run out (see ARCHITECTURE.md).
-            meta: CacheMetaTable::new(slot_count + 2, spp),
-            read_segs: alloc::vec![Segment::Zero; (handles * max_io) as usize],
-            read_open: alloc::vec![false; handles as usize],
-            l2p: L2p::new(geo.logical_sectors()),
-            valid: Validity::new(&geo),
-            blocks: BlockTable::new(geo.total_blocks()),
-            open: [None, None, None],
-            fill: [None, None],
-            pending_trims: Vec::with_capacity(
-                (geo.page_size as usize - crate::meta::HEADER_LEN) / 8,
-            ),
-            held_blocks: Vec::with_capacity(geo.total_blocks() as usize),
-            meta_blocks: Vec::with_capacity(geo.total_blocks() as usize),
-            meta_page: alloc::vec![0; geo.page_size as usize],
-            ckpt_seq: 0,
-            pages_since_ckpt: 0,
-            trim_pages_since_ckpt: 0,
-            in_checkpoint: false,
-            to_mark_bad: Vec::with_capacity(geo.total_blocks() as usize),
-            in_maintenance: false,
-            acquiring: None,
-            seq: 0,
-            zero: alloc::vec![0; geo.sector_size as usize],
-            oob: alloc::vec![0xFF; geo.oob_size as usize],
-            stats: Stats::default(),
-            nand,
-            mem,
+        cfg.validate(&geo, mem.slot_count())?;
+        let layout = Layout::new(&geo);
+        let logical = geo.logical_sectors();
+        Ok(Ftl {
+            media: Media::new(nand, &geo),
+            cache: Cache::new(mem, &cfg, &layout),
+            flash: FlashMap::new(layout, logical, geo.total_blocks()),
+            meta: MetaStream::new(geo.page_size as usize, geo.total_blocks()),
             geo,
             cfg,
-        };
-        ftl.prefill_write_map();
-        Ok(ftl)
-    }
-
-    /// Gives every handle its pre-populated slots (the patent's initial
-    /// write mapping table).
-    fn prefill_write_map(&mut self) {
-        let want = usize::from(self.write_map.prefill());
-        for h in 0..self.write_map.handles() {
-            while self.write_map.owned(Handle(h)) < want {
-                match self.slots.take(SlotState::Reserved) {
-                    Some(s) => self.write_map.add_slot(Handle(h), s),
-                    None => return,
-                }
-            }
-        }
+            logical,
+            host: io::HostCounters::default(),
+            maint: maintain::MaintCounters::default(),
+            mounted: mount::MountCounters::default(),
+        })
     }
 
     /// The NAND geometry.
@@ -188,77 +120,102 @@ impl<N: Nand, M: SlotMemory> Ftl<N, M> {
 
     /// The slot memory (for the front end to reach granted slots).
     pub fn slot_memory(&self) -> &M {
-        &self.mem
+        self.cache.mem()
     }
 
     /// The slot memory, writable.
     pub fn slot_memory_mut(&mut self) -> &mut M {
-        &mut self.mem
+        self.cache.mem_mut()
     }
 
     /// The NAND driver.
     pub fn nand(&self) -> &N {
-        &self.nand
+        self.media.nand()
     }
 
     /// The NAND driver, mutable (e.g. for a simulator's fault controls).
     pub fn nand_mut(&mut self) -> &mut N {
-        &mut self.nand
+        self.media.nand_mut()
     }
 
     /// Takes the FTL apart without flushing (what a power cut would leave).
     pub fn into_parts(self) -> (N, M) {
-        (self.nand, self.mem)
+        (self.media.into_nand(), self.cache.into_mem())
     }
 
-    /// Counters, with the wear figures computed now.
+    /// Counters, gathered from the parts that keep them.
     pub fn stats(&self) -> Stats {
-        let mut s = self.stats;
-        let w = self.blocks.wear();
-        s.erase_count_min = w.min;
-        s.erase_count_max = w.max;
-        s.erase_count_mean = w.mean;
-        s.bad_blocks = self.blocks.len() - self.blocks.good();
-        s
+        let w = self.flash.wear();
+        let m = self.media.counters;
+        let spp = u64::from(self.flash.layout().spp);
+        Stats {
+            host_sectors_written: self.host.sectors_written,
+            host_sectors_read: self.host.sectors_read,
+            nand_sectors_written: m.pages_programmed * spp,
+            meta_sectors_written: m.meta_pages_programmed * spp,
+            nand_sectors_read: m.sectors_read,
+            nand_pages_programmed: m.pages_programmed,
+            padded_pages: m.padded_pages,
+            gc_runs: self.maint.gc_runs,
+            gc_moved_sectors: self.maint.gc_moved_sectors,
+            wear_level_moves: self.maint.wear_level_moves,
+            wear_level_moved_sectors: self.maint.wear_level_moved_sectors,
+            erases: m.erases,
+            erase_count_min: w.min,
+            erase_count_max: w.max,
+            erase_count_mean: w.mean,
+            cache_hits: self.cache.counters.hits,
+            cache_misses: self.cache.counters.misses,
+            bytes_copied: self.cache.counters.bytes_copied + self.host.bytes_copied_by_embedder,
+            trimmed_sectors: self.host.trimmed_sectors,
+            flushes: self.host.flushes,
+            program_failures: m.program_failures,
+            erase_failures: m.erase_failures,
+            corrected_bits: m.corrected_bits,
+            bad_blocks: self.flash.block_count() - self.flash.good_blocks(),
+            checkpoints: self.meta.counters.checkpoints,
+            trim_records: self.meta.counters.trim_records,
+            mount_pages_read: self.mounted.pages_read,
+            mount_pages_replayed: self.mounted.pages_replayed,
+            map_ram_bytes: self.flash.map_ram_bytes() as u64,
+        }
     }
 
     /// Records `bytes` of payload the embedder had to copy (e.g. a bounce
     /// buffer in a front end without zero-copy), so stats tell the truth.
     pub fn note_bytes_copied(&mut self, bytes: u64) {
-        self.stats.bytes_copied += bytes;
+        self.host.bytes_copied_by_embedder += bytes;
     }
 
     /// Erase count of `block` as the FTL knows it.
     pub fn erase_count(&self, block: BlockIdx) -> u32 {
-        self.blocks.erase_count(block)
+        self.flash.erase_count(block)
+    }
+
+    /// Erase count of every block (for wear reports).
+    pub fn erase_counts(&self) -> impl Iterator<Item = (BlockIdx, u32)> + '_ {
+        self.flash
+            .blocks()
+            .iter()
+            .map(|b| (b, self.flash.erase_count(b)))
     }
 
     /// Free slots right now (for tests and monitoring).
     pub fn free_slots(&self) -> u32 {
-        self.slots.free_count()
+        self.cache.free_slots()
     }
 
-    fn check_handle(&self, h: Handle) -> FtlResult<(), N> {
-        if h.0 < self.write_map.handles() {
-            Ok(())
-        } else {
-            Err(Error::BadHandle)
-        }
+    /// What `lba` is: the mapping seam. Fallible because a map that pages
+    /// its translation entries in from flash may have to read one first.
+    fn mapping(&mut self, lba: Lba) -> FtlResult<Mapping, N> {
+        Ok(self.flash.mapping(lba))
     }
 
-    fn internal_handle(&self) -> Handle {
-        Handle(self.write_map.handles() - 1)
-    }
-
-    fn entry_of(&self, slot: SlotId) -> Option<EntryId> {
-        match self.slot_entry[slot.0 as usize] {
-            NO_ENTRY => None,
-            e => Some(EntryId(e)),
-        }
-    }
-
-    fn stream_index(s: Stream) -> usize {
-        s as usize
+    /// Lets the flash map reclaim block `b` if nothing valid is left in it,
+    /// unless the relocation group still holds a sector read from it.
+    fn settle(&mut self, b: BlockIdx) {
+        let relocating = self.cache.relocating_from(b, self.flash.layout());
+        self.flash.settle(b, relocating);
     }
 }
 

@@ -25,14 +25,22 @@ use crate::addr::{BlockIdx, Lba, Ppa};
 use crate::blocks::BlockState;
 use crate::config::FtlConfig;
 use crate::error::Error;
-use crate::l2p::{LOST, UNMAPPED};
-use crate::meta::{self, MetaHeader, CKPT_BLOCK_LEN, CKPT_HEADER_LEN, HEADER_LEN};
-use crate::nand::{Nand, NandError, NandErrorKind};
-use crate::oob::{self, OobError, PageKind, PageRecord};
+use crate::format::checkpoint::Shape;
+use crate::format::meta_page::{MetaHeader, HEADER_LEN};
+use crate::format::oob::{self, OobError, PageKind, PageRecord};
+use crate::format::trim_record;
+use crate::map::Mapping;
+use crate::nand::Nand;
 use crate::slot::SlotMemory;
 
-use super::checkpoint::state_from_byte;
 use super::{Ftl, FtlResult};
+
+/// What the last mount read and replayed.
+#[derive(Clone, Copy, Debug, Default)]
+pub(super) struct MountCounters {
+    pub pages_read: u64,
+    pub pages_replayed: u64,
+}
 
 /// Sequence numbers above this are refused at mount (see `open`).
 const MAX_PLAUSIBLE_SEQ: u64 = u64::MAX / 2;
@@ -71,13 +79,13 @@ impl<N: Nand, M: SlotMemory> Ftl<N, M> {
     /// checkpoint. All data is lost.
     pub fn format(nand: N, mem: M, cfg: FtlConfig) -> FtlResult<Self, N> {
         let mut ftl = Self::new(nand, mem, cfg)?;
-        for b in ftl.blocks.iter() {
-            if ftl.nand.is_bad_block(b).map_err(Error::Nand)? {
-                ftl.blocks.set_state(b, BlockState::Bad);
+        for b in ftl.flash.blocks().iter() {
+            if ftl.media.is_bad_block(b).map_err(Error::Nand)? {
+                ftl.flash.retire_factory_bad(b);
                 continue;
             }
-            if let Ok(rec) = ftl.read_record(Ppa::new(b, 0)) {
-                ftl.blocks.set_erase_count(b, rec.erase_count);
+            if let Ok(Some(Ok(rec))) = ftl.media.read_spare(Ppa::new(b, 0)) {
+                ftl.flash.restore_erase_count(b, rec.erase_count);
             }
             ftl.erase(b)?;
         }
@@ -95,23 +103,20 @@ impl<N: Nand, M: SlotMemory> Ftl<N, M> {
     /// fit this geometry. Blank media mounts as an empty device.
     pub fn open(nand: N, mem: M, cfg: FtlConfig) -> FtlResult<Self, N> {
         let mut ftl = Self::new(nand, mem, cfg)?;
-        ftl.stats.mount_pages_read = 0;
-        let nblocks = ftl.blocks.len() as usize;
+        let nblocks = ftl.flash.block_count() as usize;
         let mut first = alloc::vec![First::Erased; nblocks];
-        let (mut ours, mut foreign) = (0u64, 0u64);
-        for b in ftl.blocks.iter() {
-            first[b.0 as usize] = ftl.survey(b, &mut ours, &mut foreign)?;
+        let mut census = Census::default();
+        for b in ftl.flash.blocks().iter() {
+            first[b.0 as usize] = ftl.survey(b, &mut census)?;
         }
         // Meta blocks, whole: checkpoint chunks and trim records.
         let mut page = alloc::vec![0u8; ftl.geo.page_size as usize];
         let mut chunks = Vec::new();
         let mut trims = Vec::new();
-        for b in ftl
-            .blocks
-            .iter()
-            .filter(|b| first[b.0 as usize] == First::Meta)
-        {
-            ftl.scan_meta_block(b, &mut page, &mut chunks, &mut trims)?;
+        for b in ftl.flash.blocks().iter() {
+            if first[b.0 as usize] == First::Meta {
+                ftl.scan_meta_block(b, &mut page, &mut chunks, &mut trims)?;
+            }
         }
         let ckpt = newest_complete(&chunks);
         let snapshot = match ckpt {
@@ -121,35 +126,34 @@ impl<N: Nand, M: SlotMemory> Ftl<N, M> {
             }
             None => 0,
         };
-        ftl.seq = ftl.seq.max(snapshot);
+        ftl.media.observe_seq(snapshot);
         // Replay data written after the checkpoint.
         let mut best = alloc::vec![0u64; ftl.logical as usize];
-        for b in ftl.blocks.iter() {
+        for b in ftl.flash.blocks().iter() {
             let replay = match first[b.0 as usize] {
-                First::Data(seq) => seq > snapshot || ftl.blocks.state(b) == BlockState::Open,
+                First::Data(seq) => seq > snapshot || ftl.flash.state(b) == BlockState::Open,
                 First::Garbage => true,
                 First::Bad | First::Erased | First::Meta => false,
             };
             if !replay {
                 continue;
             }
-            let used =
-                ftl.replay_block(b, snapshot, &mut page, &mut best, &mut ours, &mut foreign)?;
-            ftl.blocks.set_next_page(b, used);
+            let used = ftl.replay_block(b, snapshot, &mut page, &mut best, &mut census)?;
+            ftl.flash.restore_next_page(b, used);
             let state = if used > 0 {
                 BlockState::Full
             } else {
                 BlockState::Stale
             };
-            ftl.blocks.set_state(b, state);
+            ftl.flash.restore_block(b, state);
         }
-        if ours == 0 && foreign > 0 {
+        if census.ours == 0 && census.foreign > 0 {
             return Err(Error::Foreign);
         }
         // No device programs 2^63 pages: a sequence number up there is a
         // crafted or corrupted record, and counting on from it would
         // overflow.
-        if ftl.seq > MAX_PLAUSIBLE_SEQ {
+        if ftl.media.seq() > MAX_PLAUSIBLE_SEQ {
             return Err(Error::Corrupted);
         }
         for t in trims.iter().filter(|t| t.seq > snapshot) {
@@ -159,20 +163,23 @@ impl<N: Nand, M: SlotMemory> Ftl<N, M> {
         // event for that LBA, can only mean the newer event was destroyed
         // (corrupted media): the data is lost, never someone else's.
         for (l, &newest) in best.iter().enumerate() {
-            let psa = ftl.l2p.get(Lba(l as u64));
-            if newest != 0 || psa == UNMAPPED || psa == LOST {
+            let lba = Lba(l as u64);
+            let Some(psa) = ftl.flash.mapping(lba).psa() else {
+                continue;
+            };
+            if newest != 0 {
                 continue;
             }
-            let rewritten = match first[ftl.layout.block(psa).0 as usize] {
+            let rewritten = match first[ftl.flash.layout().block(psa).0 as usize] {
                 First::Data(seq) => seq > snapshot,
                 First::Garbage | First::Erased | First::Meta | First::Bad => true,
             };
             if rewritten {
-                ftl.l2p.set(Lba(l as u64), LOST);
+                ftl.flash.restore_mapping(lba, Mapping::Lost);
             }
         }
         ftl.settle_after_mount(&first, &chunks, ckpt);
-        ftl.rebuild_validity();
+        ftl.flash.rebuild_validity(ftl.logical);
         ftl.check_capacity()?;
         // The closing checkpoint only shortens the next recovery: the
         // previous checkpoint plus what was replayed stays valid on flash.
@@ -185,35 +192,27 @@ impl<N: Nand, M: SlotMemory> Ftl<N, M> {
         Ok(ftl)
     }
 
-    fn read_record(&mut self, ppa: Ppa) -> Result<PageRecord, OobError> {
-        match self.nand.read_page(ppa, &mut [], &mut self.oob) {
-            Ok(_) => PageRecord::decode(&self.oob),
-            Err(_) => Err(OobError::Corrupt),
-        }
-    }
-
     /// Classifies a block by its first page's spare area.
-    fn survey(&mut self, b: BlockIdx, ours: &mut u64, foreign: &mut u64) -> FtlResult<First, N> {
-        if self.nand.is_bad_block(b).map_err(Error::Nand)? {
-            self.blocks.set_state(b, BlockState::Bad);
+    fn survey(&mut self, b: BlockIdx, census: &mut Census) -> FtlResult<First, N> {
+        if self.media.is_bad_block(b).map_err(Error::Nand)? {
+            self.flash.restore_block(b, BlockState::Bad);
             return Ok(First::Bad);
         }
-        let ppa = Ppa::new(b, 0);
-        let r = match self.nand.read_page(ppa, &mut [], &mut self.oob) {
-            Ok(_) => PageRecord::decode(&self.oob),
-            Err(e) if e.kind() == NandErrorKind::Uncorrectable => Err(OobError::Corrupt),
-            Err(e) => return Err(Error::Nand(e)),
-        };
+        let r = self
+            .media
+            .read_spare(Ppa::new(b, 0))
+            .map_err(Error::Nand)?
+            .unwrap_or(Err(OobError::Corrupt));
         Ok(match r {
             Err(OobError::Erased) => First::Erased,
             Err(OobError::Foreign) => {
-                *foreign += 1;
+                census.foreign += 1;
                 First::Garbage
             }
             Err(OobError::Corrupt) => First::Garbage,
             Ok(rec) => {
-                *ours += 1;
-                self.blocks.set_erase_count(b, rec.erase_count);
+                census.ours += 1;
+                self.flash.restore_erase_count(b, rec.erase_count);
                 if rec.kind.is_meta() {
                     First::Meta
                 } else {
@@ -225,24 +224,17 @@ impl<N: Nand, M: SlotMemory> Ftl<N, M> {
 
     /// Reads one page whole and classifies it.
     fn scan_page(&mut self, ppa: Ppa, page: &mut [u8]) -> FtlResult<Scan, N> {
-        match self.nand.read_page(ppa, &mut [page], &mut self.oob) {
-            Ok(_) => {}
-            Err(e) if e.kind() == NandErrorKind::Uncorrectable => {
-                return Ok(Scan::Garbage { foreign: false })
-            }
-            Err(e) => return Err(Error::Nand(e)),
-        }
-        self.stats.nand_sectors_read += u64::from(self.layout.spp);
-        self.stats.mount_pages_read += 1;
-        Ok(match PageRecord::decode(&self.oob) {
+        let Some(decoded) = self.media.read_raw(ppa, page).map_err(Error::Nand)? else {
+            return Ok(Scan::Garbage { foreign: false });
+        };
+        self.mounted.pages_read += 1;
+        let spp = self.flash.layout().spp;
+        Ok(match decoded {
             // An erased spare area over programmed data is a torn program.
             Err(OobError::Erased) if page.iter().all(|&x| x == 0xFF) => Scan::Erased,
             Err(OobError::Foreign) => Scan::Garbage { foreign: true },
             Err(_) => Scan::Garbage { foreign: false },
-            Ok(rec)
-                if u32::from(rec.sectors) == self.layout.spp
-                    && oob::data_crc([&*page]) == rec.data_crc =>
-            {
+            Ok(rec) if u32::from(rec.sectors) == spp && oob::data_crc([&*page]) == rec.data_crc => {
                 Scan::Good(rec)
             }
             Ok(_) => Scan::Garbage { foreign: false },
@@ -257,13 +249,13 @@ impl<N: Nand, M: SlotMemory> Ftl<N, M> {
         trims: &mut Vec<TrimRecord>,
     ) -> FtlResult<(), N> {
         let mut used = 0;
-        for p in 0..self.layout.ppb {
+        for p in 0..self.flash.layout().ppb {
             let ppa = Ppa::new(b, p);
             match self.scan_page(ppa, page)? {
                 Scan::Erased => break,
                 Scan::Garbage { .. } => {}
                 Scan::Good(rec) => {
-                    self.seq = self.seq.max(rec.seq.0);
+                    self.media.observe_seq(rec.seq.0);
                     match (rec.kind, MetaHeader::decode(page)) {
                         (
                             PageKind::Checkpoint,
@@ -284,12 +276,13 @@ impl<N: Nand, M: SlotMemory> Ftl<N, M> {
             }
             used = p + 1;
         }
-        self.blocks.set_next_page(b, used);
-        self.blocks.set_state(b, BlockState::Meta);
+        self.flash.restore_next_page(b, used);
+        self.flash.restore_block(b, BlockState::Meta);
         Ok(())
     }
 
-    /// Loads checkpoint `seq` (known complete) into the L2P and block table.
+    /// Loads checkpoint `seq` (known complete) into the map and block
+    /// table, through the map's own interface.
     fn load_checkpoint(
         &mut self,
         seq: u64,
@@ -298,10 +291,11 @@ impl<N: Nand, M: SlotMemory> Ftl<N, M> {
         page: &mut [u8],
     ) -> FtlResult<(), N> {
         let cap = self.geo.page_size as usize - HEADER_LEN;
-        let len = meta::checkpoint_len(self.logical, self.blocks.len());
-        if meta::checkpoint_chunks(self.logical, self.blocks.len(), self.geo.page_size as usize)
-            != count
-        {
+        let shape = Shape {
+            logical: self.logical,
+            blocks: self.flash.block_count(),
+        };
+        if shape.chunks(self.geo.page_size as usize) != count {
             return Err(Error::Corrupted);
         }
         let mut payload = alloc::vec![0u8; count as usize * cap];
@@ -317,41 +311,29 @@ impl<N: Nand, M: SlotMemory> Ftl<N, M> {
             let at = index as usize * cap;
             payload[at..at + cap].copy_from_slice(&page[HEADER_LEN..]);
         }
-        let payload = &payload[..len];
-        let u32_at = |o: usize| {
-            u32::from_le_bytes([payload[o], payload[o + 1], payload[o + 2], payload[o + 3]])
-        };
-        let mut logical = [0u8; 8];
-        logical.copy_from_slice(&payload[0..8]);
-        if u64::from_le_bytes(logical) != self.logical || u32_at(8) != self.blocks.len() {
-            return Err(Error::Corrupted);
+        let ckpt = shape.decode(&payload).ok_or(Error::Corrupted)?;
+        let total = self.flash.layout().total;
+        for l in 0..self.logical {
+            let raw = ckpt.map_entry(l).ok_or(Error::Corrupted)?;
+            let m = Mapping::from_raw(raw, total).ok_or(Error::Corrupted)?;
+            self.flash.restore_mapping(Lba(l), m);
         }
-        let total = self.geo.total_sectors();
-        for l in 0..self.logical as usize {
-            let psa = u32_at(CKPT_HEADER_LEN + 4 * l);
-            if psa >= total && psa != UNMAPPED && psa != LOST {
-                return Err(Error::Corrupted);
-            }
-            self.l2p.set(Lba(l as u64), psa);
-        }
-        let table = CKPT_HEADER_LEN + 4 * self.logical as usize;
-        for b in self.blocks.iter() {
-            let o = table + CKPT_BLOCK_LEN * b.0 as usize;
-            let state = state_from_byte(payload[o + 8]).ok_or(Error::Corrupted)?;
-            let wear = u32_at(o).max(self.blocks.erase_count(b));
-            self.blocks.set_erase_count(b, wear);
-            if self.blocks.state(b) == BlockState::Bad {
+        let ppb = self.flash.layout().ppb;
+        for b in self.flash.blocks().iter() {
+            let r = ckpt.block(b.0).ok_or(Error::Corrupted)?;
+            let wear = r.erase_count.max(self.flash.erase_count(b));
+            self.flash.restore_erase_count(b, wear);
+            let now = self.flash.state(b);
+            if now == BlockState::Bad {
                 continue; // marked on the media: stays bad
             }
-            self.blocks
-                .set_next_page(b, u32_at(o + 4).min(self.layout.ppb));
+            self.flash.restore_next_page(b, r.next_page.min(ppb));
             // Meta states come from the survey; everything else from here
             // until replay and settling adjust it.
-            if state != BlockState::Meta && self.blocks.state(b) != BlockState::Meta {
-                self.blocks.set_state(b, state);
+            if r.state != BlockState::Meta && now != BlockState::Meta {
+                self.flash.restore_block(b, r.state);
             }
         }
-        self.ckpt_seq = seq;
         Ok(())
     }
 
@@ -362,21 +344,20 @@ impl<N: Nand, M: SlotMemory> Ftl<N, M> {
         snapshot: u64,
         page: &mut [u8],
         best: &mut [u64],
-        ours: &mut u64,
-        foreign: &mut u64,
+        census: &mut Census,
     ) -> FtlResult<u32, N> {
         let mut used = 0;
-        for p in 0..self.layout.ppb {
+        for p in 0..self.flash.layout().ppb {
             let ppa = Ppa::new(b, p);
             match self.scan_page(ppa, page)? {
                 Scan::Erased => break,
-                Scan::Garbage { foreign: f } => *foreign += u64::from(f),
+                Scan::Garbage { foreign } => census.foreign += u64::from(foreign),
                 Scan::Good(rec) => {
-                    *ours += 1;
-                    self.seq = self.seq.max(rec.seq.0);
-                    self.blocks.set_last_seq(b, rec.seq.0);
+                    census.ours += 1;
+                    self.media.observe_seq(rec.seq.0);
+                    self.flash.programmed(b, rec.seq.0);
                     if rec.seq.0 > snapshot && !rec.kind.is_meta() {
-                        self.stats.mount_pages_replayed += 1;
+                        self.mounted.pages_replayed += 1;
                         self.adopt(ppa, &rec, best);
                     }
                 }
@@ -390,12 +371,13 @@ impl<N: Nand, M: SlotMemory> Ftl<N, M> {
     fn adopt(&mut self, ppa: Ppa, rec: &PageRecord, best: &mut [u64]) {
         for i in 0..usize::from(rec.sectors) {
             let Some(l) = rec.lba(i) else { continue };
-            let Some(slot) = best.get_mut(l.0 as usize) else {
+            let Some(newest) = best.get_mut(l.0 as usize) else {
                 continue;
             };
-            if rec.seq.0 > *slot {
-                *slot = rec.seq.0;
-                self.l2p.set(l, self.layout.psa(ppa, i));
+            if rec.seq.0 > *newest {
+                *newest = rec.seq.0;
+                let psa = self.flash.layout().psa(ppa, i);
+                self.flash.restore_mapping(l, Mapping::Flash(psa));
             }
         }
     }
@@ -410,19 +392,16 @@ impl<N: Nand, M: SlotMemory> Ftl<N, M> {
         let Scan::Good(_) = self.scan_page(t.ppa, page)? else {
             return Ok(());
         };
-        let Some(MetaHeader::Trim { ranges }) = MetaHeader::decode(page) else {
+        let Some(ranges) = trim_record::decode(page) else {
             return Ok(());
         };
-        self.stats.mount_pages_replayed += 1;
-        for i in 0..ranges as usize {
-            let o = HEADER_LEN + 8 * i;
-            let lba = u32::from_le_bytes([page[o], page[o + 1], page[o + 2], page[o + 3]]);
-            let n = u32::from_le_bytes([page[o + 4], page[o + 5], page[o + 6], page[o + 7]]);
+        self.mounted.pages_replayed += 1;
+        for (lba, n) in ranges {
             let end = (u64::from(lba) + u64::from(n)).min(self.logical);
             for l in u64::from(lba)..end {
                 if t.seq > best[l as usize] {
                     best[l as usize] = t.seq;
-                    self.l2p.set(Lba(l), UNMAPPED);
+                    self.flash.restore_mapping(Lba(l), Mapping::Unmapped);
                 }
             }
         }
@@ -443,24 +422,28 @@ impl<N: Nand, M: SlotMemory> Ftl<N, M> {
             .and_then(|(seq, _)| chunks.iter().find(|c| c.seq == seq && c.index == 0))
             .map(|c| c.ppa.block);
         let mut metas: Vec<(u64, BlockIdx)> = Vec::new();
-        for b in self.blocks.iter() {
+        for b in self.flash.blocks().iter() {
             match first[b.0 as usize] {
-                First::Erased => self.blocks.set_state(b, BlockState::Stale),
+                First::Erased => self.flash.restore_block(b, BlockState::Stale),
                 First::Meta => {
                     // The first page's sequence orders meta blocks.
-                    let order = self.read_record(Ppa::new(b, 0)).map_or(0, |r| r.seq.0);
+                    let order = match self.media.read_spare(Ppa::new(b, 0)) {
+                        Ok(Some(Ok(r))) => r.seq.0,
+                        _ => 0,
+                    };
                     metas.push((order, b));
                 }
                 _ => {
-                    if matches!(self.blocks.state(b), BlockState::Open | BlockState::Free) {
+                    let s = self.flash.state(b);
+                    if matches!(s, BlockState::Open | BlockState::Free) {
                         // Open at the checkpoint but never written since, or
                         // free then: content unknown now, erase before use.
-                        if self.blocks.next_page(b) == 0 || self.blocks.state(b) == BlockState::Free
-                        {
-                            self.blocks.set_state(b, BlockState::Stale);
+                        let to = if self.flash.next_page(b) == 0 || s == BlockState::Free {
+                            BlockState::Stale
                         } else {
-                            self.blocks.set_state(b, BlockState::Full);
-                        }
+                            BlockState::Full
+                        };
+                        self.flash.restore_block(b, to);
                     }
                 }
             }
@@ -469,56 +452,31 @@ impl<N: Nand, M: SlotMemory> Ftl<N, M> {
         let start = ckpt_block.and_then(|k| metas.iter().position(|&(_, b)| b == k));
         for (i, &(_, b)) in metas.iter().enumerate() {
             if start.is_some_and(|s| i >= s) {
-                self.blocks.set_state(b, BlockState::Meta);
-                self.meta_blocks.push(b);
+                self.flash.restore_block(b, BlockState::Meta);
+                self.meta.add_block(b);
             } else {
-                self.blocks.set_state(b, BlockState::Stale);
-            }
-        }
-    }
-
-    /// Derives validity from the L2P; full blocks left with nothing valid
-    /// become stale.
-    fn rebuild_validity(&mut self) {
-        for l in 0..self.logical {
-            let psa = self.l2p.get(Lba(l));
-            if psa == UNMAPPED || psa == LOST {
-                continue;
-            }
-            if self.valid.is_valid(psa) {
-                // Two LBAs claim one sector: only corrupted media does that.
-                self.l2p.set(Lba(l), LOST);
-                continue;
-            }
-            self.valid.set(psa);
-        }
-        for b in self.blocks.iter() {
-            let s = self.blocks.state(b);
-            if s == BlockState::Full && self.valid.count(b) == 0 {
-                self.blocks.set_state(b, BlockState::Stale);
-            }
-            if self.valid.count(b) > 0 && s != BlockState::Full {
-                // Data the checkpoint or replay says is here keeps its block.
-                self.blocks.set_state(b, BlockState::Full);
+                self.flash.restore_block(b, BlockState::Stale);
             }
         }
     }
 
     /// Refuses media with too few good blocks for the logical capacity.
     fn check_capacity(&self) -> FtlResult<(), N> {
-        let good = u64::from(self.blocks.good());
-        let need = self.logical.div_ceil(u64::from(self.layout.spb))
+        let good = u64::from(self.flash.good_blocks());
+        let need = self.logical.div_ceil(u64::from(self.flash.layout().spb))
             + u64::from(self.geo.reserved_blocks());
         if good < need {
             return Err(Error::NoSpace);
         }
         Ok(())
     }
+}
 
-    /// Erase count of every block (for wear reports).
-    pub fn erase_counts(&self) -> impl Iterator<Item = (BlockIdx, u32)> + '_ {
-        self.blocks.iter().map(|b| (b, self.blocks.erase_count(b)))
-    }
+/// Pages seen that are zcftl's, and pages that are someone else's.
+#[derive(Default)]
+struct Census {
+    ours: u64,
+    foreign: u64,
 }
 
 /// The newest checkpoint with every chunk present: (seq, chunk count).

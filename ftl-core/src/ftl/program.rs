@@ -2,288 +2,184 @@
 //!
 //! A group's slots go to the NAND as one page, straight from the slots (the
 //! scatter list names them; nothing is copied). Only after the program
-//! succeeds does the L2P move to the new location and the old copies turn
+//! succeeds does the map move to the new location and the old copies turn
 //! stale, so a power cut never leaves an LBA pointing at nothing.
+//!
+//! Programming a group is four jobs, one function each: find the page
+//! (`frontier_page`, which runs maintenance before the host stream opens a
+//! block), decide which sectors are still current (`current_lbas`), program
+//! (`program_page`, retrying on a fresh block after a program failure) and
+//! record the result (`remap_group`, then the cache and block bookkeeping).
 
-use crate::addr::{BlockIdx, Lba, Ppa};
-use crate::blocks::{BlockState, Stream};
-use crate::cache_meta::NONE;
+use crate::addr::{BlockIdx, Lba, Ppa, SlotId};
+use crate::blocks::Stream;
+use crate::cache_meta::EntryId;
 use crate::error::Error;
+use crate::format::oob::{PageKind, PageRecord};
 use crate::geometry::MAX_SECTORS_PER_PAGE;
-use crate::l2p::{LOST, UNMAPPED};
 use crate::nand::{Nand, NandError, NandErrorKind};
-use crate::oob::{self, PageKind, PageRecord, NO_LBA};
-use crate::slot::{SlotMemory, SlotState};
+use crate::slot::SlotMemory;
 
-use super::{Ftl, FtlResult, NO_ENTRY};
+use super::media::ReadFailure;
+use super::{Ftl, FtlResult};
 
 impl<N: Nand, M: SlotMemory> Ftl<N, M> {
-    /// Programs the stream's filling group (padded if partial) and updates
-    /// the mapping. A program failure retires the block and retries on a
-    /// fresh one; the data never left its slots, so nothing is lost.
-    pub(super) fn program_fill(&mut self, stream: Stream) -> FtlResult<(), N> {
-        let k = Self::stream_index(stream);
-        let Some(e) = self.fill[k] else {
+    /// Programs the stream's group (padded if partial) and updates the
+    /// map. A program failure retires the block and retries on a fresh one;
+    /// the data never left its slots, so nothing is lost.
+    pub(super) fn program_group(&mut self, stream: Stream) -> FtlResult<(), N> {
+        let Some(e) = self.cache.group(stream) else {
             return Ok(());
         };
-        let n = self.meta.len(e);
-        if n == 0 {
-            return Ok(());
-        }
         // Trims before this page must be on flash before it (ordering).
         self.log_trims()?;
-        let spp = self.layout.spp as usize;
-        let ppa = loop {
-            let ppa = self.next_ppa(stream)?;
-            self.meta.begin_program(e, ppa);
-            // Relocated data still current? A copy made stale while it
-            // waited must not be recorded, or recovery could resurrect it.
-            let mut lbas = [NO_LBA; MAX_SECTORS_PER_PAGE];
-            for (i, l) in lbas[..n].iter_mut().enumerate() {
-                let lba = self.meta.lba(e, i);
-                let src = self.meta.src(e, i);
-                if lba != NONE && src != NONE && self.l2p.get(Lba(u64::from(lba))) != src {
-                    self.meta.set_lba(e, i, NONE);
-                }
-                *l = self.meta.lba(e, i);
-            }
-            let mut bufs: [&[u8]; MAX_SECTORS_PER_PAGE] = [&[]; MAX_SECTORS_PER_PAGE];
-            for (i, b) in bufs[..spp].iter_mut().enumerate() {
-                *b = if i < n {
-                    self.mem.slot(self.meta.slot(e, i))
-                } else {
-                    &self.zero
-                };
-            }
-            let rec = PageRecord {
-                kind: match stream {
-                    Stream::Host => PageKind::Host,
-                    // Meta pages never go through cache groups.
-                    Stream::Relocated | Stream::Meta => PageKind::Relocated,
-                },
-                seq: crate::addr::Seq(self.seq + 1),
-                erase_count: self.blocks.erase_count(ppa.block),
-                data_crc: oob::data_crc(bufs[..spp].iter().copied()),
-                sectors: spp as u8,
-                lbas,
-            };
-            rec.encode(&mut self.oob);
-            match self.nand.program_page(ppa, &bufs[..spp], &self.oob) {
-                Ok(()) => break ppa,
-                Err(err) if err.kind() == NandErrorKind::ProgramFailed => {
-                    self.meta.program_failed(e);
-                    self.stats.program_failures += 1;
-                    self.retire_open(stream, ppa.block);
-                }
+        let (ppa, lbas) = loop {
+            let ppa = self.frontier_page(stream)?;
+            self.cache.begin_program(e, ppa);
+            let lbas = self.current_lbas(e);
+            match self.program_page(e, ppa, stream, &lbas) {
+                Ok(()) => break (ppa, lbas),
                 Err(err) => {
-                    self.meta.program_failed(e);
-                    return Err(Error::Nand(err));
+                    self.cache.program_failed(e);
+                    if err.kind() != NandErrorKind::ProgramFailed {
+                        return Err(Error::Nand(err));
+                    }
+                    self.flash.program_failed(stream, ppa.block);
+                    self.settle(ppa.block);
                 }
             }
         };
-        self.seq += 1;
-        self.blocks.set_last_seq(ppa.block, self.seq);
-        self.stats.nand_pages_programmed += 1;
-        self.stats.nand_sectors_written += spp as u64;
-        if n < spp {
-            self.stats.padded_pages += 1;
-        }
-        for i in 0..n {
-            let lba = self.meta.lba(e, i);
-            if lba == NONE {
-                continue;
-            }
-            let psa = self.layout.psa(ppa, i);
-            let old = self.l2p.set(Lba(u64::from(lba)), psa);
-            self.valid.set(psa);
-            if old != UNMAPPED && old != LOST {
-                self.invalidate(old);
-            }
-        }
-        self.meta.programmed(e);
-        self.fill[k] = None;
+        self.remap_group(ppa, &lbas);
         match stream {
-            // Host data stays cached, clean: the patent's clean entry.
             Stream::Host => {
-                for i in 0..n {
-                    self.slots.set(self.meta.slot(e, i), SlotState::Clean);
+                self.cache.host_group_programmed(e);
+                self.meta.host_page_written();
+            }
+            Stream::Relocated => {
+                let mut srcs = [None; MAX_SECTORS_PER_PAGE];
+                let n = self.cache.relocated_group_programmed(e, &mut srcs);
+                let layout = *self.flash.layout();
+                for src in srcs[..n].iter().flatten() {
+                    self.settle(layout.block(*src));
                 }
             }
-            // Relocated data is cold: give the slots back at once, and let
-            // the source blocks held back for this group settle.
-            Stream::Relocated | Stream::Meta => {
-                let mut srcs = [NONE; MAX_SECTORS_PER_PAGE];
-                for (i, src) in srcs[..n].iter_mut().enumerate() {
-                    let s = self.meta.slot(e, i);
-                    *src = self.meta.src(e, i);
-                    self.slot_entry[s.0 as usize] = NO_ENTRY;
-                    self.slots.release(s);
-                }
-                self.meta.release(e);
-                for &src in &srcs[..n] {
-                    if src != NONE {
-                        self.settle(self.layout.block(src));
-                    }
-                }
-            }
+            Stream::Meta => unreachable!("meta pages are not cache groups"),
         }
         self.settle(ppa.block);
-        if stream == Stream::Host {
-            self.pages_since_ckpt += 1;
-            if self.pages_since_ckpt >= self.cfg.checkpoint_interval_pages {
-                self.checkpoint()?;
-            }
-        }
         Ok(())
     }
 
-    /// The next page of the stream's open block, opening a new block (and,
-    /// for host data, collecting garbage first) when it is full.
-    pub(super) fn next_ppa(&mut self, stream: Stream) -> FtlResult<Ppa, N> {
-        let k = Self::stream_index(stream);
-        loop {
-            if let Some(b) = self.open[k] {
-                let p = self.blocks.next_page(b);
-                if p < self.layout.ppb {
-                    self.blocks.set_next_page(b, p + 1);
-                    if p + 1 == self.layout.ppb {
-                        let full = match stream {
-                            Stream::Meta => BlockState::Meta,
-                            _ => BlockState::Full,
-                        };
-                        self.blocks.set_state(b, full);
-                        self.open[k] = None;
-                    }
-                    return Ok(Ppa::new(b, p));
+    /// The LBA each sector of group `e` still holds. A relocated copy made
+    /// stale while it waited is forgotten, or recovery could resurrect it.
+    fn current_lbas(&mut self, e: EntryId) -> [Option<Lba>; MAX_SECTORS_PER_PAGE] {
+        let mut lbas = [None; MAX_SECTORS_PER_PAGE];
+        for (i, out) in lbas[..self.cache.group_len(e)].iter_mut().enumerate() {
+            let (lba, src) = self.cache.group_sector(e, i);
+            *out = match (lba, src) {
+                (Some(l), Some(p)) if !self.flash.is_current(l, p) => {
+                    self.cache.forget_stale(e, i);
+                    None
                 }
-                self.open[k] = None;
+                (lba, _) => lba,
+            };
+        }
+        lbas
+    }
+
+    /// Programs group `e` at `ppa`, straight from its slots.
+    fn program_page(
+        &mut self,
+        e: EntryId,
+        ppa: Ppa,
+        stream: Stream,
+        lbas: &[Option<Lba>; MAX_SECTORS_PER_PAGE],
+    ) -> Result<(), N::Error> {
+        let kind = match stream {
+            Stream::Host => PageKind::Host,
+            Stream::Relocated | Stream::Meta => PageKind::Relocated,
+        };
+        let n = self.cache.group_len(e);
+        let spp = self.flash.layout().spp as usize;
+        let erase_count = self.flash.erase_count(ppa.block);
+        let mut bufs: [&[u8]; MAX_SECTORS_PER_PAGE] = [&[]; MAX_SECTORS_PER_PAGE];
+        self.cache.page_data(e, &mut bufs);
+        let seq = self
+            .media
+            .program(ppa, kind, &lbas[..n], &bufs[..spp], erase_count)?;
+        self.flash.programmed(ppa.block, seq.0);
+        Ok(())
+    }
+
+    /// Points each current LBA of the page just programmed at `ppa`; their
+    /// old copies turn stale.
+    fn remap_group(&mut self, ppa: Ppa, lbas: &[Option<Lba>; MAX_SECTORS_PER_PAGE]) {
+        for (i, lba) in lbas.iter().enumerate() {
+            let Some(lba) = *lba else { continue };
+            let psa = self.flash.layout().psa(ppa, i);
+            if let Some(old) = self.flash.remap(lba, psa) {
+                self.settle(old);
             }
-            // Only host data triggers maintenance: the meta stream must
-            // not (it runs while trims are being logged), and relocation is
-            // maintenance.
+        }
+    }
+
+    /// The next page of the stream's frontier, opening a new block when it
+    /// is full. Before the host stream opens one, maintenance runs: an
+    /// explicit step, and the only place it runs from.
+    pub(super) fn frontier_page(&mut self, stream: Stream) -> FtlResult<Ppa, N> {
+        loop {
+            if let Some(ppa) = self.flash.advance(stream) {
+                return Ok(ppa);
+            }
             if stream == Stream::Host {
                 self.maintain()?;
-                // Maintenance may have opened nothing for us, but check
-                // again in case it changed the host stream.
-                if self.open[k].is_some() {
-                    continue;
-                }
             }
             let b = self.alloc_block()?;
-            self.open[k] = Some(b);
+            self.flash.open(stream, b);
             if stream == Stream::Meta {
-                self.meta_blocks.push(b);
+                self.meta.add_block(b);
             }
         }
     }
 
     /// Takes the least-worn available block, erasing it if it is stale.
+    ///
+    /// When only blocks held by pending trims are left, the trims are
+    /// logged first: the meta stream always has a page ready, so that
+    /// allocates nothing, and it empties the pending list before it
+    /// programs, so it cannot come back here with trims pending.
     pub(super) fn alloc_block(&mut self) -> FtlResult<BlockIdx, N> {
         loop {
-            let Some(b) = self.blocks.pick_free() else {
-                // Only blocks held by pending trims left: log them (the meta
-                // stream always has a page ready, so this allocates
-                // nothing), which releases the holds.
-                if !self.pending_trims.is_empty() {
+            let Some((b, stale)) = self.flash.pick_free() else {
+                if self.meta.has_pending_trims() {
                     self.log_trims()?;
                     continue;
                 }
                 return Err(Error::NoSpace);
             };
-            if self.blocks.state(b) == BlockState::Stale {
-                // (Blocks emptied by a trim not yet logged are held back
-                // by `pick_free`.)
-                self.erase(b)?;
-                if self.blocks.state(b) == BlockState::Bad {
-                    continue;
-                }
+            if stale && !self.erase(b)? {
+                continue; // the erase failed: retired, pick another
             }
-            self.blocks.set_state(b, BlockState::Open);
-            self.blocks.set_next_page(b, 0);
             return Ok(b);
         }
     }
 
-    /// Erases `b`; an erase failure retires it (state `Bad`).
-    pub(super) fn erase(&mut self, b: BlockIdx) -> FtlResult<(), N> {
-        match self.nand.erase_block(b) {
-            Ok(()) => {
-                self.blocks.erased(b);
-                self.stats.erases += 1;
-                Ok(())
-            }
-            Err(err) if err.kind() == NandErrorKind::EraseFailed => {
-                self.stats.erase_failures += 1;
-                self.retire(b);
-                Ok(())
-            }
-            Err(err) => Err(Error::Nand(err)),
-        }
-    }
-
-    /// Marks the current page's data stale at `psa`.
-    pub(super) fn invalidate(&mut self, psa: u32) {
-        self.valid.clear(psa);
-        self.settle(self.layout.block(psa));
-    }
-
-    /// A full block with nothing valid left is garbage: stale (erase on
-    /// reuse), or retired if a program failed in it.
-    ///
-    /// A block whose sectors still wait in the relocation group as sources
-    /// is held back until that group is programmed: erasing and reusing it
-    /// first could put a new version of an LBA at the very address the
-    /// waiting copy names as its source, and the stale copy would pass the
-    /// "still current?" check (ABA).
-    pub(super) fn settle(&mut self, b: BlockIdx) {
-        if self.blocks.state(b) != BlockState::Full || self.valid.count(b) != 0 {
-            return;
-        }
-        if self.relocation_pending_from(b) {
-            return;
-        }
-        if self.blocks.is_retiring(b) {
-            self.retire(b);
+    /// Erases `b`. `Ok(false)` if the erase failed and the block is retired.
+    pub(super) fn erase(&mut self, b: BlockIdx) -> FtlResult<bool, N> {
+        let ok = self.media.erase(b).map_err(Error::Nand)?;
+        if ok {
+            self.flash.erased(b);
         } else {
-            self.blocks.set_state(b, BlockState::Stale);
+            self.flash.retire(b);
         }
-    }
-
-    /// Whether the relocation group holds a sector read from block `b`.
-    pub(super) fn relocation_pending_from(&self, b: BlockIdx) -> bool {
-        let Some(e) = self.fill[Self::stream_index(Stream::Relocated)] else {
-            return false;
-        };
-        (0..self.meta.len(e)).any(|i| {
-            let src = self.meta.src(e, i);
-            src != NONE && self.layout.block(src) == b
-        })
-    }
-
-    /// Closes block `b` after a program failure in it: its valid data
-    /// stays readable and is moved out by GC before the block is retired.
-    fn retire_open(&mut self, stream: Stream, b: BlockIdx) {
-        let k = Self::stream_index(stream);
-        if self.open[k] == Some(b) {
-            self.open[k] = None;
-        }
-        self.blocks.set_state(b, BlockState::Full);
-        self.blocks.set_retiring(b);
-        self.settle(b);
-    }
-
-    /// Takes `b` out of service for good.
-    fn retire(&mut self, b: BlockIdx) {
-        self.blocks.set_state(b, BlockState::Bad);
-        self.to_mark_bad.push(b);
+        Ok(ok)
     }
 
     /// Writes the bad-block marks decided since the last call.
     pub(super) fn mark_pending_bad(&mut self) -> FtlResult<(), N> {
-        while let Some(b) = self.to_mark_bad.pop() {
-            if let Err(err) = self.nand.mark_bad_block(b) {
+        while let Some(b) = self.flash.next_bad_mark() {
+            if let Err(err) = self.media.mark_bad_block(b) {
                 if err.kind() == NandErrorKind::PowerLoss {
-                    self.to_mark_bad.push(b);
+                    self.flash.bad_mark_pending(b);
                     return Err(Error::Nand(err));
                 }
                 // The table already treats it as bad; a failed mark only
@@ -292,5 +188,18 @@ impl<N: Nand, M: SlotMemory> Ftl<N, M> {
             }
         }
         Ok(())
+    }
+
+    /// Reads page `ppa` straight into `ids` (one slot per sector) and checks
+    /// its record and data checksum: never trust unverified data.
+    pub(super) fn read_into_slots(
+        &mut self,
+        ppa: Ppa,
+        ids: &[SlotId],
+    ) -> Result<PageRecord, ReadFailure<N::Error>> {
+        let mut bufs: [&mut [u8]; MAX_SECTORS_PER_PAGE] = Default::default();
+        let n = ids.len();
+        self.cache.slots_for_read(ids, &mut bufs[..n]);
+        self.media.read_verified(ppa, &mut bufs[..n])
     }
 }

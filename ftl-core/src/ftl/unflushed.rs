@@ -18,10 +18,8 @@
 //! and each listed write is newer than everything else.
 
 use crate::addr::{Lba, SlotId};
-use crate::blocks::Stream;
-use crate::cache_meta::NONE;
 use crate::nand::Nand;
-use crate::slot::{SlotMemory, SlotState};
+use crate::slot::SlotMemory;
 
 use super::Ftl;
 
@@ -29,36 +27,24 @@ impl<N: Nand, M: SlotMemory> Ftl<N, M> {
     /// Acknowledged writes not yet programmed: `(lba, slot holding its data)`,
     /// at most [`Ftl::unflushed_capacity`]`.0` of them.
     pub fn unflushed_writes(&self) -> impl Iterator<Item = (Lba, SlotId)> + '_ {
-        let e = self.fill[Self::stream_index(Stream::Host)];
-        let n = e.map_or(0, |e| self.meta.len(e));
-        (0..n).filter_map(move |i| {
-            let e = e?;
-            let (slot, lba) = (self.meta.slot(e, i), self.meta.lba(e, i));
-            let lba = Lba(u64::from(lba));
-            let current = lba.0 != u64::from(NONE)
-                && self.slots.state(slot) == SlotState::Dirty
-                && self.read_map.get(lba) == Some(slot);
-            current.then_some((lba, slot))
-        })
+        self.cache.unflushed()
     }
 
     /// Acknowledged trims not yet in a trim record: `(first lba, sectors)`,
     /// at most [`Ftl::unflushed_capacity`]`.1` of them.
     pub fn unflushed_trims(&self) -> impl Iterator<Item = (Lba, u32)> + '_ {
-        self.pending_trims
-            .iter()
-            .map(|&(lba, n)| (Lba(u64::from(lba)), n))
+        self.meta.pending_trims()
     }
 
     /// The most entries [`Ftl::unflushed_writes`] and
     /// [`Ftl::unflushed_trims`] can ever list, to size a journal.
     pub fn unflushed_capacity(&self) -> (usize, usize) {
-        (self.layout.spp as usize, self.trim_ranges_per_page())
+        (self.flash.layout().spp as usize, self.meta.trim_capacity())
     }
 
     /// The sequence number of the newest page written: it only grows, across
     /// mounts too, so a journal can tell an image older than itself.
     pub fn sequence(&self) -> u64 {
-        self.seq
+        self.media.seq()
     }
 }

@@ -10,7 +10,7 @@
 //!  0       4     magic "ZCFP"
 //!  4       1     version (1)
 //!  5       1     kind: 1 host data, 2 relocated data (GC / wear leveling),
-//!                3 checkpoint chunk, 4 trim record (see `meta`)
+//!                3 checkpoint chunk, 4 trim record (see `meta_page`)
 //!  6       1     n = sectors in the page
 //!  7       1     reserved, 0
 //!  8       8     seq: program sequence number
@@ -24,6 +24,8 @@
 //! that fails to decode is a torn or corrupted page and is ignored.
 
 use crate::addr::{Lba, Seq};
+use crate::format::le;
+use crate::format::meta_page::{KIND_CHECKPOINT, KIND_TRIM};
 use crate::geometry::MAX_SECTORS_PER_PAGE;
 
 const MAGIC: [u8; 4] = *b"ZCFP";
@@ -110,20 +112,19 @@ impl PageRecord {
         out[5] = match self.kind {
             PageKind::Host => 1,
             PageKind::Relocated => 2,
-            PageKind::Checkpoint => crate::meta::KIND_CHECKPOINT,
-            PageKind::Trim => crate::meta::KIND_TRIM,
+            PageKind::Checkpoint => KIND_CHECKPOINT,
+            PageKind::Trim => KIND_TRIM,
         };
         out[6] = self.sectors;
         out[7] = 0;
-        out[8..16].copy_from_slice(&self.seq.0.to_le_bytes());
-        out[16..20].copy_from_slice(&self.erase_count.to_le_bytes());
-        out[20..24].copy_from_slice(&self.data_crc.to_le_bytes());
-        for (i, l) in self.lbas[..n].iter().enumerate() {
-            let o = HEADER_LEN + 4 * i;
-            out[o..o + 4].copy_from_slice(&l.to_le_bytes());
+        le::put_u64(out, 8, self.seq.0);
+        le::put_u32(out, 16, self.erase_count);
+        le::put_u32(out, 20, self.data_crc);
+        for (i, &l) in self.lbas[..n].iter().enumerate() {
+            le::put_u32(out, HEADER_LEN + 4 * i, l);
         }
         let crc = crc32fast::hash(&out[..len - 4]);
-        out[len - 4..len].copy_from_slice(&crc.to_le_bytes());
+        le::put_u32(out, len - 4, crc);
         len
     }
 
@@ -143,29 +144,27 @@ impl PageRecord {
             return Err(OobError::Corrupt);
         }
         let len = record_len(n);
-        let crc = u32::from_le_bytes([buf[len - 4], buf[len - 3], buf[len - 2], buf[len - 1]]);
-        if crc != crc32fast::hash(&buf[..len - 4]) {
+        if le::u32_at(buf, len - 4) != Some(crc32fast::hash(&buf[..len - 4])) {
             return Err(OobError::Corrupt);
         }
         let kind = match buf[5] {
             1 => PageKind::Host,
             2 => PageKind::Relocated,
-            crate::meta::KIND_CHECKPOINT => PageKind::Checkpoint,
-            crate::meta::KIND_TRIM => PageKind::Trim,
+            KIND_CHECKPOINT => PageKind::Checkpoint,
+            KIND_TRIM => PageKind::Trim,
             _ => return Err(OobError::Corrupt),
         };
-        let u32_at = |o: usize| u32::from_le_bytes([buf[o], buf[o + 1], buf[o + 2], buf[o + 3]]);
+        // In bounds: `buf` holds `record_len(n)` bytes (checked above).
+        let u32_at = |o: usize| le::u32_at(buf, o).ok_or(OobError::Corrupt);
         let mut lbas = [NO_LBA; MAX_SECTORS_PER_PAGE];
         for (i, l) in lbas[..n].iter_mut().enumerate() {
-            *l = u32_at(HEADER_LEN + 4 * i);
+            *l = u32_at(HEADER_LEN + 4 * i)?;
         }
-        let mut seq = [0u8; 8];
-        seq.copy_from_slice(&buf[8..16]);
         Ok(PageRecord {
             kind,
-            seq: Seq(u64::from_le_bytes(seq)),
-            erase_count: u32_at(16),
-            data_crc: u32_at(20),
+            seq: Seq(le::u64_at(buf, 8).ok_or(OobError::Corrupt)?),
+            erase_count: u32_at(16)?,
+            data_crc: u32_at(20)?,
             sectors: n as u8,
             lbas,
         })
@@ -207,6 +206,35 @@ mod tests {
         assert_eq!(r.lba(0), Some(Lba(7)));
         assert_eq!(r.lba(2), None);
         assert_eq!(r.lba(4), None);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_record_round_trips(
+            kind in 0usize..4,
+            seq: u64,
+            erase_count: u32,
+            data_crc: u32,
+            lbas in proptest::collection::vec(proptest::prelude::any::<u32>(), 1..=MAX_SECTORS_PER_PAGE),
+        ) {
+            let mut r = PageRecord {
+                kind: [PageKind::Host, PageKind::Relocated, PageKind::Checkpoint, PageKind::Trim][kind],
+                seq: Seq(seq),
+                erase_count,
+                data_crc,
+                sectors: lbas.len() as u8,
+                lbas: [NO_LBA; MAX_SECTORS_PER_PAGE],
+            };
+            r.lbas[..lbas.len()].copy_from_slice(&lbas);
+            let mut buf = [0u8; record_len(MAX_SECTORS_PER_PAGE)];
+            proptest::prop_assert_eq!(r.encode(&mut buf), record_len(lbas.len()));
+            proptest::prop_assert_eq!(PageRecord::decode(&buf), Ok(r));
+        }
+
+        #[test]
+        fn any_bytes_decode_without_panic(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..100)) {
+            let _ = PageRecord::decode(&bytes);
+        }
     }
 
     #[test]

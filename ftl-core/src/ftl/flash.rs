@@ -1,0 +1,397 @@
+//! The flash map: where every LBA lives on flash and what every block holds.
+//!
+//! [`FlashMap`] owns the logical-to-physical map (through the mapping seam
+//! in `crate::map`), the validity bitmap, the block table, the write
+//! frontier of each stream (its open block), the blocks held back by trims
+//! not yet logged and the blocks whose bad mark is still to be written.
+//! It issues no NAND operation: the FTL programs and erases through the
+//! media port, then tells the flash map what happened.
+
+use alloc::vec::Vec;
+
+use crate::addr::{BlockIdx, Lba, Ppa, Psa};
+use crate::blocks::{BlockState, BlockTable, Stream, Wear};
+use crate::gc::{self, GcPolicy};
+use crate::layout::Layout;
+use crate::map::{FlatMap, Mapping};
+use crate::validity::Validity;
+use crate::wear;
+
+/// Where each LBA lives, and each block's state, wear and write pointer.
+pub(super) struct FlashMap {
+    layout: Layout,
+    map: FlatMap,
+    valid: Validity,
+    blocks: BlockTable,
+    /// Open block per stream (host, relocation, meta).
+    open: [Option<BlockIdx>; 3],
+    /// Blocks that lost data to a trim not yet in a trim record: they may
+    /// not be erased until it is on flash (after a cut, the checkpoint may
+    /// still point into them).
+    held: Vec<BlockIdx>,
+    /// Blocks retired in the table whose bad mark is not yet on the NAND.
+    to_mark_bad: Vec<BlockIdx>,
+}
+
+impl FlashMap {
+    pub fn new(layout: Layout, logical: u64, blocks: u32) -> Self {
+        FlashMap {
+            layout,
+            map: FlatMap::new(logical),
+            valid: Validity::new(layout, blocks),
+            blocks: BlockTable::new(blocks),
+            open: [None, None, None],
+            held: Vec::with_capacity(blocks as usize),
+            to_mark_bad: Vec::with_capacity(blocks as usize),
+        }
+    }
+
+    pub fn layout(&self) -> &Layout {
+        &self.layout
+    }
+
+    // ---- the map ----------------------------------------------------------------
+
+    /// What `lba` is.
+    pub fn mapping(&self, lba: Lba) -> Mapping {
+        self.map.get(lba)
+    }
+
+    /// Whether `lba`'s newest version on flash is at `psa`.
+    pub fn is_current(&self, lba: Lba, psa: Psa) -> bool {
+        self.map.get(lba) == Mapping::Flash(psa)
+    }
+
+    /// `lba` now lives at `psa` (just programmed). Returns the block that
+    /// lost the previous version, to settle.
+    pub fn remap(&mut self, lba: Lba, psa: Psa) -> Option<BlockIdx> {
+        debug_assert!(
+            matches!(
+                self.blocks.state(self.layout.block(psa)),
+                BlockState::Open | BlockState::Full
+            ),
+            "remap into a block not written by a data stream"
+        );
+        self.valid.set(psa);
+        let old = self.map.set(lba, Mapping::Flash(psa)).psa()?;
+        self.valid.clear(old);
+        Some(self.layout.block(old))
+    }
+
+    /// `lba` is trimmed. Its old block is held until the trim is logged.
+    /// Returns the block that lost data, to settle.
+    pub fn unmap(&mut self, lba: Lba) -> Option<BlockIdx> {
+        let old = self.map.set(lba, Mapping::Unmapped).psa()?;
+        let b = self.layout.block(old);
+        if !self.blocks.is_held(b) {
+            self.blocks.set_held(b, true);
+            self.held.push(b);
+        }
+        self.valid.clear(old);
+        Some(b)
+    }
+
+    /// The valid sector at `psa` cannot be read back: the LBA mapped to it
+    /// fails reads until rewritten (found by scanning the map: the rare
+    /// path, and the spare area naming it is what failed). Returns its
+    /// block, to settle.
+    pub fn lose(&mut self, psa: Psa) -> BlockIdx {
+        if let Some(l) = self.map.find(psa) {
+            self.map.set(l, Mapping::Lost);
+            debug_assert!(self.map.find(psa).is_none(), "two LBAs at {psa}");
+        }
+        self.valid.clear(psa);
+        self.layout.block(psa)
+    }
+
+    pub fn is_valid(&self, psa: Psa) -> bool {
+        self.valid.is_valid(psa)
+    }
+
+    pub fn page_has_valid(&self, ppa: Ppa) -> bool {
+        self.valid.page_has_valid(ppa)
+    }
+
+    /// Bytes of RAM the map holds.
+    pub fn map_ram_bytes(&self) -> usize {
+        self.map.ram_bytes()
+    }
+
+    // ---- blocks -------------------------------------------------------------------
+
+    pub fn blocks(&self) -> &BlockTable {
+        &self.blocks
+    }
+
+    pub fn state(&self, b: BlockIdx) -> BlockState {
+        self.blocks.state(b)
+    }
+
+    pub fn erase_count(&self, b: BlockIdx) -> u32 {
+        self.blocks.erase_count(b)
+    }
+
+    pub fn next_page(&self, b: BlockIdx) -> u32 {
+        self.blocks.next_page(b)
+    }
+
+    pub fn available(&self) -> u32 {
+        self.blocks.available()
+    }
+
+    pub fn wear(&self) -> Wear {
+        self.blocks.wear()
+    }
+
+    pub fn good_blocks(&self) -> u32 {
+        self.blocks.good()
+    }
+
+    pub fn block_count(&self) -> u32 {
+        self.blocks.len()
+    }
+
+    pub fn open_block(&self, stream: Stream) -> Option<BlockIdx> {
+        self.open[stream as usize]
+    }
+
+    /// The next page of the stream's open block, if it has one; the block
+    /// turns `Full` (or `Meta`) when its last page is handed out.
+    pub fn advance(&mut self, stream: Stream) -> Option<Ppa> {
+        let k = stream as usize;
+        let b = self.open[k]?;
+        let p = self.blocks.next_page(b);
+        debug_assert!(p < self.layout.ppb);
+        self.blocks.set_next_page(b, p + 1);
+        if p + 1 == self.layout.ppb {
+            self.close(stream);
+        }
+        Some(Ppa::new(b, p))
+    }
+
+    /// Closes the stream's open block where it stands.
+    pub fn close(&mut self, stream: Stream) {
+        if let Some(b) = self.open[stream as usize].take() {
+            let to = match stream {
+                Stream::Meta => BlockState::Meta,
+                Stream::Host | Stream::Relocated => BlockState::Full,
+            };
+            self.blocks.set_state(b, to);
+        }
+    }
+
+    /// The least-worn free or stale block not held by a pending trim, and
+    /// whether it must be erased first.
+    pub fn pick_free(&self) -> Option<(BlockIdx, bool)> {
+        let b = self.blocks.pick_free()?;
+        Some((b, self.blocks.state(b) == BlockState::Stale))
+    }
+
+    /// `b` was erased.
+    pub fn erased(&mut self, b: BlockIdx) {
+        self.blocks.erased(b);
+    }
+
+    /// `b` (free, erased) becomes the stream's open block.
+    pub fn open(&mut self, stream: Stream, b: BlockIdx) {
+        let k = stream as usize;
+        assert!(
+            self.open[k].is_none(),
+            "{stream:?} already has an open block"
+        );
+        assert_eq!(self.blocks.state(b), BlockState::Free);
+        self.blocks.set_state(b, BlockState::Open);
+        self.blocks.set_next_page(b, 0);
+        self.open[k] = Some(b);
+    }
+
+    /// Notes a page programmed into `b` at `seq` (its age, for GC).
+    pub fn programmed(&mut self, b: BlockIdx, seq: u64) {
+        self.blocks.set_last_seq(b, seq);
+    }
+
+    /// A program failed in the stream's open block `b`: close it. Data
+    /// blocks keep their valid data readable and are retired once GC has
+    /// moved it; meta blocks are retired once obsolete.
+    pub fn program_failed(&mut self, stream: Stream, b: BlockIdx) {
+        if self.open[stream as usize] == Some(b) {
+            self.close(stream);
+        }
+        self.blocks.set_retiring(b);
+    }
+
+    /// A full data block with nothing valid left is garbage: stale (erased
+    /// on reuse), or retired if a program failed in it. A block whose
+    /// sectors still wait in the relocation group as sources
+    /// (`relocating`) is held back until that group is programmed: erasing
+    /// and reusing it first could put a new version of an LBA at the very
+    /// address the waiting copy names as its source (ABA).
+    pub fn settle(&mut self, b: BlockIdx, relocating: bool) {
+        if self.blocks.state(b) != BlockState::Full || self.valid.count(b) != 0 || relocating {
+            return;
+        }
+        if self.blocks.is_retiring(b) {
+            self.retire(b);
+        } else {
+            self.blocks.set_state(b, BlockState::Stale);
+        }
+    }
+
+    /// A meta block no recovery needs any more.
+    pub fn release_meta(&mut self, b: BlockIdx) {
+        assert_eq!(self.blocks.state(b), BlockState::Meta);
+        if self.blocks.is_retiring(b) {
+            self.retire(b);
+        } else {
+            self.blocks.set_state(b, BlockState::Stale);
+        }
+    }
+
+    /// Format: `b` carries a factory (or earlier grown) bad mark already.
+    pub fn retire_factory_bad(&mut self, b: BlockIdx) {
+        self.blocks.set_state(b, BlockState::Bad);
+    }
+
+    /// Takes `b` out of service for good; its bad mark is written later.
+    pub fn retire(&mut self, b: BlockIdx) {
+        self.blocks.set_state(b, BlockState::Bad);
+        self.to_mark_bad.push(b);
+    }
+
+    /// The next block whose bad mark is due.
+    pub fn next_bad_mark(&mut self) -> Option<BlockIdx> {
+        self.to_mark_bad.pop()
+    }
+
+    /// A bad mark that could not be written (power loss) stays due.
+    pub fn bad_mark_pending(&mut self, b: BlockIdx) {
+        self.to_mark_bad.push(b);
+    }
+
+    /// The pending trims are on flash: held blocks may be erased.
+    pub fn release_holds(&mut self) {
+        while let Some(b) = self.held.pop() {
+            self.blocks.set_held(b, false);
+        }
+    }
+
+    /// Marks `b` as being emptied by GC or wear leveling.
+    pub fn set_collecting(&mut self, b: BlockIdx) {
+        assert_eq!(self.blocks.state(b), BlockState::Full);
+        self.blocks.set_collecting(b, true);
+    }
+
+    /// The next GC victim, if any block holds reclaimable space.
+    pub fn gc_victim(&self, policy: GcPolicy, now_seq: u64) -> Option<BlockIdx> {
+        gc::pick_victim(policy, &self.blocks, &self.valid, self.layout.spb, now_seq)
+    }
+
+    /// The block static wear leveling should migrate, if any.
+    pub fn cold_block(&self, bound: u32) -> Option<BlockIdx> {
+        wear::pick_cold_block(&self.blocks, bound)
+    }
+
+    // ---- mount ----------------------------------------------------------------------
+
+    /// Mount: sets what recovery found, without the transition checks.
+    pub fn restore_block(&mut self, b: BlockIdx, state: BlockState) {
+        self.blocks.restore_state(b, state);
+    }
+
+    pub fn restore_next_page(&mut self, b: BlockIdx, p: u32) {
+        self.blocks.set_next_page(b, p);
+    }
+
+    pub fn restore_erase_count(&mut self, b: BlockIdx, n: u32) {
+        self.blocks.set_erase_count(b, n);
+    }
+
+    /// Mount: `lba` is `m`, as the checkpoint or replay says.
+    pub fn restore_mapping(&mut self, lba: Lba, m: Mapping) {
+        self.map.set(lba, m);
+    }
+
+    /// Mount: derives validity from the map. An LBA claiming a sector
+    /// another already claims (only corrupted media does that) is lost.
+    pub fn rebuild_validity(&mut self, logical: u64) {
+        for l in (0..logical).map(Lba) {
+            let Some(psa) = self.map.get(l).psa() else {
+                continue;
+            };
+            if self.valid.is_valid(psa) {
+                self.map.set(l, Mapping::Lost);
+                continue;
+            }
+            self.valid.set(psa);
+        }
+        for b in self.blocks.iter() {
+            let s = self.blocks.state(b);
+            let c = self.valid.count(b);
+            if s == BlockState::Full && c == 0 {
+                self.blocks.restore_state(b, BlockState::Stale);
+            }
+            if c > 0 && s != BlockState::Full {
+                // Data the checkpoint or replay says is here keeps its block.
+                self.blocks.restore_state(b, BlockState::Full);
+            }
+        }
+    }
+
+    // ---- integrity -------------------------------------------------------------------
+
+    /// Checks the map against validity and the block table.
+    pub fn check(
+        &self,
+        logical: u64,
+        relocating: impl Fn(BlockIdx) -> bool,
+    ) -> Result<(), &'static str> {
+        let mut mapped = 0u64;
+        for l in (0..logical).map(Lba) {
+            let Some(psa) = self.map.get(l).psa() else {
+                continue;
+            };
+            ensure(self.layout.contains(psa), "map points outside the array")?;
+            ensure(self.valid.is_valid(psa), "mapped sector not marked valid")?;
+            mapped += 1;
+        }
+        let mut counted = 0u64;
+        for b in self.blocks.iter() {
+            let c = self.valid.count(b);
+            counted += u64::from(c);
+            let s = self.blocks.state(b);
+            ensure(
+                c == 0 || matches!(s, BlockState::Open | BlockState::Full),
+                "valid data in a free, stale or bad block",
+            )?;
+            ensure(
+                s != BlockState::Full || c > 0 || relocating(b),
+                "full block with no valid data not reclaimed",
+            )?;
+        }
+        ensure(counted == mapped, "valid count differs from mapped sectors")?;
+        let avail = self
+            .blocks
+            .iter()
+            .filter(|&b| matches!(self.blocks.state(b), BlockState::Free | BlockState::Stale))
+            .count() as u32;
+        ensure(
+            avail == self.blocks.available(),
+            "available-block count drifted",
+        )?;
+        for b in self.open.iter().flatten() {
+            ensure(
+                self.blocks.state(*b) == BlockState::Open,
+                "open stream block not Open",
+            )?;
+        }
+        Ok(())
+    }
+}
+
+fn ensure(ok: bool, what: &'static str) -> Result<(), &'static str> {
+    if ok {
+        Ok(())
+    } else {
+        Err(what)
+    }
+}
