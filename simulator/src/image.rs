@@ -2,43 +2,9 @@
 //! and the checks that refuse a foreign, damaged, truncated or busy file
 //! *before* anything is written to it.
 //!
-//! ```text
-//!  offset                       contents (all integers little-endian)
-//!  0 ─────────────────────────┐
-//!    header (64 bytes used)   │ 0  magic  "ZCFTLNND"            8 bytes
-//!                             │ 8  version = 1                  u32
-//!                             │ 12 header length = 64           u32
-//!                             │ 16 channels, dies/channel,
-//!                             │    planes/die                   3 × u16
-//!                             │ 22 over-provisioning %          u8
-//!                             │ 23 reserved (0)                 u8
-//!                             │ 24 blocks/plane, pages/block,
-//!                             │    page size, sector size,
-//!                             │    oob size                     5 × u32
-//!                             │ 44 reserved (0)                 u32
-//!                             │ 48 creation seed                u64
-//!                             │ 56 reserved (0)                 u32
-//!                             │ 60 crc32 of bytes 0..60         u32
-//!  4096 ──────────────────────┤
-//!    block table              │ per block, 8 bytes:
-//!                             │   erase count u32, flags u8
-//!                             │   (1 bad, 2 factory bad, 4 needs erase),
-//!                             │   reserved 3 × u8 (0)
-//!  (rounded up to 4096) ──────┤
-//!    page-state table         │ per page, 1 byte: 0 erased,
-//!                             │   1 programmed, 2 torn
-//!  (rounded up to 4096) ──────┤
-//!    page records             │ per page: page_size data bytes then
-//!                             │   oob_size spare bytes; pages in flat
-//!                             │   order (block × pages_per_block + page)
-//!  total ─────────────────────┘
-//! ```
-//!
-//! A fresh image is all zeros past the header: every page erased, every
-//! block good with zero erases — so a sparse file costs no disk until pages
-//! are programmed. Erased pages read as 0xFF whatever their record holds.
-//! The layout is a function of the geometry alone, so the header needs no
-//! offsets; a change to it is a new version.
+//! The byte layout is drawn in [`crate::format`], one module per
+//! structure; this module only moves those bytes between a file (or a
+//! `Vec`) and the medium, and knows none of their offsets.
 
 use std::fs::{File, OpenOptions};
 use std::io;
@@ -50,6 +16,7 @@ use ftl_core::{Geometry, GeometryError};
 use nix::errno::Errno;
 use nix::fcntl::{Flock, FlockArg};
 
+use crate::format::layout::Layout;
 use crate::media;
 use crate::mmap::Mapping;
 use crate::options::OptionsError;
@@ -60,10 +27,7 @@ pub const MAGIC: [u8; 8] = *b"ZCFTLNND";
 pub const VERSION: u32 = 1;
 /// Bytes of the header that are used (and covered by its crc).
 pub const HEADER_LEN: usize = 64;
-/// The header's share of the file; tables and pages start after it.
-pub const HEADER_BLOCK: u64 = 4096;
-/// Bytes of one block-table entry.
-pub const BLOCK_ENTRY_LEN: u64 = 8;
+pub use crate::format::layout::{BLOCK_ENTRY_LEN, HEADER_BLOCK};
 
 /// Why an image could not be created or opened. A refused file is never
 /// modified.
@@ -128,54 +92,12 @@ pub enum ImageError {
     TooLarge(u64),
 }
 
-/// Where each part of an image lives, derived from the geometry.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct Layout {
-    pub(crate) blocks: u64,
-    pub(crate) pages_per_block: u64,
-    pub(crate) page_size: u64,
-    pub(crate) record_len: u64,
-    pub(crate) block_table: u64,
-    pub(crate) page_states: u64,
-    pub(crate) records: u64,
-    pub(crate) total: u64,
-}
-
-fn round_up(x: u64) -> Option<u64> {
-    x.checked_add(HEADER_BLOCK - 1)
-        .map(|v| v / HEADER_BLOCK * HEADER_BLOCK)
-}
-
-impl Layout {
-    /// The layout for a (validated) geometry; `None` if it overflows.
-    pub(crate) fn new(geo: &Geometry) -> Option<Layout> {
-        let blocks = u64::from(geo.total_blocks());
-        let pages_per_block = u64::from(geo.pages_per_block);
-        let pages = blocks.checked_mul(pages_per_block)?;
-        let page_size = u64::from(geo.page_size);
-        let record_len = page_size.checked_add(u64::from(geo.oob_size))?;
-        let block_table = HEADER_BLOCK;
-        let page_states = round_up(block_table.checked_add(blocks.checked_mul(BLOCK_ENTRY_LEN)?)?)?;
-        let records = round_up(page_states.checked_add(pages)?)?;
-        let total = records.checked_add(pages.checked_mul(record_len)?)?;
-        Some(Layout {
-            blocks,
-            pages_per_block,
-            page_size,
-            record_len,
-            block_table,
-            page_states,
-            records,
-            total,
-        })
-    }
-
-    fn total_usize(&self) -> Result<NonZeroUsize, ImageError> {
-        usize::try_from(self.total)
-            .ok()
-            .and_then(NonZeroUsize::new)
-            .ok_or(ImageError::TooLarge(self.total))
-    }
+/// The size of the image as a `usize`, if it is mappable and not empty.
+fn total_usize(layout: &Layout) -> Result<NonZeroUsize, ImageError> {
+    usize::try_from(layout.total)
+        .ok()
+        .and_then(NonZeroUsize::new)
+        .ok_or(ImageError::TooLarge(layout.total))
 }
 
 /// The header: everything needed to interpret the rest of the file.
@@ -300,7 +222,7 @@ impl Backing {
 
     /// A zeroed RAM image with `header` written.
     pub(crate) fn new_ram(layout: &Layout, header: &Header) -> Result<Backing, ImageError> {
-        let len = layout.total_usize()?.get();
+        let len = total_usize(layout)?.get();
         let mut v = vec![0u8; len];
         v[..HEADER_LEN].copy_from_slice(&header.encode());
         Ok(Backing::Ram(v))
@@ -349,7 +271,7 @@ impl FileImage {
         layout: &Layout,
         header: &Header,
     ) -> Result<FileImage, ImageError> {
-        let len = layout.total_usize()?;
+        let len = total_usize(layout)?;
         check_regular(path, true)?;
         // No O_TRUNC: a busy image must be refused before it is touched.
         let file = OpenOptions::new()
@@ -396,11 +318,12 @@ impl FileImage {
                 found,
             });
         }
-        let len = layout.total_usize()?;
-        let table_len = usize::try_from(layout.records - layout.block_table)
+        let len = total_usize(&layout)?;
+        let tables_at = layout.tables();
+        let table_len = usize::try_from(tables_at.end - tables_at.start)
             .map_err(|_| ImageError::TooLarge(layout.total))?;
         let mut tables = vec![0u8; table_len];
-        lock.read_exact_at(&mut tables, layout.block_table)
+        lock.read_exact_at(&mut tables, tables_at.start)
             .map_err(io_err(path))?;
         media::validate_tables(&header.geometry, &layout, &tables)?;
 
@@ -474,15 +397,5 @@ mod tests {
             Header::decode(b"ZCFTLNND\x01\0\0\0"),
             Err(ImageError::Truncated { found: 12, .. })
         ));
-    }
-
-    #[test]
-    fn layout_is_aligned_and_sized() {
-        let g = Geometry::small(16, 8, 20);
-        let l = Layout::new(&g).unwrap();
-        assert_eq!(l.block_table, 4096);
-        assert_eq!(l.page_states, 8192);
-        assert_eq!(l.records, 12288);
-        assert_eq!(l.total, 12288 + 16 * 8 * (16384 + 128));
     }
 }

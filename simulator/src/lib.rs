@@ -105,6 +105,7 @@
 mod error;
 mod faults;
 mod faulty;
+mod format;
 pub mod image;
 mod media;
 mod mmap;

@@ -19,7 +19,8 @@
 use ftl_core::nand::{gather, scatter};
 use ftl_core::{BlockIdx, Geometry, NandErrorKind, Ppa};
 
-use crate::image::{Backing, ImageError, Layout, BLOCK_ENTRY_LEN};
+use crate::format::layout::Layout;
+use crate::image::{Backing, ImageError, BLOCK_ENTRY_LEN};
 
 /// The state of one page, as kept in the image.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -109,19 +110,21 @@ pub(crate) fn validate_tables(
     tables: &[u8],
 ) -> Result<(), ImageError> {
     let damaged = |table, index| ImageError::Damaged { table, index };
+    let (block_table, page_states) = layout
+        .split_tables(tables)
+        .ok_or(damaged("block table", 0))?;
     let ppb = layout.pages_per_block;
-    let states_at = (layout.page_states - layout.block_table) as usize;
     for b in 0..layout.blocks {
         let at = (b * BLOCK_ENTRY_LEN) as usize;
-        let entry = tables
+        let entry = block_table
             .get(at..at + BLOCK_ENTRY_LEN as usize)
             .and_then(BlockEntry::decode)
             .ok_or(damaged("block table", b))?;
         let mut seen_erased = false;
         for p in 0..u64::from(geo.pages_per_block) {
             let index = b * ppb + p;
-            let state = tables
-                .get(states_at + index as usize)
+            let state = page_states
+                .get(index as usize)
                 .and_then(|&s| PageState::decode(s))
                 .ok_or(damaged("page-state table", index))?;
             // Outside a half-erased block, written pages form a prefix.
@@ -165,34 +168,29 @@ impl Media {
         &mut self.backing
     }
 
-    fn flat(&self, ppa: Ppa) -> u64 {
-        u64::from(ppa.block.0) * self.layout.pages_per_block + u64::from(ppa.page)
+    fn flat(&self, ppa: Ppa) -> Option<u64> {
+        self.layout
+            .flat_page(u64::from(ppa.block.0), u64::from(ppa.page))
     }
 
-    fn range(&self, at: u64, len: u64) -> Option<core::ops::Range<usize>> {
-        let start = usize::try_from(at).ok()?;
-        let end = start.checked_add(usize::try_from(len).ok()?)?;
-        (end <= self.backing.bytes().len()).then_some(start..end)
+    /// `at` as a range of the backing's bytes, if they hold it.
+    fn range(&self, at: core::ops::Range<u64>) -> Option<core::ops::Range<usize>> {
+        let start = usize::try_from(at.start).ok()?;
+        let end = usize::try_from(at.end).ok()?;
+        (start <= end && end <= self.backing.bytes().len()).then_some(start..end)
     }
 
     /// The block-table entry of `b` (`None` out of range or undecodable).
     pub(crate) fn block(&self, b: BlockIdx) -> Option<BlockEntry> {
-        if u64::from(b.0) >= self.layout.blocks {
-            return None;
-        }
-        let r = self.range(
-            self.layout.block_table + u64::from(b.0) * BLOCK_ENTRY_LEN,
-            8,
-        )?;
+        let r = self.range(self.layout.block_entry(u64::from(b.0))?)?;
         BlockEntry::decode(&self.backing.bytes()[r])
     }
 
     fn set_block(&mut self, b: BlockIdx, e: BlockEntry) -> Result<(), Refusal> {
         let r = self
-            .range(
-                self.layout.block_table + u64::from(b.0) * BLOCK_ENTRY_LEN,
-                8,
-            )
+            .layout
+            .block_entry(u64::from(b.0))
+            .and_then(|at| self.range(at))
             .ok_or(OUT_OF_IMAGE)?;
         self.backing.bytes_mut()[r].copy_from_slice(&e.encode());
         Ok(())
@@ -204,13 +202,16 @@ impl Media {
         if !self.geo.contains(ppa) {
             return None;
         }
-        let r = self.range(self.layout.page_states + self.flat(ppa), 1)?;
+        let at = self.layout.page_state(self.flat(ppa)?)?;
+        let r = self.range(at..at + 1)?;
         Some(PageState::decode(self.backing.bytes()[r.start]).unwrap_or(PageState::Torn))
     }
 
     pub(crate) fn set_page_state(&mut self, ppa: Ppa, s: PageState) -> Result<(), Refusal> {
         let r = self
-            .range(self.layout.page_states + self.flat(ppa), 1)
+            .flat(ppa)
+            .and_then(|flat| self.layout.page_state(flat))
+            .and_then(|at| self.range(at..at + 1))
             .ok_or(OUT_OF_IMAGE)?;
         self.backing.bytes_mut()[r.start] = s.encode();
         Ok(())
@@ -218,14 +219,20 @@ impl Media {
 
     /// The data-then-spare record of `ppa`, writable.
     pub(crate) fn record_mut(&mut self, ppa: Ppa) -> Result<&mut [u8], Refusal> {
-        let at = self.layout.records + self.flat(ppa) * self.layout.record_len;
-        let r = self.range(at, self.layout.record_len).ok_or(OUT_OF_IMAGE)?;
+        let r = self
+            .flat(ppa)
+            .and_then(|flat| self.layout.record(flat))
+            .and_then(|at| self.range(at))
+            .ok_or(OUT_OF_IMAGE)?;
         Ok(&mut self.backing.bytes_mut()[r])
     }
 
     fn record(&self, ppa: Ppa) -> Result<&[u8], Refusal> {
-        let at = self.layout.records + self.flat(ppa) * self.layout.record_len;
-        let r = self.range(at, self.layout.record_len).ok_or(OUT_OF_IMAGE)?;
+        let r = self
+            .flat(ppa)
+            .and_then(|flat| self.layout.record(flat))
+            .and_then(|at| self.range(at))
+            .ok_or(OUT_OF_IMAGE)?;
         Ok(&self.backing.bytes()[r])
     }
 

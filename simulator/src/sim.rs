@@ -14,7 +14,8 @@ use ftl_core::{BlockIdx, Geometry, Nand, NandErrorKind, Ppa, ReadStatus};
 
 use crate::error::{OpKind, SimError, Target};
 use crate::faults::{self, EraseFault, Faults, ReadOutcome};
-use crate::image::{Backing, FileImage, Header, ImageError, Layout};
+use crate::format::layout::Layout;
+use crate::image::{Backing, FileImage, Header, ImageError};
 use crate::media::{Media, PageState, Refusal};
 use crate::options::SimOptions;
 use crate::power::{self, half_erase, tear_page, CutReport, Power, Tear};
