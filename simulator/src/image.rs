@@ -12,21 +12,17 @@ use std::num::NonZeroUsize;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
-use ftl_core::{Geometry, GeometryError};
+use ftl_core::GeometryError;
 use nix::errno::Errno;
 use nix::fcntl::{Flock, FlockArg};
 
+use crate::format::header::{Header, HeaderError};
 use crate::format::layout::Layout;
 use crate::media;
 use crate::mmap::Mapping;
 use crate::options::OptionsError;
 
-/// The image's magic bytes.
-pub const MAGIC: [u8; 8] = *b"ZCFTLNND";
-/// The only image version this build reads and writes.
-pub const VERSION: u32 = 1;
-/// Bytes of the header that are used (and covered by its crc).
-pub const HEADER_LEN: usize = 64;
+pub use crate::format::header::{HEADER_LEN, MAGIC, VERSION};
 pub use crate::format::layout::{BLOCK_ENTRY_LEN, HEADER_BLOCK};
 
 /// Why an image could not be created or opened. A refused file is never
@@ -100,89 +96,28 @@ fn total_usize(layout: &Layout) -> Result<NonZeroUsize, ImageError> {
         .ok_or(ImageError::TooLarge(layout.total))
 }
 
-/// The header: everything needed to interpret the rest of the file.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct Header {
-    pub(crate) geometry: Geometry,
-    pub(crate) seed: u64,
-}
-
-fn u16_at(b: &[u8; HEADER_LEN], at: usize) -> u16 {
-    u16::from_le_bytes([b[at], b[at + 1]])
-}
-
-fn u32_at(b: &[u8; HEADER_LEN], at: usize) -> u32 {
-    u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
-}
-
-impl Header {
-    pub(crate) fn encode(&self) -> [u8; HEADER_LEN] {
-        let g = &self.geometry;
-        let mut b = [0u8; HEADER_LEN];
-        b[0..8].copy_from_slice(&MAGIC);
-        b[8..12].copy_from_slice(&VERSION.to_le_bytes());
-        b[12..16].copy_from_slice(&(HEADER_LEN as u32).to_le_bytes());
-        b[16..18].copy_from_slice(&g.channels.to_le_bytes());
-        b[18..20].copy_from_slice(&g.dies_per_channel.to_le_bytes());
-        b[20..22].copy_from_slice(&g.planes_per_die.to_le_bytes());
-        b[22] = g.over_provisioning_percent;
-        let words = [
-            g.blocks_per_plane,
-            g.pages_per_block,
-            g.page_size,
-            g.sector_size,
-            g.oob_size,
-        ];
-        for (i, w) in words.iter().enumerate() {
-            b[24 + 4 * i..28 + 4 * i].copy_from_slice(&w.to_le_bytes());
-        }
-        b[48..56].copy_from_slice(&self.seed.to_le_bytes());
-        let crc = crc32fast::hash(&b[..60]);
-        b[60..64].copy_from_slice(&crc.to_le_bytes());
-        b
-    }
-
-    /// Decodes and checks a header: magic, then version (a later version
-    /// may lay its header out differently), then crc, then geometry.
-    /// `bytes` may be short: a file too short for a header.
-    pub(crate) fn decode(bytes: &[u8]) -> Result<Header, ImageError> {
-        if bytes.len() < MAGIC.len() || bytes[..MAGIC.len()] != MAGIC {
-            return Err(ImageError::BadMagic);
-        }
-        let Ok(b) = <&[u8; HEADER_LEN]>::try_from(bytes) else {
-            return Err(ImageError::Truncated {
+impl From<HeaderError> for ImageError {
+    fn from(e: HeaderError) -> ImageError {
+        match e {
+            HeaderError::BadMagic => ImageError::BadMagic,
+            // Too short for a header is a truncated file; the header's
+            // share of a file is a whole HEADER_BLOCK.
+            HeaderError::Short { found } => ImageError::Truncated {
                 expected: HEADER_BLOCK,
-                found: bytes.len() as u64,
-            });
-        };
-        let version = u32_at(b, 8);
-        if version != VERSION {
-            return Err(ImageError::Version(version));
+                found: found as u64,
+            },
+            HeaderError::Version(v) => ImageError::Version(v),
+            // A reserved field set behind a good crc is damage all the same.
+            HeaderError::Crc | HeaderError::NotCanonical => ImageError::HeaderCrc,
+            HeaderError::Geometry(g) => ImageError::Geometry(g),
         }
-        if crc32fast::hash(&b[..60]) != u32_at(b, 60) {
-            return Err(ImageError::HeaderCrc);
-        }
-        let geometry = Geometry {
-            channels: u16_at(b, 16),
-            dies_per_channel: u16_at(b, 18),
-            planes_per_die: u16_at(b, 20),
-            over_provisioning_percent: b[22],
-            blocks_per_plane: u32_at(b, 24),
-            pages_per_block: u32_at(b, 28),
-            page_size: u32_at(b, 32),
-            sector_size: u32_at(b, 36),
-            oob_size: u32_at(b, 40),
-        };
-        geometry.validate()?;
-        let seed = u64::from(u32_at(b, 48)) | (u64::from(u32_at(b, 52)) << 32);
-        let header = Header { geometry, seed };
-        // Paired check: what we decoded re-encodes to the very same bytes,
-        // so no reserved field carries something we would silently drop.
-        if header.encode() != *b {
-            return Err(ImageError::HeaderCrc);
-        }
-        Ok(header)
     }
+}
+
+/// Decodes and checks the header at the start of a file; `bytes` may be
+/// short (a file too short for a header).
+fn decode_header(bytes: &[u8]) -> Result<Header, ImageError> {
+    Ok(Header::decode(bytes)?)
 }
 
 /// Where the bytes of an image live.
@@ -304,7 +239,7 @@ impl FileImage {
         let found = lock.metadata().map_err(io_err(path))?.len();
         let mut head = [0u8; HEADER_LEN];
         let n = read_prefix(&lock, &mut head).map_err(io_err(path))?;
-        let header = Header::decode(&head[..n])?;
+        let header = decode_header(&head[..n])?;
         let layout = Layout::new(&header.geometry).ok_or(ImageError::TooLarge(u64::MAX))?;
         if found < layout.total {
             return Err(ImageError::Truncated {
@@ -362,6 +297,7 @@ fn read_prefix(file: &File, buf: &mut [u8]) -> io::Result<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ftl_core::Geometry;
 
     #[test]
     fn header_round_trips_and_every_byte_is_protected() {
@@ -370,11 +306,11 @@ mod tests {
             seed: 0xDEAD_BEEF_0123_4567,
         };
         let b = h.encode();
-        assert_eq!(Header::decode(&b).unwrap(), h);
+        assert_eq!(decode_header(&b).unwrap(), h);
         for i in 0..HEADER_LEN {
             let mut d = b;
             d[i] ^= 0x10;
-            let e = Header::decode(&d).unwrap_err();
+            let e = decode_header(&d).unwrap_err();
             let want_magic = i < 8;
             let want_version = (8..12).contains(&i);
             match e {
@@ -388,13 +324,13 @@ mod tests {
 
     #[test]
     fn short_or_foreign_headers_are_refused() {
-        assert!(matches!(Header::decode(b"ZCF"), Err(ImageError::BadMagic)));
+        assert!(matches!(decode_header(b"ZCF"), Err(ImageError::BadMagic)));
         assert!(matches!(
-            Header::decode(b"#!/bin/sh\n"),
+            decode_header(b"#!/bin/sh\n"),
             Err(ImageError::BadMagic)
         ));
         assert!(matches!(
-            Header::decode(b"ZCFTLNND\x01\0\0\0"),
+            decode_header(b"ZCFTLNND\x01\0\0\0"),
             Err(ImageError::Truncated { found: 12, .. })
         ));
     }

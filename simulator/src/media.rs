@@ -365,7 +365,7 @@ impl Media {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::image::Header;
+    use crate::format::header::Header;
 
     fn media() -> Media {
         let geo = Geometry::small(16, 4, 20);
