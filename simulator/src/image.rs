@@ -1,10 +1,12 @@
-//! The image: one byte layout shared by RAM and file backing, its header,
-//! and the checks that refuse a foreign, damaged, truncated or busy file
-//! *before* anything is written to it.
+//! The image: its bytes in RAM or in a locked, mapped file, and the checks
+//! that refuse a foreign, damaged, truncated or busy file *before*
+//! anything is written to it.
 //!
-//! The byte layout is drawn in [`crate::format`], one module per
-//! structure; this module only moves those bytes between a file (or a
-//! `Vec`) and the medium, and knows none of their offsets.
+//! The byte layout, one layout for RAM and file backing, is drawn and
+//! encoded in `src/format/` (`layout.rs`, `header.rs`, `tables.rs`); this
+//! module only moves those bytes between a file (or a `Vec`) and the
+//! medium, and knows none of their offsets. Its constants are re-exported
+//! here.
 
 use std::fs::{File, OpenOptions};
 use std::io;
@@ -18,12 +20,13 @@ use nix::fcntl::{Flock, FlockArg};
 
 use crate::format::header::{Header, HeaderError};
 use crate::format::layout::Layout;
-use crate::media;
+use crate::format::tables::{self, TableError};
 use crate::mmap::Mapping;
 use crate::options::OptionsError;
 
 pub use crate::format::header::{HEADER_LEN, MAGIC, VERSION};
-pub use crate::format::layout::{BLOCK_ENTRY_LEN, HEADER_BLOCK};
+pub use crate::format::layout::HEADER_BLOCK;
+pub use crate::format::tables::BLOCK_ENTRY_LEN;
 
 /// Why an image could not be created or opened. A refused file is never
 /// modified.
@@ -110,6 +113,15 @@ impl From<HeaderError> for ImageError {
             // A reserved field set behind a good crc is damage all the same.
             HeaderError::Crc | HeaderError::NotCanonical => ImageError::HeaderCrc,
             HeaderError::Geometry(g) => ImageError::Geometry(g),
+        }
+    }
+}
+
+impl From<TableError> for ImageError {
+    fn from(e: TableError) -> ImageError {
+        ImageError::Damaged {
+            table: e.table,
+            index: e.index,
         }
     }
 }
@@ -260,7 +272,15 @@ impl FileImage {
         let mut tables = vec![0u8; table_len];
         lock.read_exact_at(&mut tables, tables_at.start)
             .map_err(io_err(path))?;
-        media::validate_tables(&header.geometry, &layout, &tables)?;
+        let (block_table, page_states) = layout
+            .split_tables(&tables)
+            .ok_or(ImageError::TooLarge(layout.total))?;
+        tables::check(
+            block_table,
+            page_states,
+            layout.blocks,
+            layout.pages_per_block,
+        )?;
 
         let file = OpenOptions::new()
             .read(true)

@@ -20,123 +20,13 @@ use ftl_core::nand::{gather, scatter};
 use ftl_core::{BlockIdx, Geometry, NandErrorKind, Ppa};
 
 use crate::format::layout::Layout;
-use crate::image::{Backing, ImageError, BLOCK_ENTRY_LEN};
-
-/// The state of one page, as kept in the image.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum PageState {
-    /// Erased: reads 0xFF, may be programmed (in order).
-    Erased,
-    /// Programmed completely.
-    Programmed,
-    /// Indeterminate after an interrupted or failed program or erase: reads
-    /// back whatever it holds; must be erased before it is programmed.
-    Torn,
-}
-
-const PAGE_ERASED: u8 = 0;
-const PAGE_PROGRAMMED: u8 = 1;
-const PAGE_TORN: u8 = 2;
-
-impl PageState {
-    fn decode(b: u8) -> Option<PageState> {
-        match b {
-            PAGE_ERASED => Some(PageState::Erased),
-            PAGE_PROGRAMMED => Some(PageState::Programmed),
-            PAGE_TORN => Some(PageState::Torn),
-            _ => None,
-        }
-    }
-
-    fn encode(self) -> u8 {
-        match self {
-            PageState::Erased => PAGE_ERASED,
-            PageState::Programmed => PAGE_PROGRAMMED,
-            PageState::Torn => PAGE_TORN,
-        }
-    }
-}
-
-const FLAG_BAD: u8 = 1;
-const FLAG_FACTORY_BAD: u8 = 2;
-const FLAG_NEEDS_ERASE: u8 = 4;
-const FLAGS_KNOWN: u8 = FLAG_BAD | FLAG_FACTORY_BAD | FLAG_NEEDS_ERASE;
-
-/// One block-table entry.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub(crate) struct BlockEntry {
-    pub(crate) erase_count: u32,
-    flags: u8,
-}
-
-impl BlockEntry {
-    pub(crate) fn is_bad(&self) -> bool {
-        self.flags & FLAG_BAD != 0
-    }
-
-    pub(crate) fn needs_erase(&self) -> bool {
-        self.flags & FLAG_NEEDS_ERASE != 0
-    }
-
-    fn decode(b: &[u8]) -> Option<BlockEntry> {
-        let &[c0, c1, c2, c3, flags, 0, 0, 0] = b else {
-            return None;
-        };
-        if flags & !FLAGS_KNOWN != 0 {
-            return None;
-        }
-        Some(BlockEntry {
-            erase_count: u32::from_le_bytes([c0, c1, c2, c3]),
-            flags,
-        })
-    }
-
-    fn encode(&self) -> [u8; BLOCK_ENTRY_LEN as usize] {
-        let c = self.erase_count.to_le_bytes();
-        [c[0], c[1], c[2], c[3], self.flags, 0, 0, 0]
-    }
-}
+use crate::format::tables::{BlockEntry, PageState};
+use crate::image::Backing;
 
 /// A refused or impossible operation: the kind and a few words why.
 pub(crate) type Refusal = (NandErrorKind, &'static str);
 
 const OUT_OF_IMAGE: Refusal = (NandErrorKind::Other, "address outside the image bytes");
-
-/// Checks the block table and page-state table of an image being opened:
-/// `tables` holds the bytes from the block table to the first page record.
-pub(crate) fn validate_tables(
-    geo: &Geometry,
-    layout: &Layout,
-    tables: &[u8],
-) -> Result<(), ImageError> {
-    let damaged = |table, index| ImageError::Damaged { table, index };
-    let (block_table, page_states) = layout
-        .split_tables(tables)
-        .ok_or(damaged("block table", 0))?;
-    let ppb = layout.pages_per_block;
-    for b in 0..layout.blocks {
-        let at = (b * BLOCK_ENTRY_LEN) as usize;
-        let entry = block_table
-            .get(at..at + BLOCK_ENTRY_LEN as usize)
-            .and_then(BlockEntry::decode)
-            .ok_or(damaged("block table", b))?;
-        let mut seen_erased = false;
-        for p in 0..u64::from(geo.pages_per_block) {
-            let index = b * ppb + p;
-            let state = page_states
-                .get(index as usize)
-                .and_then(|&s| PageState::decode(s))
-                .ok_or(damaged("page-state table", index))?;
-            // Outside a half-erased block, written pages form a prefix.
-            if state == PageState::Erased {
-                seen_erased = true;
-            } else if seen_erased && !entry.needs_erase() {
-                return Err(damaged("page-state table", index));
-            }
-        }
-    }
-    Ok(())
-}
 
 /// Page and block state over an image's bytes.
 #[derive(Debug)]
@@ -183,7 +73,7 @@ impl Media {
     /// The block-table entry of `b` (`None` out of range or undecodable).
     pub(crate) fn block(&self, b: BlockIdx) -> Option<BlockEntry> {
         let r = self.range(self.layout.block_entry(u64::from(b.0))?)?;
-        BlockEntry::decode(&self.backing.bytes()[r])
+        BlockEntry::decode(&self.backing.bytes()[r]).ok()
     }
 
     fn set_block(&mut self, b: BlockIdx, e: BlockEntry) -> Result<(), Refusal> {
@@ -337,7 +227,7 @@ impl Media {
             self.set_page_state(Ppa::new(b, p), PageState::Erased)?;
         }
         e.erase_count = e.erase_count.saturating_add(1);
-        e.flags &= !FLAG_NEEDS_ERASE;
+        e.set_needs_erase(false);
         self.set_block(b, e)?;
         self.recompute_next(b);
         Ok(())
@@ -347,17 +237,14 @@ impl Media {
     /// interrupted erase).
     pub(crate) fn set_needs_erase(&mut self, b: BlockIdx) -> Result<(), Refusal> {
         let mut e = self.block(b).ok_or(OUT_OF_IMAGE)?;
-        e.flags |= FLAG_NEEDS_ERASE;
+        e.set_needs_erase(true);
         self.set_block(b, e)
     }
 
     /// Marks `b` bad; `factory` records that it came that way.
     pub(crate) fn mark_bad(&mut self, b: BlockIdx, factory: bool) -> Result<(), Refusal> {
         let mut e = self.block(b).ok_or(OUT_OF_IMAGE)?;
-        e.flags |= FLAG_BAD;
-        if factory {
-            e.flags |= FLAG_FACTORY_BAD;
-        }
+        e.set_bad(factory);
         self.set_block(b, e)
     }
 }
@@ -379,18 +266,6 @@ mod tests {
         )
         .unwrap();
         Media::new(geo, layout, backing)
-    }
-
-    #[test]
-    fn block_entries_round_trip_and_reject_unknown_bits() {
-        let e = BlockEntry {
-            erase_count: 0x0102_0304,
-            flags: FLAG_BAD | FLAG_NEEDS_ERASE,
-        };
-        assert_eq!(BlockEntry::decode(&e.encode()), Some(e));
-        assert_eq!(BlockEntry::decode(&[0, 0, 0, 0, 8, 0, 0, 0]), None);
-        assert_eq!(BlockEntry::decode(&[0, 0, 0, 0, 0, 0, 1, 0]), None);
-        assert_eq!(BlockEntry::decode(&[0, 0, 0]), None);
     }
 
     #[test]

@@ -26,11 +26,11 @@ use core::ops::Range;
 
 use ftl_core::Geometry;
 
+use super::tables::BLOCK_ENTRY_LEN;
+
 /// The header's share of the file; tables and pages start after it, and
 /// each region after it starts on a multiple of it.
 pub const HEADER_BLOCK: u64 = 4096;
-/// Bytes of one block-table entry.
-pub const BLOCK_ENTRY_LEN: u64 = 8;
 
 /// Where each part of an image lives, derived from the geometry.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

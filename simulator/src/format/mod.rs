@@ -1,5 +1,6 @@
 //! The image file format, one module per on-disk structure: [`layout`]
-//! (where each part of the file lives) and [`header`]. Each module holds its drawing, its
+//! (where each part of the file lives), [`header`] and [`tables`] (the
+//! block table and the page-state table). Each module holds its drawing, its
 //! constants and its encoder and decoder side by side, and knows nothing of
 //! files, mappings or NAND rules: `image` and `media` call it and know no
 //! byte offsets of their own.
@@ -9,3 +10,4 @@
 
 pub(crate) mod header;
 pub(crate) mod layout;
+pub(crate) mod tables;
