@@ -271,6 +271,25 @@ mod tests {
         }
     }
 
+    /// Version 1's bytes, worked out by hand from the drawing: a change
+    /// here breaks every existing image and needs a new version.
+    #[test]
+    fn the_bytes_of_version_1_are_pinned() {
+        let h = Header {
+            geometry: Geometry::small(16, 8, 20),
+            seed: 0x0123_4567_89AB_CDEF,
+        };
+        #[rustfmt::skip]
+        let want: [u8; HEADER_LEN] = [
+            b'Z', b'C', b'F', b'T', b'L', b'N', b'N', b'D', 1, 0, 0, 0, 64, 0, 0, 0,
+            1, 0, 1, 0, 1, 0, 20, 0, 16, 0, 0, 0, 8, 0, 0, 0,
+            0x00, 0x40, 0, 0, 0x00, 0x10, 0, 0, 0x80, 0, 0, 0, 0, 0, 0, 0,
+            0xEF, 0xCD, 0xAB, 0x89, 0x67, 0x45, 0x23, 0x01, 0, 0, 0, 0, 0x5E, 0x65, 0x4A, 0xC8,
+        ];
+        assert_eq!(h.encode(), want);
+        assert_eq!(Header::decode(&want), Ok(h));
+    }
+
     #[test]
     fn short_and_foreign_bytes_are_refused() {
         assert_eq!(Header::decode(b""), Err(HeaderError::BadMagic));

@@ -226,6 +226,11 @@ mod tests {
             flags: FLAG_BAD | FLAG_NEEDS_ERASE,
         };
         assert_eq!(BlockEntry::decode(&e.encode()).ok(), Some(e));
+        assert_eq!(
+            e.encode(),
+            [4, 3, 2, 1, 5, 0, 0, 0],
+            "the bytes of version 1"
+        );
         assert_eq!(BlockEntry::decode(&[0, 0, 0, 0, 8, 0, 0, 0]).ok(), None);
         assert_eq!(BlockEntry::decode(&[0, 0, 0, 0, 0, 0, 1, 0]).ok(), None);
         assert_eq!(BlockEntry::decode(&[0, 0, 0]).ok(), None);
