@@ -1,44 +1,12 @@
-//! The image: one byte layout shared by RAM and file backing, its header,
-//! and the checks that refuse a foreign, damaged, truncated or busy file
-//! *before* anything is written to it.
+//! The image: its bytes in RAM or in a locked, mapped file, and the checks
+//! that refuse a foreign, damaged, truncated or busy file *before*
+//! anything is written to it.
 //!
-//! ```text
-//!  offset                       contents (all integers little-endian)
-//!  0 ─────────────────────────┐
-//!    header (64 bytes used)   │ 0  magic  "ZCFTLNND"            8 bytes
-//!                             │ 8  version = 1                  u32
-//!                             │ 12 header length = 64           u32
-//!                             │ 16 channels, dies/channel,
-//!                             │    planes/die                   3 × u16
-//!                             │ 22 over-provisioning %          u8
-//!                             │ 23 reserved (0)                 u8
-//!                             │ 24 blocks/plane, pages/block,
-//!                             │    page size, sector size,
-//!                             │    oob size                     5 × u32
-//!                             │ 44 reserved (0)                 u32
-//!                             │ 48 creation seed                u64
-//!                             │ 56 reserved (0)                 u32
-//!                             │ 60 crc32 of bytes 0..60         u32
-//!  4096 ──────────────────────┤
-//!    block table              │ per block, 8 bytes:
-//!                             │   erase count u32, flags u8
-//!                             │   (1 bad, 2 factory bad, 4 needs erase),
-//!                             │   reserved 3 × u8 (0)
-//!  (rounded up to 4096) ──────┤
-//!    page-state table         │ per page, 1 byte: 0 erased,
-//!                             │   1 programmed, 2 torn
-//!  (rounded up to 4096) ──────┤
-//!    page records             │ per page: page_size data bytes then
-//!                             │   oob_size spare bytes; pages in flat
-//!                             │   order (block × pages_per_block + page)
-//!  total ─────────────────────┘
-//! ```
-//!
-//! A fresh image is all zeros past the header: every page erased, every
-//! block good with zero erases — so a sparse file costs no disk until pages
-//! are programmed. Erased pages read as 0xFF whatever their record holds.
-//! The layout is a function of the geometry alone, so the header needs no
-//! offsets; a change to it is a new version.
+//! The byte layout, one layout for RAM and file backing, is drawn and
+//! encoded in `src/format/` (`layout.rs`, `header.rs`, `tables.rs`); this
+//! module only moves those bytes between a file (or a `Vec`) and the
+//! medium, and knows none of their offsets. Its constants are re-exported
+//! here.
 
 use std::fs::{File, OpenOptions};
 use std::io;
@@ -46,24 +14,19 @@ use std::num::NonZeroUsize;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
-use ftl_core::{Geometry, GeometryError};
+use ftl_core::GeometryError;
 use nix::errno::Errno;
 use nix::fcntl::{Flock, FlockArg};
 
-use crate::media;
+use crate::format::header::{Header, HeaderError};
+use crate::format::layout::Layout;
+use crate::format::tables::{self, TableError};
 use crate::mmap::Mapping;
 use crate::options::OptionsError;
 
-/// The image's magic bytes.
-pub const MAGIC: [u8; 8] = *b"ZCFTLNND";
-/// The only image version this build reads and writes.
-pub const VERSION: u32 = 1;
-/// Bytes of the header that are used (and covered by its crc).
-pub const HEADER_LEN: usize = 64;
-/// The header's share of the file; tables and pages start after it.
-pub const HEADER_BLOCK: u64 = 4096;
-/// Bytes of one block-table entry.
-pub const BLOCK_ENTRY_LEN: u64 = 8;
+pub use crate::format::header::{HEADER_LEN, MAGIC, VERSION};
+pub use crate::format::layout::HEADER_BLOCK;
+pub use crate::format::tables::BLOCK_ENTRY_LEN;
 
 /// Why an image could not be created or opened. A refused file is never
 /// modified.
@@ -128,139 +91,45 @@ pub enum ImageError {
     TooLarge(u64),
 }
 
-/// Where each part of an image lives, derived from the geometry.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct Layout {
-    pub(crate) blocks: u64,
-    pub(crate) pages_per_block: u64,
-    pub(crate) page_size: u64,
-    pub(crate) record_len: u64,
-    pub(crate) block_table: u64,
-    pub(crate) page_states: u64,
-    pub(crate) records: u64,
-    pub(crate) total: u64,
+/// The size of the image as a `usize`, if it is mappable and not empty.
+fn total_usize(layout: &Layout) -> Result<NonZeroUsize, ImageError> {
+    usize::try_from(layout.total)
+        .ok()
+        .and_then(NonZeroUsize::new)
+        .ok_or(ImageError::TooLarge(layout.total))
 }
 
-fn round_up(x: u64) -> Option<u64> {
-    x.checked_add(HEADER_BLOCK - 1)
-        .map(|v| v / HEADER_BLOCK * HEADER_BLOCK)
-}
-
-impl Layout {
-    /// The layout for a (validated) geometry; `None` if it overflows.
-    pub(crate) fn new(geo: &Geometry) -> Option<Layout> {
-        let blocks = u64::from(geo.total_blocks());
-        let pages_per_block = u64::from(geo.pages_per_block);
-        let pages = blocks.checked_mul(pages_per_block)?;
-        let page_size = u64::from(geo.page_size);
-        let record_len = page_size.checked_add(u64::from(geo.oob_size))?;
-        let block_table = HEADER_BLOCK;
-        let page_states = round_up(block_table.checked_add(blocks.checked_mul(BLOCK_ENTRY_LEN)?)?)?;
-        let records = round_up(page_states.checked_add(pages)?)?;
-        let total = records.checked_add(pages.checked_mul(record_len)?)?;
-        Some(Layout {
-            blocks,
-            pages_per_block,
-            page_size,
-            record_len,
-            block_table,
-            page_states,
-            records,
-            total,
-        })
-    }
-
-    fn total_usize(&self) -> Result<NonZeroUsize, ImageError> {
-        usize::try_from(self.total)
-            .ok()
-            .and_then(NonZeroUsize::new)
-            .ok_or(ImageError::TooLarge(self.total))
-    }
-}
-
-/// The header: everything needed to interpret the rest of the file.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct Header {
-    pub(crate) geometry: Geometry,
-    pub(crate) seed: u64,
-}
-
-fn u16_at(b: &[u8; HEADER_LEN], at: usize) -> u16 {
-    u16::from_le_bytes([b[at], b[at + 1]])
-}
-
-fn u32_at(b: &[u8; HEADER_LEN], at: usize) -> u32 {
-    u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
-}
-
-impl Header {
-    pub(crate) fn encode(&self) -> [u8; HEADER_LEN] {
-        let g = &self.geometry;
-        let mut b = [0u8; HEADER_LEN];
-        b[0..8].copy_from_slice(&MAGIC);
-        b[8..12].copy_from_slice(&VERSION.to_le_bytes());
-        b[12..16].copy_from_slice(&(HEADER_LEN as u32).to_le_bytes());
-        b[16..18].copy_from_slice(&g.channels.to_le_bytes());
-        b[18..20].copy_from_slice(&g.dies_per_channel.to_le_bytes());
-        b[20..22].copy_from_slice(&g.planes_per_die.to_le_bytes());
-        b[22] = g.over_provisioning_percent;
-        let words = [
-            g.blocks_per_plane,
-            g.pages_per_block,
-            g.page_size,
-            g.sector_size,
-            g.oob_size,
-        ];
-        for (i, w) in words.iter().enumerate() {
-            b[24 + 4 * i..28 + 4 * i].copy_from_slice(&w.to_le_bytes());
-        }
-        b[48..56].copy_from_slice(&self.seed.to_le_bytes());
-        let crc = crc32fast::hash(&b[..60]);
-        b[60..64].copy_from_slice(&crc.to_le_bytes());
-        b
-    }
-
-    /// Decodes and checks a header: magic, then version (a later version
-    /// may lay its header out differently), then crc, then geometry.
-    /// `bytes` may be short: a file too short for a header.
-    pub(crate) fn decode(bytes: &[u8]) -> Result<Header, ImageError> {
-        if bytes.len() < MAGIC.len() || bytes[..MAGIC.len()] != MAGIC {
-            return Err(ImageError::BadMagic);
-        }
-        let Ok(b) = <&[u8; HEADER_LEN]>::try_from(bytes) else {
-            return Err(ImageError::Truncated {
+impl From<HeaderError> for ImageError {
+    fn from(e: HeaderError) -> ImageError {
+        match e {
+            HeaderError::BadMagic => ImageError::BadMagic,
+            // Too short for a header is a truncated file; the header's
+            // share of a file is a whole HEADER_BLOCK.
+            HeaderError::Short { found } => ImageError::Truncated {
                 expected: HEADER_BLOCK,
-                found: bytes.len() as u64,
-            });
-        };
-        let version = u32_at(b, 8);
-        if version != VERSION {
-            return Err(ImageError::Version(version));
+                found: found as u64,
+            },
+            HeaderError::Version(v) => ImageError::Version(v),
+            // A reserved field set behind a good crc is damage all the same.
+            HeaderError::Crc | HeaderError::NotCanonical => ImageError::HeaderCrc,
+            HeaderError::Geometry(g) => ImageError::Geometry(g),
         }
-        if crc32fast::hash(&b[..60]) != u32_at(b, 60) {
-            return Err(ImageError::HeaderCrc);
-        }
-        let geometry = Geometry {
-            channels: u16_at(b, 16),
-            dies_per_channel: u16_at(b, 18),
-            planes_per_die: u16_at(b, 20),
-            over_provisioning_percent: b[22],
-            blocks_per_plane: u32_at(b, 24),
-            pages_per_block: u32_at(b, 28),
-            page_size: u32_at(b, 32),
-            sector_size: u32_at(b, 36),
-            oob_size: u32_at(b, 40),
-        };
-        geometry.validate()?;
-        let seed = u64::from(u32_at(b, 48)) | (u64::from(u32_at(b, 52)) << 32);
-        let header = Header { geometry, seed };
-        // Paired check: what we decoded re-encodes to the very same bytes,
-        // so no reserved field carries something we would silently drop.
-        if header.encode() != *b {
-            return Err(ImageError::HeaderCrc);
-        }
-        Ok(header)
     }
+}
+
+impl From<TableError> for ImageError {
+    fn from(e: TableError) -> ImageError {
+        ImageError::Damaged {
+            table: e.table,
+            index: e.index,
+        }
+    }
+}
+
+/// Decodes and checks the header at the start of a file; `bytes` may be
+/// short (a file too short for a header).
+fn decode_header(bytes: &[u8]) -> Result<Header, ImageError> {
+    Ok(Header::decode(bytes)?)
 }
 
 /// Where the bytes of an image live.
@@ -300,7 +169,7 @@ impl Backing {
 
     /// A zeroed RAM image with `header` written.
     pub(crate) fn new_ram(layout: &Layout, header: &Header) -> Result<Backing, ImageError> {
-        let len = layout.total_usize()?.get();
+        let len = total_usize(layout)?.get();
         let mut v = vec![0u8; len];
         v[..HEADER_LEN].copy_from_slice(&header.encode());
         Ok(Backing::Ram(v))
@@ -349,7 +218,7 @@ impl FileImage {
         layout: &Layout,
         header: &Header,
     ) -> Result<FileImage, ImageError> {
-        let len = layout.total_usize()?;
+        let len = total_usize(layout)?;
         check_regular(path, true)?;
         // No O_TRUNC: a busy image must be refused before it is touched.
         let file = OpenOptions::new()
@@ -382,7 +251,7 @@ impl FileImage {
         let found = lock.metadata().map_err(io_err(path))?.len();
         let mut head = [0u8; HEADER_LEN];
         let n = read_prefix(&lock, &mut head).map_err(io_err(path))?;
-        let header = Header::decode(&head[..n])?;
+        let header = decode_header(&head[..n])?;
         let layout = Layout::new(&header.geometry).ok_or(ImageError::TooLarge(u64::MAX))?;
         if found < layout.total {
             return Err(ImageError::Truncated {
@@ -396,13 +265,22 @@ impl FileImage {
                 found,
             });
         }
-        let len = layout.total_usize()?;
-        let table_len = usize::try_from(layout.records - layout.block_table)
+        let len = total_usize(&layout)?;
+        let tables_at = layout.tables();
+        let table_len = usize::try_from(tables_at.end - tables_at.start)
             .map_err(|_| ImageError::TooLarge(layout.total))?;
         let mut tables = vec![0u8; table_len];
-        lock.read_exact_at(&mut tables, layout.block_table)
+        lock.read_exact_at(&mut tables, tables_at.start)
             .map_err(io_err(path))?;
-        media::validate_tables(&header.geometry, &layout, &tables)?;
+        let (block_table, page_states) = layout
+            .split_tables(&tables)
+            .ok_or(ImageError::TooLarge(layout.total))?;
+        tables::check(
+            block_table,
+            page_states,
+            layout.blocks,
+            layout.pages_per_block,
+        )?;
 
         let file = OpenOptions::new()
             .read(true)
@@ -439,6 +317,7 @@ fn read_prefix(file: &File, buf: &mut [u8]) -> io::Result<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ftl_core::Geometry;
 
     #[test]
     fn header_round_trips_and_every_byte_is_protected() {
@@ -447,11 +326,11 @@ mod tests {
             seed: 0xDEAD_BEEF_0123_4567,
         };
         let b = h.encode();
-        assert_eq!(Header::decode(&b).unwrap(), h);
+        assert_eq!(decode_header(&b).unwrap(), h);
         for i in 0..HEADER_LEN {
             let mut d = b;
             d[i] ^= 0x10;
-            let e = Header::decode(&d).unwrap_err();
+            let e = decode_header(&d).unwrap_err();
             let want_magic = i < 8;
             let want_version = (8..12).contains(&i);
             match e {
@@ -465,24 +344,14 @@ mod tests {
 
     #[test]
     fn short_or_foreign_headers_are_refused() {
-        assert!(matches!(Header::decode(b"ZCF"), Err(ImageError::BadMagic)));
+        assert!(matches!(decode_header(b"ZCF"), Err(ImageError::BadMagic)));
         assert!(matches!(
-            Header::decode(b"#!/bin/sh\n"),
+            decode_header(b"#!/bin/sh\n"),
             Err(ImageError::BadMagic)
         ));
         assert!(matches!(
-            Header::decode(b"ZCFTLNND\x01\0\0\0"),
+            decode_header(b"ZCFTLNND\x01\0\0\0"),
             Err(ImageError::Truncated { found: 12, .. })
         ));
-    }
-
-    #[test]
-    fn layout_is_aligned_and_sized() {
-        let g = Geometry::small(16, 8, 20);
-        let l = Layout::new(&g).unwrap();
-        assert_eq!(l.block_table, 4096);
-        assert_eq!(l.page_states, 8192);
-        assert_eq!(l.records, 12288);
-        assert_eq!(l.total, 12288 + 16 * 8 * (16384 + 128));
     }
 }

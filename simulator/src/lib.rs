@@ -48,7 +48,7 @@
 //!
 //! # The image
 //!
-//! RAM and file backing share one byte layout (drawn in [`image`]): a
+//! RAM and file backing share one byte layout (drawn in `src/format/`): a
 //! 4 KiB header (magic `ZCFTLNND`, version, geometry, creation seed, crc32;
 //! little-endian), then a block table, a page-state table and the page
 //! records. A file image is mapped `MAP_SHARED` and held under an exclusive
@@ -105,6 +105,7 @@
 mod error;
 mod faults;
 mod faulty;
+mod format;
 pub mod image;
 mod media;
 mod mmap;
@@ -117,8 +118,8 @@ mod trace;
 
 pub use error::{OpKind, SimError, Target};
 pub use faulty::{FaultyError, FaultyNand, Injection};
+pub use format::tables::PageState;
 pub use image::ImageError;
-pub use media::PageState;
 pub use options::{FactoryBadBlocks, OptionsError, SimOptions};
 pub use power::{CutReport, PageTear, Tear};
 pub use sim::SimNand;

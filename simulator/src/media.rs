@@ -19,121 +19,14 @@
 use ftl_core::nand::{gather, scatter};
 use ftl_core::{BlockIdx, Geometry, NandErrorKind, Ppa};
 
-use crate::image::{Backing, ImageError, Layout, BLOCK_ENTRY_LEN};
-
-/// The state of one page, as kept in the image.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum PageState {
-    /// Erased: reads 0xFF, may be programmed (in order).
-    Erased,
-    /// Programmed completely.
-    Programmed,
-    /// Indeterminate after an interrupted or failed program or erase: reads
-    /// back whatever it holds; must be erased before it is programmed.
-    Torn,
-}
-
-const PAGE_ERASED: u8 = 0;
-const PAGE_PROGRAMMED: u8 = 1;
-const PAGE_TORN: u8 = 2;
-
-impl PageState {
-    fn decode(b: u8) -> Option<PageState> {
-        match b {
-            PAGE_ERASED => Some(PageState::Erased),
-            PAGE_PROGRAMMED => Some(PageState::Programmed),
-            PAGE_TORN => Some(PageState::Torn),
-            _ => None,
-        }
-    }
-
-    fn encode(self) -> u8 {
-        match self {
-            PageState::Erased => PAGE_ERASED,
-            PageState::Programmed => PAGE_PROGRAMMED,
-            PageState::Torn => PAGE_TORN,
-        }
-    }
-}
-
-const FLAG_BAD: u8 = 1;
-const FLAG_FACTORY_BAD: u8 = 2;
-const FLAG_NEEDS_ERASE: u8 = 4;
-const FLAGS_KNOWN: u8 = FLAG_BAD | FLAG_FACTORY_BAD | FLAG_NEEDS_ERASE;
-
-/// One block-table entry.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub(crate) struct BlockEntry {
-    pub(crate) erase_count: u32,
-    flags: u8,
-}
-
-impl BlockEntry {
-    pub(crate) fn is_bad(&self) -> bool {
-        self.flags & FLAG_BAD != 0
-    }
-
-    pub(crate) fn needs_erase(&self) -> bool {
-        self.flags & FLAG_NEEDS_ERASE != 0
-    }
-
-    fn decode(b: &[u8]) -> Option<BlockEntry> {
-        let &[c0, c1, c2, c3, flags, 0, 0, 0] = b else {
-            return None;
-        };
-        if flags & !FLAGS_KNOWN != 0 {
-            return None;
-        }
-        Some(BlockEntry {
-            erase_count: u32::from_le_bytes([c0, c1, c2, c3]),
-            flags,
-        })
-    }
-
-    fn encode(&self) -> [u8; BLOCK_ENTRY_LEN as usize] {
-        let c = self.erase_count.to_le_bytes();
-        [c[0], c[1], c[2], c[3], self.flags, 0, 0, 0]
-    }
-}
+use crate::format::layout::Layout;
+use crate::format::tables::{BlockEntry, PageState};
+use crate::image::Backing;
 
 /// A refused or impossible operation: the kind and a few words why.
 pub(crate) type Refusal = (NandErrorKind, &'static str);
 
 const OUT_OF_IMAGE: Refusal = (NandErrorKind::Other, "address outside the image bytes");
-
-/// Checks the block table and page-state table of an image being opened:
-/// `tables` holds the bytes from the block table to the first page record.
-pub(crate) fn validate_tables(
-    geo: &Geometry,
-    layout: &Layout,
-    tables: &[u8],
-) -> Result<(), ImageError> {
-    let damaged = |table, index| ImageError::Damaged { table, index };
-    let ppb = layout.pages_per_block;
-    let states_at = (layout.page_states - layout.block_table) as usize;
-    for b in 0..layout.blocks {
-        let at = (b * BLOCK_ENTRY_LEN) as usize;
-        let entry = tables
-            .get(at..at + BLOCK_ENTRY_LEN as usize)
-            .and_then(BlockEntry::decode)
-            .ok_or(damaged("block table", b))?;
-        let mut seen_erased = false;
-        for p in 0..u64::from(geo.pages_per_block) {
-            let index = b * ppb + p;
-            let state = tables
-                .get(states_at + index as usize)
-                .and_then(|&s| PageState::decode(s))
-                .ok_or(damaged("page-state table", index))?;
-            // Outside a half-erased block, written pages form a prefix.
-            if state == PageState::Erased {
-                seen_erased = true;
-            } else if seen_erased && !entry.needs_erase() {
-                return Err(damaged("page-state table", index));
-            }
-        }
-    }
-    Ok(())
-}
 
 /// Page and block state over an image's bytes.
 #[derive(Debug)]
@@ -165,34 +58,29 @@ impl Media {
         &mut self.backing
     }
 
-    fn flat(&self, ppa: Ppa) -> u64 {
-        u64::from(ppa.block.0) * self.layout.pages_per_block + u64::from(ppa.page)
+    fn flat(&self, ppa: Ppa) -> Option<u64> {
+        self.layout
+            .flat_page(u64::from(ppa.block.0), u64::from(ppa.page))
     }
 
-    fn range(&self, at: u64, len: u64) -> Option<core::ops::Range<usize>> {
-        let start = usize::try_from(at).ok()?;
-        let end = start.checked_add(usize::try_from(len).ok()?)?;
-        (end <= self.backing.bytes().len()).then_some(start..end)
+    /// `at` as a range of the backing's bytes, if they hold it.
+    fn range(&self, at: core::ops::Range<u64>) -> Option<core::ops::Range<usize>> {
+        let start = usize::try_from(at.start).ok()?;
+        let end = usize::try_from(at.end).ok()?;
+        (start <= end && end <= self.backing.bytes().len()).then_some(start..end)
     }
 
     /// The block-table entry of `b` (`None` out of range or undecodable).
     pub(crate) fn block(&self, b: BlockIdx) -> Option<BlockEntry> {
-        if u64::from(b.0) >= self.layout.blocks {
-            return None;
-        }
-        let r = self.range(
-            self.layout.block_table + u64::from(b.0) * BLOCK_ENTRY_LEN,
-            8,
-        )?;
-        BlockEntry::decode(&self.backing.bytes()[r])
+        let r = self.range(self.layout.block_entry(u64::from(b.0))?)?;
+        BlockEntry::decode(&self.backing.bytes()[r]).ok()
     }
 
     fn set_block(&mut self, b: BlockIdx, e: BlockEntry) -> Result<(), Refusal> {
         let r = self
-            .range(
-                self.layout.block_table + u64::from(b.0) * BLOCK_ENTRY_LEN,
-                8,
-            )
+            .layout
+            .block_entry(u64::from(b.0))
+            .and_then(|at| self.range(at))
             .ok_or(OUT_OF_IMAGE)?;
         self.backing.bytes_mut()[r].copy_from_slice(&e.encode());
         Ok(())
@@ -204,13 +92,16 @@ impl Media {
         if !self.geo.contains(ppa) {
             return None;
         }
-        let r = self.range(self.layout.page_states + self.flat(ppa), 1)?;
+        let at = self.layout.page_state(self.flat(ppa)?)?;
+        let r = self.range(at..at + 1)?;
         Some(PageState::decode(self.backing.bytes()[r.start]).unwrap_or(PageState::Torn))
     }
 
     pub(crate) fn set_page_state(&mut self, ppa: Ppa, s: PageState) -> Result<(), Refusal> {
         let r = self
-            .range(self.layout.page_states + self.flat(ppa), 1)
+            .flat(ppa)
+            .and_then(|flat| self.layout.page_state(flat))
+            .and_then(|at| self.range(at..at + 1))
             .ok_or(OUT_OF_IMAGE)?;
         self.backing.bytes_mut()[r.start] = s.encode();
         Ok(())
@@ -218,14 +109,20 @@ impl Media {
 
     /// The data-then-spare record of `ppa`, writable.
     pub(crate) fn record_mut(&mut self, ppa: Ppa) -> Result<&mut [u8], Refusal> {
-        let at = self.layout.records + self.flat(ppa) * self.layout.record_len;
-        let r = self.range(at, self.layout.record_len).ok_or(OUT_OF_IMAGE)?;
+        let r = self
+            .flat(ppa)
+            .and_then(|flat| self.layout.record(flat))
+            .and_then(|at| self.range(at))
+            .ok_or(OUT_OF_IMAGE)?;
         Ok(&mut self.backing.bytes_mut()[r])
     }
 
     fn record(&self, ppa: Ppa) -> Result<&[u8], Refusal> {
-        let at = self.layout.records + self.flat(ppa) * self.layout.record_len;
-        let r = self.range(at, self.layout.record_len).ok_or(OUT_OF_IMAGE)?;
+        let r = self
+            .flat(ppa)
+            .and_then(|flat| self.layout.record(flat))
+            .and_then(|at| self.range(at))
+            .ok_or(OUT_OF_IMAGE)?;
         Ok(&self.backing.bytes()[r])
     }
 
@@ -330,7 +227,7 @@ impl Media {
             self.set_page_state(Ppa::new(b, p), PageState::Erased)?;
         }
         e.erase_count = e.erase_count.saturating_add(1);
-        e.flags &= !FLAG_NEEDS_ERASE;
+        e.set_needs_erase(false);
         self.set_block(b, e)?;
         self.recompute_next(b);
         Ok(())
@@ -340,17 +237,14 @@ impl Media {
     /// interrupted erase).
     pub(crate) fn set_needs_erase(&mut self, b: BlockIdx) -> Result<(), Refusal> {
         let mut e = self.block(b).ok_or(OUT_OF_IMAGE)?;
-        e.flags |= FLAG_NEEDS_ERASE;
+        e.set_needs_erase(true);
         self.set_block(b, e)
     }
 
     /// Marks `b` bad; `factory` records that it came that way.
     pub(crate) fn mark_bad(&mut self, b: BlockIdx, factory: bool) -> Result<(), Refusal> {
         let mut e = self.block(b).ok_or(OUT_OF_IMAGE)?;
-        e.flags |= FLAG_BAD;
-        if factory {
-            e.flags |= FLAG_FACTORY_BAD;
-        }
+        e.set_bad(factory);
         self.set_block(b, e)
     }
 }
@@ -358,7 +252,7 @@ impl Media {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::image::Header;
+    use crate::format::header::Header;
 
     fn media() -> Media {
         let geo = Geometry::small(16, 4, 20);
@@ -372,18 +266,6 @@ mod tests {
         )
         .unwrap();
         Media::new(geo, layout, backing)
-    }
-
-    #[test]
-    fn block_entries_round_trip_and_reject_unknown_bits() {
-        let e = BlockEntry {
-            erase_count: 0x0102_0304,
-            flags: FLAG_BAD | FLAG_NEEDS_ERASE,
-        };
-        assert_eq!(BlockEntry::decode(&e.encode()), Some(e));
-        assert_eq!(BlockEntry::decode(&[0, 0, 0, 0, 8, 0, 0, 0]), None);
-        assert_eq!(BlockEntry::decode(&[0, 0, 0, 0, 0, 0, 1, 0]), None);
-        assert_eq!(BlockEntry::decode(&[0, 0, 0]), None);
     }
 
     #[test]

@@ -14,8 +14,11 @@ use ftl_core::{BlockIdx, Geometry, Nand, NandErrorKind, Ppa, ReadStatus};
 
 use crate::error::{OpKind, SimError, Target};
 use crate::faults::{self, EraseFault, Faults, ReadOutcome};
-use crate::image::{Backing, FileImage, Header, ImageError, Layout};
-use crate::media::{Media, PageState, Refusal};
+use crate::format::header::Header;
+use crate::format::layout::Layout;
+use crate::format::tables::PageState;
+use crate::image::{Backing, FileImage, ImageError};
+use crate::media::{Media, Refusal};
 use crate::options::SimOptions;
 use crate::power::{self, half_erase, tear_page, CutReport, Power, Tear};
 use crate::stats::SimStats;
