@@ -149,7 +149,7 @@ impl Header {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ftl_core::oob;
+    use ftl_core::format::oob;
     use proptest::prelude::*;
 
     /// Usable geometries of every shape: 1..=16 sectors a page of 512 B to
