@@ -8,15 +8,25 @@
 //! after construction.
 
 use alloc::vec::Vec;
+use core::num::NonZeroU32;
 
 use crate::addr::{Lba, SlotId};
 
-const EMPTY: u32 = u32::MAX;
+/// A table key: the LBA plus one, so an empty bucket is `None` and needs no
+/// marker value (the geometry keeps LBAs below 2³² − 2).
+type Key = NonZeroU32;
+
+fn key(lba: Lba) -> Key {
+    u32::try_from(lba.0 + 1)
+        .ok()
+        .and_then(NonZeroU32::new)
+        .expect("read map: LBA beyond 2^32 - 2")
+}
 
 /// LBA → slot, for cached LBAs only.
 #[derive(Debug)]
 pub struct ReadMap {
-    keys: Vec<u32>,
+    keys: Vec<Option<Key>>,
     vals: Vec<SlotId>,
     mask: usize,
     len: usize,
@@ -27,7 +37,7 @@ impl ReadMap {
     pub fn new(slots: u32) -> Self {
         let cap = (slots as usize * 2).next_power_of_two().max(8);
         ReadMap {
-            keys: alloc::vec![EMPTY; cap],
+            keys: alloc::vec![None; cap],
             vals: alloc::vec![SlotId(0); cap],
             mask: cap - 1,
             len: 0,
@@ -44,17 +54,17 @@ impl ReadMap {
         self.len == 0
     }
 
-    fn home(&self, key: u32) -> usize {
+    fn home(&self, key: Key) -> usize {
         // Fibonacci hashing: spreads sequential LBAs over the table.
-        (u64::from(key).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32) as usize & self.mask
+        (u64::from(key.get()).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32) as usize & self.mask
     }
 
-    fn find(&self, key: u32) -> Option<usize> {
+    fn find(&self, key: Key) -> Option<usize> {
         let mut i = self.home(key);
         loop {
             match self.keys[i] {
-                EMPTY => return None,
-                k if k == key => return Some(i),
+                None => return None,
+                Some(k) if k == key => return Some(i),
                 _ => i = (i + 1) & self.mask,
             }
         }
@@ -62,24 +72,23 @@ impl ReadMap {
 
     /// The slot caching `lba`, if any.
     pub fn get(&self, lba: Lba) -> Option<SlotId> {
-        self.find(lba.0 as u32).map(|i| self.vals[i])
+        self.find(key(lba)).map(|i| self.vals[i])
     }
 
     /// Points `lba` at `slot`; returns the slot it pointed at before.
     pub fn insert(&mut self, lba: Lba, slot: SlotId) -> Option<SlotId> {
-        let key = lba.0 as u32;
-        debug_assert!(key != EMPTY);
+        let key = key(lba);
         let mut i = self.home(key);
         loop {
             match self.keys[i] {
-                EMPTY => {
+                None => {
                     assert!(self.len < self.mask, "read map over capacity");
-                    self.keys[i] = key;
+                    self.keys[i] = Some(key);
                     self.vals[i] = slot;
                     self.len += 1;
                     return None;
                 }
-                k if k == key => return Some(core::mem::replace(&mut self.vals[i], slot)),
+                Some(k) if k == key => return Some(core::mem::replace(&mut self.vals[i], slot)),
                 _ => i = (i + 1) & self.mask,
             }
         }
@@ -87,7 +96,7 @@ impl ReadMap {
 
     /// Forgets `lba`; returns the slot it pointed at.
     pub fn remove(&mut self, lba: Lba) -> Option<SlotId> {
-        let mut hole = self.find(lba.0 as u32)?;
+        let mut hole = self.find(key(lba))?;
         let out = self.vals[hole];
         self.len -= 1;
         // Backward-shift: pull later members of the probe run into the hole
@@ -95,21 +104,20 @@ impl ReadMap {
         let mut j = hole;
         loop {
             j = (j + 1) & self.mask;
-            let k = self.keys[j];
-            if k == EMPTY {
+            let Some(k) = self.keys[j] else {
                 break;
-            }
+            };
             let home = self.home(k);
             // Move k if its home is not cyclically within (hole, j].
             let dist_j = j.wrapping_sub(home) & self.mask;
             let dist_hole = hole.wrapping_sub(home) & self.mask;
             if dist_hole < dist_j {
-                self.keys[hole] = k;
+                self.keys[hole] = Some(k);
                 self.vals[hole] = self.vals[j];
                 hole = j;
             }
         }
-        self.keys[hole] = EMPTY;
+        self.keys[hole] = None;
         Some(out)
     }
 

@@ -168,11 +168,19 @@ impl SlotTable {
         self.free.len() as u32
     }
 
-    /// Takes a free slot into `state`.
+    /// Takes a free slot into `state`: `Reserved` (write map), `Clean`
+    /// (read miss) or `Relocating` (GC read).
     pub fn take(&mut self, state: SlotState) -> Option<SlotId> {
-        debug_assert!(state != SlotState::Free);
+        assert!(
+            matches!(
+                state,
+                SlotState::Reserved | SlotState::Clean | SlotState::Relocating
+            ),
+            "a free slot cannot become {state:?}"
+        );
         let id = self.free.pop()?;
-        debug_assert_eq!(self.state[id.0 as usize], SlotState::Free);
+        assert_eq!(self.state[id.0 as usize], SlotState::Free, "free list holds {id:?}");
+        assert_eq!(self.pins[id.0 as usize], 0, "free slot {id:?} pinned");
         self.state[id.0 as usize] = state;
         Some(id)
     }
@@ -182,9 +190,17 @@ impl SlotTable {
         self.state[id.0 as usize]
     }
 
-    /// Moves `id` to `state` (not to `Free`: use [`SlotTable::release`]).
+    /// Moves `id` along the diagram: `Reserved → Dirty` (commit) or
+    /// `Dirty → Clean` (programmed). Freeing is [`SlotTable::release`].
     pub fn set(&mut self, id: SlotId, state: SlotState) {
-        debug_assert!(state != SlotState::Free);
+        let from = self.state[id.0 as usize];
+        assert!(
+            matches!(
+                (from, state),
+                (SlotState::Reserved, SlotState::Dirty) | (SlotState::Dirty, SlotState::Clean)
+            ),
+            "slot {id:?}: {from:?} → {state:?}"
+        );
         self.state[id.0 as usize] = state;
     }
 
@@ -192,7 +208,10 @@ impl SlotTable {
     /// readers are done.
     pub fn release(&mut self, id: SlotId) {
         let i = id.0 as usize;
-        debug_assert!(self.state[i] != SlotState::Free, "double release of {id:?}");
+        assert!(
+            !matches!(self.state[i], SlotState::Free | SlotState::Orphan),
+            "double release of {id:?}"
+        );
         if self.pins[i] > 0 {
             self.state[i] = SlotState::Orphan;
         } else {
@@ -201,15 +220,19 @@ impl SlotTable {
         }
     }
 
-    /// Adds a reader to `id`.
+    /// Adds a reader to `id` (which holds data: cached or in a group).
     pub fn pin(&mut self, id: SlotId) {
+        debug_assert!(matches!(
+            self.state[id.0 as usize],
+            SlotState::Dirty | SlotState::Clean
+        ));
         self.pins[id.0 as usize] += 1;
     }
 
     /// Removes a reader from `id`; an orphan with no readers left is freed.
     pub fn unpin(&mut self, id: SlotId) {
         let i = id.0 as usize;
-        debug_assert!(self.pins[i] > 0, "unpin of unpinned {id:?}");
+        assert!(self.pins[i] > 0, "unpin of unpinned {id:?}");
         self.pins[i] -= 1;
         if self.pins[i] == 0 && self.state[i] == SlotState::Orphan {
             self.state[i] = SlotState::Free;
