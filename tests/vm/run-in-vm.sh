@@ -33,7 +33,8 @@
 #   VM_LOG=FILE      also keep the console output (CR-stripped) in FILE, every boot's, each
 #                    retried one under a "==== tests/vm/run-in-vm.sh: boot N of 3 ..." line
 #   VM_BOOT_REPORT=FILE  one line per boot: "died N <reason>" (before the start marker; the
-#                    reason is one console line, e.g. the panic line) or "started N"
+#                    reason is one console line, e.g. the panic line) or "started N", then
+#                    "crashed N <reason>" if that boot died without reporting the script's status
 #   VM_APPEND=...    kernel command line instead of "quiet" (e.g. "loglevel=7" to debug boot)
 #   VM_QUIET=1       do not echo the console live (it is still printed if the guest fails)
 #   VM_DIE_BEFORE_START=N  testing the retries: the first N boots panic before init
@@ -187,7 +188,7 @@ max_boots=3
 # started: did the scenario script start in this boot? The init's start marker says so; its
 # exit line or a check line (printed only by the script) would too, were the marker garbled.
 started() { grep -aqE 'ZCFTL-VM-START|ZCFTL-VM-EXIT=|^(PASS|FAIL) ' "$log"; }
-# death_reason: one line from the console of a boot that died before its script started.
+# death_reason: one line from the console of a boot that died (the panic line if any).
 death_reason() {
   local p rip
   p=$(grep -a -m1 'Kernel panic - not syncing' "$log" | sed 's/^\[ *[0-9.]*\] //')
@@ -197,7 +198,7 @@ death_reason() {
   elif [[ -n $hung ]]; then p="no start marker after ${boot_timeout} s (VM_BOOT_TIMEOUT): boot hung"
   elif [[ $qrc == 124 || $qrc == 137 ]]; then p="timed out after ${VM_TIMEOUT:-600} s without a start marker"
   else
-    p="qemu exited with status $qrc, no start marker; last console line: $(grep -a . "$log" | tail -1 | sed 's/^\[ *[0-9.]*\] //')"
+    p="qemu exited with status $qrc; last console line: $(grep -a . "$log" | tail -1 | sed 's/^\[ *[0-9.]*\] //')"
   fi
   printf '%s\n' "${p:0:200}"
 }
@@ -285,7 +286,9 @@ if [[ -z $rc ]]; then
   if [[ $qrc -eq 124 || $qrc -eq 137 ]]; then
     echo "tests/vm/run-in-vm.sh: guest timed out after ${VM_TIMEOUT:-600} s ($(basename "$script"))" >&2; exit 124
   fi
-  echo "tests/vm/run-in-vm.sh: guest died after its script started, without reporting a status (qemu status $qrc, ${secs} s; not retried)" >&2; exit 126
+  reason=$(death_reason)
+  [[ -n ${VM_BOOT_REPORT:-} ]] && echo "crashed $nb $reason" >>"$VM_BOOT_REPORT"
+  echo "tests/vm/run-in-vm.sh: guest died after its script started, without reporting a status: $reason (qemu status $qrc, ${secs} s; not retried)" >&2; exit 126
 fi
 [[ -n ${VM_QUIET:-} && $rc -ne 0 ]] && cat "$log"
 [[ -z ${VM_QUIET:-} ]] && echo
