@@ -175,6 +175,7 @@ chmod +x "$r/init"
 (cd "$r" && find . | cpio -o -H newc --quiet | gzip -1 >"$w/initrd.gz") || die "building the initramfs failed"
 
 disk=()
+[[ -n ${VM_DISK_NEW:-} && -z ${VM_DISK:-} ]] && die "VM_DISK_NEW needs VM_DISK"
 if [[ -n ${VM_DISK:-} ]]; then
   [[ -n ${VM_DISK_NEW:-} || -f $VM_DISK ]] || die "VM_DISK $VM_DISK not found"
   disk=(-drive "file=$VM_DISK,if=virtio,format=raw,cache=writeback")
