@@ -193,7 +193,7 @@ started() { grep -aqE 'ZCFTL-VM-START|ZCFTL-VM-EXIT=|^(PASS|FAIL) ' "$log"; }
 death_reason() {
   local p rip
   p=$(grep -a -m1 'Kernel panic - not syncing' "$log" | sed 's/^\[ *[0-9.]*\] //')
-  rip=$(grep -a -m1 -o 'RIP: [0-9a-f]*:[^ ]*' "$log" | sed 's/^RIP: [0-9a-f]*://')
+  rip=$(grep -a -m1 -o 'RIP: 0010:[^ ]*' "$log" | sed 's/^RIP: 0010://')  # kernel code only
   if [[ -n $p ]]; then
     [[ -n $rip ]] && p+=" (RIP $rip)"
   elif [[ -n $hung ]]; then p="no start marker after ${boot_timeout} s (VM_BOOT_TIMEOUT): boot hung"
