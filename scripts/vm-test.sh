@@ -8,9 +8,22 @@
 #   vm: N passed, M failed
 # (N, M count scenarios) and exits non-zero if any failed.
 #
+# A guest that died before its scenario script started (the kernel panicked or hung while
+# booting, as TCG does now and then; no ZCFTL-VM-START start marker on the console) is booted
+# again, at most twice, and the summary line says so:
+#   vm:   PASS crash (16 checks, 80 s; guest died before start on boot 1: Kernel panic - ..., rebooted)
+# A scenario whose start marker appeared is never retried: it passes or fails on that boot.
+# Three deaths before start fail the scenario with "guest never started" and the reason. Each
+# of powercut's two boots is retried that way on its own (its first boot on a new disk).
+#
 #   ZCFTL_SKIP_VM=1   skip everything (prints why, exits 0)
 #   --mock            use tests/vm/mock/ftl-ublk (a loop-device stand-in) instead of building the
 #                     real binary: checks the scenario scripts themselves, not zcftl
+#   VM_DIE_BEFORE_START=N  test the retries: the first N boots of each guest run panic before
+#                     init (N=1, 2: the scenario still runs; N=3: "never started"); in powercut,
+#                     of each of its two boots. VM_DIE_AFTER_START=N: the first N boots panic just
+#                     after the start marker (a failure that must not be retried).
+#                     tests/vm/retry-check.sh runs these cases and checks the summaries.
 #   VM_TIMEOUT, VM_MEM, ZCFTL_VM_CACHE, and per-scenario knobs passed through VM_ENV
 #   (e.g. VM_ENV="BENCH_RUNS=5 FIO_MB=128"): see tests/vm/run-in-vm.sh and the scenarios.
 # Console logs: target/vm/logs/<scenario>.log
@@ -76,24 +89,48 @@ else
   fi
 fi
 
-# run_guest SCRIPT LOG: one boot; console in LOG; prints the check lines (everything if it failed).
+# run_guest SCRIPT LOG [DISK_NOTE]: one guest run (run-in-vm.sh boots again, up to 3 boots in
+# all, only a guest that died before its script started); console in LOG; prints the check lines
+# (everything if it failed); sets NOTE to what happened to boots before the one that counted.
 run_guest() {
   local script=$1 log=$2 rc
-  VM_QUIET=1 VM_LOG="$log" "$vm/run-in-vm.sh" "$script" "${files[@]}" >"$log.out" 2>&1; rc=$?
-  [[ -f $log ]] || cp "$log.out" "$log"
+  VM_QUIET=1 VM_LOG="$log" VM_BOOT_REPORT="$log.boots" "$vm/run-in-vm.sh" "$script" "${files[@]}" >"$log.out" 2>&1; rc=$?
+  [[ -s $log ]] || cp "$log.out" "$log"
   if [[ $rc -eq 0 || $rc -eq 98 ]]; then
-    grep -E '^(PASS|FAIL|----|BENCH|SCENARIO-RESULT|ZCFTL-VM-START)|^    ' "$log"
+    grep -aE '^(PASS|FAIL|----|BENCH|SCENARIO-RESULT|====)|ZCFTL-VM-START|^    ' "$log"
+    grep -E '^(tests/vm/run-in-vm.sh:|    \| )' "$log.out"
   else
     cat "$log.out"
   fi
-  grep '^tests/vm/run-in-vm.sh:' "$log.out" | tail -3
-  rm -f "$log.out"
+  NOTE=$(boot_note "$log.boots" "${3:-}")
+  rm -f "$log.out" "$log.boots"
   return $rc
+}
+# boot_note REPORT [DISK_NOTE]: from run-in-vm.sh's VM_BOOT_REPORT, nothing if the first boot
+# started, else e.g. "guest died before start on boot 1: Kernel panic - ..., rebooted".
+boot_note() {
+  local w n r died=() reasons=() crashed= IFS
+  [[ -f $1 ]] || return 0
+  while read -r w n r; do
+    [[ $w == died ]] && { died+=("on boot $n: $r, rebooted$2"); reasons+=("$r"); }
+    [[ $w == crashed ]] && crashed="guest died after the start marker on boot $n, not retried: $r"
+  done <"$1"
+  if [[ ${#died[@]} -eq 0 ]]; then
+    :
+  elif grep -q '^started' "$1"; then
+    IFS=';'; r="${died[*]}"; echo -n "guest died before start ${r//;/; }"
+  elif [[ $(printf '%s\n' "${reasons[@]}" | sort -u | wc -l) -eq 1 ]]; then
+    echo -n "guest never started: it died before the start marker in all ${#died[@]} boots: ${reasons[0]}"
+  else
+    IFS=';'; r="${reasons[*]}"; echo -n "guest never started: it died before the start marker in all ${#died[@]} boots: ${r//;/; }"
+  fi
+  [[ -n $crashed ]] && echo -n "${died[*]:+; }$crashed"
+  echo
 }
 
 for s in "${sel[@]}"; do
   log=$logs/$s.log
-  t=$(now)
+  t=$(now) note=
   if [[ $s == host-bad-input ]]; then
     echo "=== vm: host-bad-input (on the host)"
     if [[ -z $bin ]]; then record "$s" fail "no ftl-ublk binary"; continue; fi
@@ -105,12 +142,16 @@ for s in "${sel[@]}"; do
     if [[ -n $bin ]]; then files=("$bin"); elif [[ $s != smoke ]]; then record "$s" fail "no ftl-ublk binary"; continue; fi
     if [[ $s == powercut ]]; then
       # Boot 1 writes and syncs, then the host SIGKILLs qemu (exit 98); boot 2 checks the data.
+      # Each is retried on its own, only if it died before its script started. Boot 1 gets a new
+      # empty disk on every try (VM_DISK_NEW); boot 2's tries all get the disk boot 1 left, which
+      # only the script mounts, so a try that died before the script cannot have changed it.
       disk=$root/target/vm/powercut.disk
-      rm -f "$disk"; truncate -s 1G "$disk"
-      VM_TIMEOUT=${VM_TIMEOUT:-300} VM_DISK=$disk VM_KILL_MARK=POWERCUT-NOW VM_KILL_AFTER=${POWERCUT_AFTER:-1} \
-        run_guest "$vm/scenarios/powercut-boot1.sh" "$log.1"; rc1=$?
+      VM_TIMEOUT=${VM_TIMEOUT:-300} VM_DISK=$disk VM_DISK_NEW=1G VM_KILL_MARK=POWERCUT-NOW VM_KILL_AFTER=${POWERCUT_AFTER:-1} \
+        run_guest "$vm/scenarios/powercut-boot1.sh" "$log.1" " on a new disk"; rc1=$?
+      note=${NOTE:+powercut-boot1: $NOTE}
       if [[ $rc1 -eq 98 ]]; then
         VM_TIMEOUT=${VM_TIMEOUT:-300} VM_DISK=$disk run_guest "$vm/scenarios/powercut-boot2.sh" "$log.2"; rc=$?
+        [[ -n $NOTE ]] && note+="${note:+; }powercut-boot2: $NOTE"
       else
         echo "FAIL powercut: boot 1 ended with status $rc1, not by the power cut (98)" >>"$log.1"; rc=1
       fi
@@ -118,15 +159,17 @@ for s in "${sel[@]}"; do
     else
       # Per boot: normal runs take 20-110 s; a hang should not eat the whole CI budget.
       if [[ $s == bench ]]; then to=${VM_TIMEOUT:-480}; else to=${VM_TIMEOUT:-300}; fi
-      VM_TIMEOUT=$to run_guest "$vm/scenarios/$s.sh" "$log"; rc=$?
+      VM_TIMEOUT=$to run_guest "$vm/scenarios/$s.sh" "$log"; rc=$?; note=$NOTE
     fi
   fi
   dt=$(( $(now) - t ))
   np=$(grep -c '^PASS ' "$log"); nf=$(grep -c '^FAIL ' "$log")
   if [[ $rc -eq 0 && $nf -eq 0 && $np -gt 0 ]]; then
-    record "$s" ok "$np checks, ${dt} s"
+    record "$s" ok "$np checks, ${dt} s${note:+; $note}"
+  elif [[ $note == *"never started"* ]]; then
+    record "$s" fail "$note; exit $rc, ${dt} s; log target/vm/logs/$s.log"
   else
-    record "$s" fail "exit $rc, $np checks passed, $nf failed, ${dt} s; log target/vm/logs/$s.log"
+    record "$s" fail "exit $rc, $np checks passed, $nf failed, ${dt} s${note:+; $note}; log target/vm/logs/$s.log"
   fi
 done
 finish

@@ -14,20 +14,37 @@
 # `sha256sum`, `md5sum`, `losetup`, `fstrim`, `blkdiscard` are busybox's unless called by path
 # (/bin/mke2fs); `mkfs.ext4`, `e2fsck`, `fio` and the FILEs are the real ones.
 #
+# Boots and retries: the init prints a start marker (ZCFTL-VM-START, through the kernel log)
+# right before it execs GUEST_SCRIPT. A boot whose console never shows it died before the script
+# started (a kernel panic while booting, as TCG does now and then, or a hang): it is booted
+# again, up to 3 boots in all. A boot that showed the marker is never retried, whatever happens
+# after it: its outcome is the result.
+#
 # Environment:
 #   VM_DISK=FILE     attach FILE as an extra raw virtio disk (/dev/vda): survives the boot
+#   VM_DISK_NEW=SIZE (re)create VM_DISK as an empty sparse file of SIZE before every boot, so a
+#                    retried boot never sees a disk an earlier boot may have touched
 #   VM_MEM=MB        guest memory (default 2048)          VM_SMP=N   vCPUs (default 2)
-#   VM_TIMEOUT=S     kill the guest after S seconds (default 600; exit status 124)
-#   VM_BOOT_TIMEOUT=S  retry the boot (3 tries) if init has not started after S s (default 120)
+#   VM_TIMEOUT=S     kill the guest after S seconds, per boot (default 600; exit status 124)
+#   VM_BOOT_TIMEOUT=S  a boot without the start marker after S s is killed and retried (default 120)
 #   VM_KILL_MARK=TEXT  power cut: SIGKILL qemu VM_KILL_AFTER (default 0) seconds after the
 #                    console shows TEXT; exit status 98 unless the script had already ended
 #   VM_ENV="A=1 B=2" variables exported to GUEST_SCRIPT
-#   VM_LOG=FILE      also keep the console output (CR-stripped) in FILE
+#   VM_LOG=FILE      also keep the console output (CR-stripped) in FILE, every boot's, each
+#                    retried one under a "==== tests/vm/run-in-vm.sh: boot N of 3 ..." line
+#   VM_BOOT_REPORT=FILE  one line per boot: "died N <reason>" (before the start marker; the
+#                    reason is one console line, e.g. the panic line) or "started N", then
+#                    "crashed N <reason>" if that boot died without reporting the script's status
 #   VM_APPEND=...    kernel command line instead of "quiet" (e.g. "loglevel=7" to debug boot)
 #   VM_QUIET=1       do not echo the console live (it is still printed if the guest fails)
+#   VM_DIE_BEFORE_START=N  testing the retries: the first N boots panic before init
+#                    (rdinit=/nonexistent: "VFS: Unable to mount root fs"); N >= 3: never starts
+#   VM_DIE_AFTER_START=N   testing the retries: the first N boots panic right after printing the
+#                    start marker (sysrq c); such a boot must not be retried (exit status 126)
 #   ZCFTL_VM_CACHE   cache dir of tests/vm/setup.sh (default /var/cache/zcftl-vm)
 # Exit status: the script's, or 124 on timeout, 125 on a harness error, 126 if the guest died
-# without reporting (kernel panic, qemu failure).
+# without reporting (kernel panic, qemu failure): after its script started, or in all 3 boots
+# before it (then stderr says "the guest never started").
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 VMC=${ZCFTL_VM_CACHE:-/var/cache/zcftl-vm}
@@ -134,10 +151,20 @@ ln -s /proc/self/fd /dev/fd 2>/dev/null; ln -s /proc/self/fd/0 /dev/stdin 2>/dev
 ln -s /proc/self/fd/1 /dev/stdout 2>/dev/null; ln -s /proc/self/fd/2 /dev/stderr 2>/dev/null
 hostname zcftl-vm
 while read -r m args; do insmod /lib/modules/$m.ko $args || echo "ZCFTL-VM: insmod $m failed"; done </etc/modules.load
-echo "ZCFTL-VM-START kernel=$(uname -r) cpus=$(nproc) mem_kb=$(sed -n 's/MemTotal: *\([0-9]*\).*/\1/p' /proc/meminfo)"
 cd /root
 nk=$(dmesg | wc -l)
-( . /etc/guest.env; exec sh /guest.sh ) </dev/null
+# The start marker, the last thing before the scenario runs: the host retries a boot only if
+# it is absent (the guest died before the script started). It goes through the kernel log
+# (KERN_CRIT, shown under "quiet"), which a panic flushes to the console, so a script that
+# started is never mistaken for one that did not, even if the kernel dies a moment later.
+start="ZCFTL-VM-START kernel=$(uname -r) cpus=$(nproc) mem_kb=$(sed -n 's/MemTotal: *\([0-9]*\).*/\1/p' /proc/meminfo)"
+crash=; grep -qw zcftl.die_after_start /proc/cmdline && crash=1
+( echo "<2>$start" >/dev/kmsg 2>/dev/null || echo "$start"
+  if [ -n "$crash" ]; then  # VM_DIE_AFTER_START: a death after the start (must NOT be retried)
+    echo "ZCFTL-VM: zcftl.die_after_start: crashing the kernel after the start marker"; sleep 1
+    echo c >/proc/sysrq-trigger
+  fi
+  . /etc/guest.env; exec sh /guest.sh ) </dev/null
 rc=$?
 if [ $rc -ne 0 ]; then echo "--- ZCFTL-VM: guest script failed (status $rc); last kernel messages:"; dmesg | tail -n +$((nk + 1)) | tail -60; fi
 sync
@@ -148,55 +175,109 @@ chmod +x "$r/init"
 (cd "$r" && find . | cpio -o -H newc --quiet | gzip -1 >"$w/initrd.gz") || die "building the initramfs failed"
 
 disk=()
+[[ -n ${VM_DISK_NEW:-} && -z ${VM_DISK:-} ]] && die "VM_DISK_NEW needs VM_DISK"
 if [[ -n ${VM_DISK:-} ]]; then
-  [[ -f $VM_DISK ]] || die "VM_DISK $VM_DISK not found"
+  [[ -n ${VM_DISK_NEW:-} || -f $VM_DISK ]] || die "VM_DISK $VM_DISK not found"
   disk=(-drive "file=$VM_DISK,if=virtio,format=raw,cache=writeback")
 fi
 log=$w/console.log
 if [[ -n ${VM_QUIET:-} ]]; then out=/dev/null; else out=/dev/stdout; fi
 boot_timeout=${VM_BOOT_TIMEOUT:-120}
-# One boot. A rare TCG boot hang (no output at all for minutes) was seen once on a loaded host,
-# so a boot that has not reached init within VM_BOOT_TIMEOUT seconds is killed and retried.
+max_boots=3
+[[ -n ${VM_BOOT_REPORT:-} ]] && : >"$VM_BOOT_REPORT"
+
+# started: did the scenario script start in this boot? The init's start marker says so; its
+# exit line or a check line (printed only by the script) would too, were the marker garbled.
+started() { grep -aqE 'ZCFTL-VM-START|ZCFTL-VM-EXIT=|^(PASS|FAIL) ' "$log"; }
+# death_reason: one line from the console of a boot that died (the panic line if any).
+death_reason() {
+  local p rip
+  p=$(grep -a -m1 'Kernel panic - not syncing' "$log" | sed 's/^\[ *[0-9.]*\] //')
+  rip=$(grep -a -m1 -o 'RIP: 0010:[^ ]*' "$log" | sed 's/^RIP: 0010://')  # kernel code only
+  if [[ -n $p ]]; then
+    [[ -n $rip ]] && p+=" (RIP $rip)"
+  elif [[ -n $hung ]]; then p="no start marker after ${boot_timeout} s (VM_BOOT_TIMEOUT): boot hung"
+  elif [[ $qrc == 124 || $qrc == 137 ]]; then p="timed out after ${VM_TIMEOUT:-600} s without a start marker"
+  else
+    p="qemu exited with status $qrc; last console line: $(grep -a . "$log" | tail -1 | sed 's/^\[ *[0-9.]*\] //')"
+  fi
+  printf '%s\n' "${p:0:200}"
+}
+
+# boot N: one boot; its console in $log. Sets qrc (qemu's status), hung, killed.
 boot() {
+  local nb=$1 append="console=ttyS0 ${VM_APPEND:-quiet} panic=-1 oops=panic"
+  # Fault injection for testing the retries (see the header): a missing rdinit makes the
+  # kernel panic after unpacking the initramfs, before init: "VFS: Unable to mount root fs".
+  (( nb <= ${VM_DIE_BEFORE_START:-0} )) && append+=" rdinit=/nonexistent"
+  (( nb <= ${VM_DIE_AFTER_START:-0} )) && append+=" zcftl.die_after_start"
+  if [[ -n ${VM_DISK_NEW:-} ]]; then rm -f "$VM_DISK"; truncate -s "$VM_DISK_NEW" "$VM_DISK" || die "cannot create $VM_DISK"; fi
   rm -f "$w/qrc" "$w/qemu.pid"; : >"$log"
+  hung= killed=
   { timeout --kill-after=10 "${VM_TIMEOUT:-600}" qemu-system-x86_64 -accel tcg -cpu max \
       -m "${VM_MEM:-2048}" -smp "${VM_SMP:-2}" -kernel "$VMC/kernel/vmlinuz" -initrd "$w/initrd.gz" \
-      -append "console=ttyS0 ${VM_APPEND:-quiet} panic=-1 oops=panic" "${disk[@]}" \
+      -append "$append" "${disk[@]}" \
       -no-reboot -nodefaults -display none -serial stdio -pidfile "$w/qemu.pid" </dev/null 2>&1
     echo $? >"$w/qrc"; } | sed -u 's/\r$//' | tee -a "$log" >"$out" &
-  local pp=$! n=0 started=
+  local pp=$! n=0 st=
   while kill -0 "$pp" 2>/dev/null; do
-    if [[ -n $started && -n ${VM_KILL_MARK:-} && -z $killed ]] && grep -qF -- "$VM_KILL_MARK" "$log"; then
+    if [[ -n $st && -n ${VM_KILL_MARK:-} && -z $killed ]] && grep -qF -- "$VM_KILL_MARK" "$log"; then
       sleep "${VM_KILL_AFTER:-0}"
       echo "tests/vm/run-in-vm.sh: power cut: SIGKILL to qemu ${VM_KILL_AFTER:-0} s after '$VM_KILL_MARK'" >&2
       kill -KILL "$(cat "$w/qemu.pid")" 2>/dev/null; killed=1
     fi
-    if [[ -z $started ]]; then
-      if grep -q '^ZCFTL-VM-START' "$log"; then started=1
+    if [[ -z $st ]]; then
+      if started; then st=1
       elif (( n >= boot_timeout * 2 )); then
-        echo "tests/vm/run-in-vm.sh: no sign of init after ${boot_timeout} s; killing this boot" >&2
+        # A rare TCG boot hang (no output at all for minutes) was seen once on a loaded host.
+        echo "tests/vm/run-in-vm.sh: no start marker after ${boot_timeout} s; killing this boot" >&2
         [[ -s $w/qemu.pid ]] && kill "$(cat "$w/qemu.pid")" 2>/dev/null
-        wait "$pp"; return 2
+        hung=1; break
       fi
     fi
     sleep 0.5; n=$((n + 1))
   done
   wait "$pp"
-  return 0
+  qrc=$(cat "$w/qrc" 2>/dev/null || echo 255)
 }
+
+# Up to 3 boots: a boot is retried only if its script never started (no start marker: the
+# kernel died or hung on the way to init). Once the marker is seen, that boot is the result,
+# whatever happens next: a scenario that started is never run twice.
 t0=$(date +%s.%N)
 set +e
-booted= killed=
-for attempt in 1 2 3; do
-  boot && { booted=1; break; }
-  [[ $attempt -lt 3 ]] && echo "tests/vm/run-in-vm.sh: retrying the boot (attempt $((attempt + 1)) of 3)" >&2
+ok= nb=0 reason=
+[[ -n ${VM_LOG:-} ]] && : >"$VM_LOG"
+while (( nb < max_boots )); do
+  nb=$((nb + 1))
+  boot "$nb"
+  if started; then
+    ok=1
+    [[ -n ${VM_BOOT_REPORT:-} ]] && echo "started $nb" >>"$VM_BOOT_REPORT"
+    [[ -n ${VM_LOG:-} && $nb -gt 1 ]] && echo "==== tests/vm/run-in-vm.sh: boot $nb of $max_boots" >>"$VM_LOG"
+    break
+  fi
+  reason=$(death_reason)
+  [[ -n ${VM_BOOT_REPORT:-} ]] && echo "died $nb $reason" >>"$VM_BOOT_REPORT"
+  [[ -n ${VM_LOG:-} ]] && { echo "==== tests/vm/run-in-vm.sh: boot $nb of $max_boots died before the script started: $reason"; cat "$log"; } >>"$VM_LOG"
+  if [[ -n ${VM_QUIET:-} ]]; then
+    # From the first sign of trouble (the oops or the panic), else the last lines.
+    k=$(grep -a -n -m1 -E 'BUG:|Oops:|general protection|WARNING:|Kernel panic' "$log" | cut -d: -f1)
+    echo "tests/vm/run-in-vm.sh: boot $nb console:" >&2
+    if [[ -n $k ]]; then tail -n +"$k" "$log" | head -25; else grep -a . "$log" | tail -12; fi | sed 's/^/    | /' >&2
+  fi
+  echo "tests/vm/run-in-vm.sh: boot $nb of $max_boots died before the script started: $reason" >&2
+  (( nb < max_boots )) && echo "tests/vm/run-in-vm.sh: booting again$([[ -n ${VM_DISK_NEW:-} ]] && echo " on a new $VM_DISK")" >&2
 done
-qrc=$(cat "$w/qrc" 2>/dev/null || echo 255)
 set -e
 t1=$(date +%s.%N)
-[[ -n ${VM_LOG:-} ]] && cp "$log" "$VM_LOG"
-rc=$(sed -n 's/^ZCFTL-VM-EXIT=\([0-9]*\)$/\1/p' "$log" | tail -1)
 secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.1f", b-a}')
+if [[ -z $ok ]]; then
+  echo "tests/vm/run-in-vm.sh: the guest never started $(basename "$script"): $max_boots boots died before the start marker (last: $reason), ${secs} s" >&2
+  exit 126
+fi
+[[ -n ${VM_LOG:-} ]] && cat "$log" >>"$VM_LOG"
+rc=$(sed -n 's/^ZCFTL-VM-EXIT=\([0-9]*\)$/\1/p' "$log" | tail -1)
 if [[ -z $rc && -n $killed ]]; then
   [[ -n ${VM_QUIET:-} ]] && cat "$log"
   echo "tests/vm/run-in-vm.sh: $(basename "$script"): power cut as asked (VM_KILL_MARK), ${secs} s" >&2; exit 98
@@ -206,8 +287,9 @@ if [[ -z $rc ]]; then
   if [[ $qrc -eq 124 || $qrc -eq 137 ]]; then
     echo "tests/vm/run-in-vm.sh: guest timed out after ${VM_TIMEOUT:-600} s ($(basename "$script"))" >&2; exit 124
   fi
-  [[ -z $booted ]] && { echo "tests/vm/run-in-vm.sh: the guest never reached init in 3 boots" >&2; exit 126; }
-  echo "tests/vm/run-in-vm.sh: guest ended without reporting a status (qemu status $qrc, ${secs} s)" >&2; exit 126
+  reason=$(death_reason)
+  [[ -n ${VM_BOOT_REPORT:-} ]] && echo "crashed $nb $reason" >>"$VM_BOOT_REPORT"
+  echo "tests/vm/run-in-vm.sh: guest died after its script started, without reporting a status: $reason (qemu status $qrc, ${secs} s; not retried)" >&2; exit 126
 fi
 [[ -n ${VM_QUIET:-} && $rc -ne 0 ]] && cat "$log"
 [[ -z ${VM_QUIET:-} ]] && echo
