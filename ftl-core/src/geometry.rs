@@ -10,9 +10,7 @@ use core::fmt;
 use crate::addr::{BlockIdx, Ppa};
 use crate::format::oob;
 
-/// Most sectors one page may hold; sizes the fixed scatter lists on the I/O
-/// path so it never allocates.
-pub const MAX_SECTORS_PER_PAGE: usize = 16;
+pub use crate::format::oob::MAX_SECTORS_PER_PAGE;
 
 /// The shape of a NAND array plus the share of it kept back as
 /// over-provisioning. Small and `Copy`: every layer keeps its own copy.

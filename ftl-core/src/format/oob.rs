@@ -26,7 +26,11 @@
 use crate::addr::{Lba, Seq};
 use crate::format::le;
 use crate::format::meta_page::{KIND_CHECKPOINT, KIND_TRIM};
-use crate::geometry::MAX_SECTORS_PER_PAGE;
+
+/// Most sectors one page may hold: the record names an LBA per sector, and
+/// the FTL's fixed scatter lists are this long, so the I/O path never
+/// allocates.
+pub const MAX_SECTORS_PER_PAGE: usize = 16;
 
 const MAGIC: [u8; 4] = *b"ZCFP";
 /// Version of the record layout written by this code.
