@@ -59,8 +59,7 @@ pub fn recover(id: u32, foreground: bool) -> Result<(), CliError> {
     }
     let ctrl = UblkCtrl::new_simple(id as i32).map_err(|e| ublk_error(e, Some(id)))?;
     let pid = ctrl.dev_info().ublksrv_pid;
-    // SAFETY: signal 0 only checks that the process exists.
-    if pid > 0 && unsafe { libc::kill(pid, 0) } == 0 {
+    if crate::sys::process::process_alive(pid) {
         return Err(CliError::new(format!(
             "device {id} still has its daemon (pid {pid}): nothing to recover"
         )));

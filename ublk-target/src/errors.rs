@@ -87,8 +87,7 @@ fn has_sys_admin(status: &str) -> bool {
         .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
     {
         Some(caps) => caps & (1 << CAP_SYS_ADMIN) != 0,
-        // SAFETY: geteuid has no preconditions and cannot fail.
-        None => (unsafe { libc::geteuid() }) == 0,
+        None => crate::sys::process::is_root(),
     }
 }
 

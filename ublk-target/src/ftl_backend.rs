@@ -4,8 +4,8 @@
 //! The FTL sits behind one mutex, taken for its table updates only
 //! (`begin_*`, `commit_write`/`abort_write`, `end_read`, trim, flush); the
 //! kernel copy into or out of the granted slots runs with the lock released,
-//! so queues overlap their copies. The grant contract (see `slots.rs`) is
-//! what makes that safe.
+//! so queues overlap their copies, each on a lease of its slots taken from
+//! the FTL's memory under the lock (see `slots.rs`).
 //!
 //! `begin_write`/`begin_read` may report the cache exhausted (every slot
 //! held by commands in flight or dirty). The first answer is a flush, which
@@ -24,15 +24,15 @@
 use std::ops::{Deref, DerefMut};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use ftl_core::{Error, Ftl, FtlConfig, Handle, Lba, Segment, SlotId, SlotMemory, Stats};
+use ftl_core::{Error, Ftl, FtlConfig, Handle, Lba, ReadGrant, Segment, SlotId, Stats, WriteGrant};
 use simulator::SimNand;
 
 use crate::backend::{Backend, IoError, Transfer};
 use crate::journal::{ImageId, Journal, Record};
-use crate::slots::{IoList, SlotPool, MAX_IO_BLOCKS};
+use crate::slots::{PoolHandle, PoolMemory, ReadLease, SlotPool, WriteLease, MAX_IO_BLOCKS};
 use crate::spec::BLOCK_SIZE;
 
 /// How long a request waits for cache space before failing.
@@ -46,27 +46,26 @@ type SimFtl = Ftl<SimNand, PoolMemory>;
 const NO_RECORD: Record = Record::Trim { lba: 0, sectors: 0 };
 type FtlError = Error<simulator::SimError>;
 
-/// The daemon's slot pool as the FTL's [`SlotMemory`].
-pub struct PoolMemory(Arc<SlotPool>);
+/// Lends the slots of `grant` to its request for writing.
+fn lend_write(ftl: &mut SimFtl, grant: &WriteGrant) -> Result<WriteLease, IoError> {
+    let mut ids = [SlotId(0); MAX_IO_BLOCKS];
+    let granted = ftl.write_slots(grant);
+    let n = granted.len();
+    ids.get_mut(..n)
+        .ok_or_else(|| IoError::Backend("request larger than 512 KiB".into()))?
+        .copy_from_slice(granted);
+    Ok(ftl.slot_memory_mut().lend_write(&ids[..n])?)
+}
 
-impl SlotMemory for PoolMemory {
-    fn slot_count(&self) -> u32 {
-        self.0.slot_count()
-    }
-    fn slot_size(&self) -> usize {
-        BLOCK_SIZE as usize
-    }
-    fn slot(&self, id: SlotId) -> &[u8] {
-        self.0.slot(id.0)
-    }
-    fn slot_mut(&mut self, id: SlotId) -> &mut [u8] {
-        self.0.slot_mut(id.0)
-    }
-    fn slots_mut<'a>(&'a mut self, ids: &[SlotId], out: &mut [&'a mut [u8]]) {
-        for (o, id) in out.iter_mut().zip(ids) {
-            *o = self.0.slot_mut(id.0);
-        }
-    }
+/// Lends the slots of `grant` to its request for reading.
+fn lend_read(ftl: &mut SimFtl, grant: &ReadGrant) -> Result<ReadLease, IoError> {
+    let mut segs = [Segment::Zero; MAX_IO_BLOCKS];
+    let found = ftl.read_segments(grant);
+    let n = found.len();
+    segs.get_mut(..n)
+        .ok_or_else(|| IoError::Backend("request larger than 512 KiB".into()))?
+        .copy_from_slice(found);
+    Ok(ftl.slot_memory_mut().lend_read(&segs[..n])?)
 }
 
 /// How the FTL is sized for `handles` ublk tags.
@@ -81,7 +80,8 @@ pub fn ftl_config(handles: u32) -> FtlConfig {
 /// The FTL behind a lock, and the pool its slots live in.
 pub struct FtlBackend {
     state: Mutex<Locked>,
-    pool: Arc<SlotPool>,
+    /// The pool's epochs (for journal records) and facts (for stats).
+    pool: PoolHandle,
     blocks: u64,
     /// Bytes of zeros written into slots for WRITE_ZEROES (not a copy of
     /// host payload, so not in `user_copy_bytes_memcpy`).
@@ -126,7 +126,7 @@ struct Locked {
 
 impl Locked {
     /// Publishes the FTL's unflushed writes and trims, then `intent`.
-    fn publish(&mut self, pool: &SlotPool, intent: &[Record]) -> Result<(), String> {
+    fn publish(&mut self, pool: &PoolHandle, intent: &[Record]) -> Result<(), String> {
         let Some(j) = self.journal.as_mut() else {
             return Ok(());
         };
@@ -156,7 +156,7 @@ impl Locked {
 /// served under it can complete.
 struct Held<'a> {
     g: MutexGuard<'a, Locked>,
-    pool: &'a SlotPool,
+    pool: &'a PoolHandle,
 }
 
 impl Held<'_> {
@@ -203,13 +203,8 @@ fn map_err(e: FtlError) -> IoError {
 }
 
 /// Formats (`fresh`) or mounts the FTL on `nand`, caching in `pool`.
-fn mount(
-    nand: SimNand,
-    fresh: bool,
-    pool: Arc<SlotPool>,
-    cfg: FtlConfig,
-) -> Result<SimFtl, String> {
-    let mem = PoolMemory(pool);
+fn mount(nand: SimNand, fresh: bool, pool: SlotPool, cfg: FtlConfig) -> Result<SimFtl, String> {
+    let mem = PoolMemory::new(pool);
     let ftl = if fresh {
         Ftl::format(nand, mem, cfg)
     } else {
@@ -223,14 +218,9 @@ fn mount(
 }
 
 /// Replays a crashed daemon's journal `old` (slots in `old_pool`) on the
-/// freshly mounted `ftl` (slots in `pool`), then flushes: afterwards the
-/// image holds everything the old daemon acknowledged.
-fn replay(
-    ftl: &mut SimFtl,
-    pool: &SlotPool,
-    old: &Journal,
-    old_pool: &SlotPool,
-) -> Result<Replayed, String> {
+/// freshly mounted `ftl`, then flushes: afterwards the image holds
+/// everything the old daemon acknowledged.
+fn replay(ftl: &mut SimFtl, old: &Journal, old_pool: &SlotPool) -> Result<Replayed, String> {
     let snap = old.read()?;
     if ftl.sequence() < snap.seq {
         return Err(format!(
@@ -256,9 +246,10 @@ fn replay(
                     continue;
                 }
                 let g = ftl.begin_write(Handle(0), Lba(lba), 1).map_err(bad)?;
-                let to = ftl.write_slots(&g)[0];
+                let mut to = lend_write(ftl, &g).map_err(|e| e.to_string())?;
                 // The one copy a recovery makes: old slot to new slot.
-                pool.slot_mut(to.0).copy_from_slice(old_pool.slot(slot));
+                to.slot_mut(0).copy_from_slice(old_pool.slot(slot));
+                drop(to);
                 ftl.commit_write(g).map_err(bad)?;
                 r.writes += 1;
             }
@@ -298,7 +289,7 @@ impl FtlBackend {
         let Some(at) = journal else {
             let pool =
                 SlotPool::new(slots).map_err(|e| format!("cannot map the slot pool: {e}"))?;
-            let ftl = mount(nand, fresh, Arc::new(pool), cfg)?;
+            let ftl = mount(nand, fresh, pool, cfg)?;
             return Ok(FtlBackend::assemble(ftl, None, None, Replayed::default()));
         };
         let id = ImageId::of(at.image).map_err(|e| format!("cannot stat the image: {e}"))?;
@@ -323,14 +314,13 @@ impl FtlBackend {
                     fresh_path.display()
                 )
             })?;
-        let pool = Arc::new(pool);
-        let opened = mount(nand, fresh, pool.clone(), cfg).and_then(|mut ftl| {
+        let opened = mount(nand, fresh, pool, cfg).and_then(|mut ftl| {
             let (w, t) = ftl.unflushed_capacity();
             if w + t + MAX_IO_BLOCKS + 1 > journal.capacity() {
                 return Err("the crash journal is too small for this geometry".into());
             }
             let replayed = match &old {
-                Some((j, old_pool)) => replay(&mut ftl, &pool, j, old_pool)
+                Some((j, old_pool)) => replay(&mut ftl, j, old_pool)
                     .map_err(|e| format!("replaying the crash journal {}: {e}", path.display()))?,
                 None => Replayed::default(),
             };
@@ -358,7 +348,7 @@ impl FtlBackend {
         replayed: Replayed,
     ) -> FtlBackend {
         let blocks = ftl.logical_sectors();
-        let pool = ftl.slot_memory().0.clone();
+        let pool = ftl.slot_memory().handle();
         let records = Vec::with_capacity(journal.as_ref().map_or(0, Journal::capacity));
         let b = FtlBackend {
             state: Mutex::new(Locked {
@@ -426,26 +416,18 @@ impl Backend for FtlBackend {
     }
 
     fn read(&self, h: u32, lba: u64, n: u32, xfer: &mut dyn Transfer) -> Result<(), IoError> {
-        let mut list = IoList::new(&self.pool);
-        let (ftl, grant) = self.with_cache(|f| f.begin_read(Handle(h), Lba(lba), n))?;
-        let mut built = Ok(());
-        for seg in ftl.read_segments(&grant) {
-            built = built.and_then(|()| match *seg {
-                Segment::Slot(s) => list.push_slot(&self.pool, s.0),
-                Segment::Zero => list.push_zero(&self.pool),
-            });
-        }
+        let (mut ftl, grant) = self.with_cache(|f| f.begin_read(Handle(h), Lba(lba), n))?;
+        let lease = lend_read(&mut ftl, &grant);
         drop(ftl);
-        // The kernel copy, outside the lock: the slots stay pinned.
-        let moved = built.and_then(|()| xfer.copy_out(&list));
+        let want = n as usize * BLOCK_SIZE as usize;
+        // The kernel copy, outside the lock: the slots stay pinned, and
+        // lent to this request until the lease drops.
+        let moved = lease.and_then(|l| xfer.copy_out(&l.io_list()));
         let mut ftl = self.lock();
         ftl.end_read(grant);
         let got = moved?;
-        if got != list.bytes() {
-            return Err(IoError::ShortCopy {
-                want: list.bytes(),
-                got,
-            });
+        if got != want {
+            return Err(IoError::ShortCopy { want, got });
         }
         if xfer.user_space_copy() {
             ftl.note_bytes_copied(got as u64);
@@ -461,37 +443,30 @@ impl Backend for FtlBackend {
         fua: bool,
         xfer: &mut dyn Transfer,
     ) -> Result<(), IoError> {
-        let mut list = IoList::new(&self.pool);
-        let (ftl, grant) = self.with_cache(|f| f.begin_write(Handle(h), Lba(lba), n))?;
+        let (mut ftl, grant) = self.with_cache(|f| f.begin_write(Handle(h), Lba(lba), n))?;
+        // Lending moves the slots' epochs: their content is about to change.
+        let lease = lend_write(&mut ftl, &grant);
         let mut intent = [NO_RECORD; MAX_IO_BLOCKS];
-        let granted = ftl.write_slots(&grant);
-        let built = granted
-            .iter()
-            .zip(intent.iter_mut())
-            .enumerate()
-            .try_for_each(|(i, (s, r))| {
-                // The slot's content is about to change: its epoch first.
-                self.pool.claim(s.0);
-                *r = Record::Write {
-                    lba: lba + i as u64,
-                    slot: s.0,
-                    epoch: self.pool.epoch(s.0),
-                };
-                list.push_slot(&self.pool, s.0)
-            });
-        let intent = &intent[..granted.len().min(MAX_IO_BLOCKS)];
+        let ids = lease.as_ref().map_or(&[][..], WriteLease::ids);
+        for (i, (&s, r)) in ids.iter().zip(intent.iter_mut()).enumerate() {
+            *r = Record::Write {
+                lba: lba + i as u64,
+                slot: s,
+                epoch: self.pool.epoch(s),
+            };
+        }
+        let intent = &intent[..ids.len()];
         drop(ftl);
-        // The kernel copy, outside the lock: the FTL does not touch granted slots.
-        let moved = built.and_then(|()| xfer.copy_in(&list));
+        let want = n as usize * BLOCK_SIZE as usize;
+        // The kernel copy, outside the lock, into slots lent to this request
+        // alone until the lease drops.
+        let moved = lease.and_then(|mut l| xfer.copy_in(&l.io_list()));
         let mut ftl = self.lock();
         let got = match moved {
-            Ok(got) if got == list.bytes() => got,
+            Ok(got) if got == want => got,
             Ok(got) => {
                 ftl.abort_write(grant);
-                return Err(IoError::ShortCopy {
-                    want: list.bytes(),
-                    got,
-                });
+                return Err(IoError::ShortCopy { want, got });
             }
             Err(e) => {
                 ftl.abort_write(grant);
@@ -529,25 +504,32 @@ impl Backend for FtlBackend {
         while done < n {
             let k = (n - done).min(MAX_IO_BLOCKS as u32);
             let at = lba + u64::from(done);
-            let (ftl, grant) = self.with_cache(|f| f.begin_write(Handle(h), Lba(at), k))?;
+            let (mut ftl, grant) = self.with_cache(|f| f.begin_write(Handle(h), Lba(at), k))?;
+            // Lent to this request, the epochs moved before the zeros land.
+            let mut lease = match lend_write(&mut ftl, &grant) {
+                Ok(l) => l,
+                Err(e) => {
+                    ftl.abort_write(grant);
+                    return Err(e);
+                }
+            };
             let mut intent = [NO_RECORD; MAX_IO_BLOCKS];
-            let granted = ftl.write_slots(&grant);
-            for (i, (r, s)) in intent.iter_mut().zip(granted).enumerate() {
-                // Granted to this request: the FTL does not touch it until
-                // commit. `slot_mut` moves the epoch before the zeros land.
-                self.pool.slot_mut(s.0).fill(0);
+            let n = lease.ids().len();
+            for (i, r) in intent.iter_mut().enumerate().take(n) {
+                lease.slot_mut(i).fill(0);
+                let slot = lease.ids()[i];
                 *r = Record::Write {
                     lba: at + i as u64,
-                    slot: s.0,
-                    epoch: self.pool.epoch(s.0),
+                    slot,
+                    epoch: self.pool.epoch(slot),
                 };
             }
-            let intent = &intent[..granted.len().min(MAX_IO_BLOCKS)];
+            let intent = &intent[..lease.ids().len()];
+            drop(lease);
             self.zero_fill_bytes.fetch_add(
                 (intent.len() * BLOCK_SIZE as usize) as u64,
                 Ordering::Relaxed,
             );
-            let mut ftl = ftl;
             if let Err(e) = ftl.intend(intent) {
                 ftl.abort_write(grant);
                 return Err(e);

@@ -9,6 +9,7 @@ use simulator::{SimNand, SimOptions};
 
 use super::*;
 use crate::copy::Bounce;
+use crate::slots::IoList;
 
 fn small_geometry() -> Geometry {
     Geometry::small(64, 16, 20)
@@ -364,8 +365,12 @@ fn a_journal_slot_whose_epoch_moved_is_not_replayed() {
     assert_eq!(listed.len(), 1, "{listed:?}");
     let slot = listed[0].1 .0;
     // As if reused for another block's data (bypassing the FTL, which would
-    // first have programmed version 2).
-    b.pool.slot_mut(slot).copy_from_slice(&pattern(77, 9));
+    // first have programmed version 2, and the journal, which `b.lock()`
+    // would publish to).
+    let mut g = b.state.lock().unwrap();
+    let mut lease = g.ftl.slot_memory_mut().lend_write(&[SlotId(slot)]).unwrap();
+    lease.slot_mut(0).copy_from_slice(&pattern(77, 9));
+    drop((lease, g));
     drop(b);
     let b = s.open(false).unwrap();
     assert_eq!(b.replayed().skipped, 1);

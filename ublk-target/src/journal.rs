@@ -37,6 +37,10 @@
 //!
 //! Publishing writes the inactive copy, then stores the new generation:
 //! a crash at any instant leaves the previous list or the new one whole.
+//!
+//! The header page and the two copies are mapped apart: after opening, the
+//! header page is reached only as atomic words (the active generation),
+//! the copies only as bytes, and neither view can overlap the other.
 
 use std::fs::{File, OpenOptions};
 use std::io;
@@ -44,7 +48,8 @@ use std::os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::mapping::{Mapping, Populate};
+use simulator::mmap::{Atomics, Mapping, Populate};
+
 use crate::slots::{pool_len, SlotPool};
 use crate::spec::BLOCK_SIZE;
 
@@ -170,12 +175,18 @@ impl Layout {
         HEADER_LEN + 2 * self.copy_len
     }
 
+    fn copies_len(&self) -> usize {
+        2 * self.copy_len
+    }
+
     fn file_len(&self) -> u64 {
         (self.meta_len() + pool_len(self.slots)) as u64
     }
 
+    /// Where copy `generation % 2` starts in the copies' mapping (which
+    /// starts at `HEADER_LEN` in the file).
     fn copy_at(&self, generation: u64) -> usize {
-        HEADER_LEN + (generation % 2) as usize * self.copy_len
+        (generation % 2) as usize * self.copy_len
     }
 }
 
@@ -188,9 +199,13 @@ pub struct Snapshot {
     pub records: Vec<Record>,
 }
 
-/// An open journal: its header and two list copies, mapped shared.
+/// An open journal: its header page and two list copies, mapped shared.
 pub struct Journal {
-    meta: Mapping,
+    /// The header page, as atomic words: only the active generation is
+    /// used once the header was checked.
+    header: Atomics<AtomicU64>,
+    /// The two list copies.
+    copies: Mapping,
     layout: Layout,
     generation: u64,
     last: Vec<Record>,
@@ -238,10 +253,12 @@ impl Journal {
     }
 
     fn map(file: &File, layout: Layout) -> io::Result<(Journal, SlotPool)> {
-        let meta = Mapping::shared(file, 0, layout.meta_len(), Populate(true))?;
+        let header = Mapping::shared(file, 0, HEADER_LEN, Populate(true))?.into_atomics();
+        let copies = Mapping::shared(file, HEADER_LEN as u64, layout.copies_len(), Populate(true))?;
         let pool = SlotPool::in_file(file, layout.meta_len() as u64, layout.slots)?;
         let mut j = Journal {
-            meta,
+            header,
+            copies,
             layout,
             generation: 0,
             // Sized once: publishing allocates nothing.
@@ -299,21 +316,17 @@ impl Journal {
     }
 
     fn active(&self) -> &AtomicU64 {
-        // SAFETY: ACTIVE_AT + 8 lies inside the mapped header page, is
-        // 8-aligned (the mapping is page-aligned), and the word is only ever
-        // accessed atomically.
-        unsafe { AtomicU64::from_ptr(self.meta.as_ptr().add(ACTIVE_AT).cast::<u64>()) }
+        // ACTIVE_AT is 8-aligned and inside the header page.
+        &self.header.words()[ACTIVE_AT / 8]
     }
 
+    /// The two copies' bytes (offsets as [`Layout::copy_at`]).
     fn bytes(&self) -> &[u8] {
-        // SAFETY: the mapping is `meta.len()` bytes; only `publish`, which
-        // takes `&mut self`, writes it in this process.
-        unsafe { std::slice::from_raw_parts(self.meta.as_ptr(), self.meta.len()) }
+        self.copies.bytes()
     }
 
     fn bytes_mut(&mut self) -> &mut [u8] {
-        // SAFETY: as for `bytes`; `&mut self` makes this the only reference.
-        unsafe { std::slice::from_raw_parts_mut(self.meta.as_ptr(), self.meta.len()) }
+        self.copies.bytes_mut()
     }
 
     /// Records the journal can hold.

@@ -44,7 +44,7 @@ fn sample() -> Vec<Record> {
 
 #[test]
 fn publish_then_reopen_reads_the_last_list() {
-    let (c, mut j, pool) = Case::new("round");
+    let (c, mut j, mut pool) = Case::new("round");
     assert_eq!(j.read().unwrap(), Snapshot::default());
     pool.slot_mut(2).fill(0x11);
     j.publish(5, &sample()).unwrap();
