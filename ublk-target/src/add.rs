@@ -99,8 +99,15 @@ fn start_recovery(id: u32) -> Result<(), CliError> {
     }
 }
 
+/// What a device serves: the backend, and its image (`None` for the null
+/// target).
+struct Served {
+    backend: Arc<dyn Backend>,
+    image: Option<String>,
+}
+
 /// Opens the backend for `a`.
-fn open_backend(a: &AddArgs) -> Result<(Arc<dyn Backend>, Option<String>), CliError> {
+fn open_backend(a: &AddArgs) -> Result<Served, CliError> {
     if a.null {
         let bytes = parse_size(a.size.as_deref().unwrap_or(crate::args::DEFAULT_SIZE))?;
         let blocks = bytes >> BLOCK_SHIFT;
@@ -108,7 +115,10 @@ fn open_backend(a: &AddArgs) -> Result<(Arc<dyn Backend>, Option<String>), CliEr
             return Err(CliError::new("--size must be at least 4K"));
         }
         let b = NullBackend::new(blocks).map_err(|e| CliError::new(format!("null target: {e}")))?;
-        return Ok((Arc::new(b), None));
+        return Ok(Served {
+            backend: Arc::new(b),
+            image: None,
+        });
     }
     let handles = u32::from(a.queues) * u32::from(a.depth);
     let opened = open_or_create(&a.image, a.size.as_deref(), a.geometry.as_deref())?;
@@ -133,7 +143,10 @@ fn open_backend(a: &AddArgs) -> Result<(Arc<dyn Backend>, Option<String>), CliEr
             r.skipped
         );
     }
-    Ok((Arc::new(b), Some(a.image.display().to_string())))
+    Ok(Served {
+        backend: Arc::new(b),
+        image: Some(a.image.display().to_string()),
+    })
 }
 
 fn serve(a: &AddArgs, notifier: &mut Notifier, recover: bool) -> Result<(), CliError> {
@@ -150,7 +163,7 @@ fn serve(a: &AddArgs, notifier: &mut Notifier, recover: bool) -> Result<(), CliE
     let (dev, backend, image) = if recover {
         // The image first (replaying the journal): a refusal leaves the
         // device waiting, untouched, for another try.
-        let (backend, image) = open_backend(a)?;
+        let Served { backend, image } = open_backend(a)?;
         start_recovery(a.id.unwrap_or_default())?;
         let dev = Device::create(&cfg)?;
         (dev, backend, image)
@@ -159,7 +172,7 @@ fn serve(a: &AddArgs, notifier: &mut Notifier, recover: bool) -> Result<(), CliE
         // before a new image is created. Dropping `dev` on a later error
         // deletes it.
         let dev = Device::create(&cfg)?;
-        let (backend, image) = open_backend(a)?;
+        let Served { backend, image } = open_backend(a)?;
         (dev, backend, image)
     };
     if !dev.user_recovery() {

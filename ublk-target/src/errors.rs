@@ -35,9 +35,9 @@ impl fmt::Display for CliError {
     }
 }
 
-impl From<String> for CliError {
-    fn from(s: String) -> Self {
-        CliError::new(s)
+impl From<crate::spec::SpecError> for CliError {
+    fn from(e: crate::spec::SpecError) -> Self {
+        CliError::new(e.to_string())
     }
 }
 

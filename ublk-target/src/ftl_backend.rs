@@ -21,6 +21,7 @@
 //! is in the journal or on the image. Opening replays a journal left by a
 //! crashed daemon before the device serves anything.
 
+use std::io;
 use std::ops::{Deref, DerefMut};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -31,7 +32,7 @@ use ftl_core::{Error, Ftl, FtlConfig, Handle, Lba, ReadGrant, Segment, SlotId, S
 use simulator::SimNand;
 
 use crate::backend::{Backend, IoError, Transfer};
-use crate::journal::{ImageId, Journal, Record};
+use crate::journal::{ImageId, Journal, JournalError, Record};
 use crate::slots::{PoolHandle, PoolMemory, ReadLease, SlotPool, WriteLease, MAX_IO_BLOCKS};
 use crate::spec::BLOCK_SIZE;
 
@@ -45,6 +46,82 @@ type SimFtl = Ftl<SimNand, PoolMemory>;
 /// Filler for intent arrays.
 const NO_RECORD: Record = Record::Trim { lba: 0, sectors: 0 };
 type FtlError = Error<simulator::SimError>;
+
+/// Why the FTL backend could not be opened. The CLI prints these after
+/// `image PATH: `, so each names the way out.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    /// An image that was never formatted.
+    #[error("the image holds no zcftl FTL (never formatted?): run `ftl-ublk format --image PATH` (erases it)")]
+    NotFormatted,
+    /// An FTL whose metadata contradicts itself.
+    #[error("the FTL on the image is inconsistent and cannot be mounted: use another --image, or `ftl-ublk format` it (erases it)")]
+    Inconsistent,
+    /// Any other failure to format or mount.
+    #[error("cannot mount the FTL: {0}")]
+    Mount(FtlError),
+    /// The private slot pool could not be mapped.
+    #[error("cannot map the slot pool: {0}")]
+    Pool(io::Error),
+    /// The image's identity (which names its journal) is unknown.
+    #[error("cannot stat the image: {0}")]
+    StatImage(io::Error),
+    /// A crashed daemon's journal that cannot be used.
+    #[error("{0}; it holds writes acknowledged before a daemon crash: move it away to mount without them")]
+    OldJournal(JournalError),
+    /// The new journal could not be made.
+    #[error("cannot create the crash journal {}: {source}", path.display())]
+    CreateJournal {
+        /// Where it was to be made.
+        path: PathBuf,
+        /// Why it was not.
+        source: io::Error,
+    },
+    /// A journal too small for what this geometry can leave unflushed.
+    #[error("the crash journal is too small for this geometry")]
+    JournalTooSmall,
+    /// Replaying a crashed daemon's journal failed.
+    #[error("replaying the crash journal {}: {error}", path.display())]
+    Replay {
+        /// The journal.
+        path: PathBuf,
+        /// What went wrong.
+        error: ReplayError,
+    },
+    /// The new journal could not replace the old one.
+    #[error("cannot install the crash journal {}: {source}", path.display())]
+    InstallJournal {
+        /// Where it was to go.
+        path: PathBuf,
+        /// Why it did not.
+        source: io::Error,
+    },
+}
+
+/// Why a crashed daemon's journal could not be replayed.
+#[derive(Debug, thiserror::Error)]
+pub enum ReplayError {
+    /// Its list could not be read.
+    #[error(transparent)]
+    Journal(#[from] JournalError),
+    /// The image is older than the journal: not the image it was made on.
+    #[error("the image (sequence {image}) is older than the journal (sequence {journal}): was the image replaced by an older copy?")]
+    ImageOlder {
+        /// The mounted image's sequence.
+        image: u64,
+        /// The sequence the journal was published at.
+        journal: u64,
+    },
+    /// The FTL refused a record.
+    #[error("a journal record does not apply: {0}")]
+    Record(FtlError),
+    /// No slot could be lent for a record's data.
+    #[error("a journal record does not apply: {0}")]
+    Slot(IoError),
+    /// The replayed state could not be flushed to the image.
+    #[error("flushing the replay: {0}")]
+    Flush(FtlError),
+}
 
 /// Lends the slots of `grant` to its request for writing.
 fn lend_write(ftl: &mut SimFtl, grant: &WriteGrant) -> Result<WriteLease, IoError> {
@@ -126,7 +203,7 @@ struct Locked {
 
 impl Locked {
     /// Publishes the FTL's unflushed writes and trims, then `intent`.
-    fn publish(&mut self, pool: &PoolHandle, intent: &[Record]) -> Result<(), String> {
+    fn publish(&mut self, pool: &PoolHandle, intent: &[Record]) -> Result<(), JournalError> {
         let Some(j) = self.journal.as_mut() else {
             return Ok(());
         };
@@ -203,7 +280,7 @@ fn map_err(e: FtlError) -> IoError {
 }
 
 /// Formats (`fresh`) or mounts the FTL on `nand`, caching in `pool`.
-fn mount(nand: SimNand, fresh: bool, pool: SlotPool, cfg: FtlConfig) -> Result<SimFtl, String> {
+fn mount(nand: SimNand, fresh: bool, pool: SlotPool, cfg: FtlConfig) -> Result<SimFtl, OpenError> {
     let mem = PoolMemory::new(pool);
     let ftl = if fresh {
         Ftl::format(nand, mem, cfg)
@@ -211,29 +288,28 @@ fn mount(nand: SimNand, fresh: bool, pool: SlotPool, cfg: FtlConfig) -> Result<S
         Ftl::open(nand, mem, cfg)
     };
     ftl.map_err(|e| match e {
-        Error::Foreign => "the image holds no zcftl FTL (never formatted?): run `ftl-ublk format --image PATH` (erases it)".to_string(),
-        Error::Corrupted => "the FTL on the image is inconsistent and cannot be mounted: use another --image, or `ftl-ublk format` it (erases it)".to_string(),
-        other => format!("cannot mount the FTL: {other}"),
+        Error::Foreign => OpenError::NotFormatted,
+        Error::Corrupted => OpenError::Inconsistent,
+        other => OpenError::Mount(other),
     })
 }
 
 /// Replays a crashed daemon's journal `old` (slots in `old_pool`) on the
 /// freshly mounted `ftl`, then flushes: afterwards the image holds
 /// everything the old daemon acknowledged.
-fn replay(ftl: &mut SimFtl, old: &Journal, old_pool: &SlotPool) -> Result<Replayed, String> {
+fn replay(ftl: &mut SimFtl, old: &Journal, old_pool: &SlotPool) -> Result<Replayed, ReplayError> {
     let snap = old.read()?;
     if ftl.sequence() < snap.seq {
-        return Err(format!(
-            "the image (sequence {}) is older than the journal (sequence {}): was the image replaced by an older copy?",
-            ftl.sequence(),
-            snap.seq
-        ));
+        return Err(ReplayError::ImageOlder {
+            image: ftl.sequence(),
+            journal: snap.seq,
+        });
     }
     let mut r = Replayed {
         found: true,
         ..Replayed::default()
     };
-    let bad = |e: FtlError| format!("a journal record does not apply: {e}");
+    let bad = ReplayError::Record;
     for rec in snap.records {
         match rec {
             Record::Trim { lba, sectors } => {
@@ -246,7 +322,7 @@ fn replay(ftl: &mut SimFtl, old: &Journal, old_pool: &SlotPool) -> Result<Replay
                     continue;
                 }
                 let g = ftl.begin_write(Handle(0), Lba(lba), 1).map_err(bad)?;
-                let mut to = lend_write(ftl, &g).map_err(|e| e.to_string())?;
+                let mut to = lend_write(ftl, &g).map_err(ReplayError::Slot)?;
                 // The one copy a recovery makes: old slot to new slot.
                 to.slot_mut(0).copy_from_slice(old_pool.slot(slot));
                 drop(to);
@@ -255,8 +331,7 @@ fn replay(ftl: &mut SimFtl, old: &Journal, old_pool: &SlotPool) -> Result<Replay
             }
         }
     }
-    ftl.flush()
-        .map_err(|e| format!("flushing the replay: {e}"))?;
+    ftl.flush().map_err(ReplayError::Flush)?;
     Ok(r)
 }
 
@@ -271,7 +346,7 @@ impl FtlBackend {
         handles: u32,
         cache_bytes: usize,
         journal: Option<JournalAt<'_>>,
-    ) -> Result<FtlBackend, String> {
+    ) -> Result<FtlBackend, OpenError> {
         Self::with_config(nand, fresh, ftl_config(handles), cache_bytes, journal)
     }
 
@@ -283,22 +358,19 @@ impl FtlBackend {
         cfg: FtlConfig,
         cache_bytes: usize,
         journal: Option<JournalAt<'_>>,
-    ) -> Result<FtlBackend, String> {
+    ) -> Result<FtlBackend, OpenError> {
         let geo = ftl_core::Nand::geometry(&nand);
         let slots = cfg.slots_for_budget(&geo, cache_bytes);
         let Some(at) = journal else {
-            let pool =
-                SlotPool::new(slots).map_err(|e| format!("cannot map the slot pool: {e}"))?;
+            let pool = SlotPool::new(slots).map_err(OpenError::Pool)?;
             let ftl = mount(nand, fresh, pool, cfg)?;
             return Ok(FtlBackend::assemble(ftl, None, None, Replayed::default()));
         };
-        let id = ImageId::of(at.image).map_err(|e| format!("cannot stat the image: {e}"))?;
+        let id = ImageId::of(at.image).map_err(OpenError::StatImage)?;
         let path = id.journal_path(at.dir);
         // A crashed daemon's journal: checked before anything is changed.
         let old = if !fresh && path.exists() {
-            Some(Journal::open(&path, id).map_err(|e| {
-                format!("{e}; it holds writes acknowledged before a daemon crash: move it away to mount without them")
-            })?)
+            Some(Journal::open(&path, id).map_err(OpenError::OldJournal)?)
         } else {
             None
         };
@@ -308,24 +380,30 @@ impl FtlBackend {
         let most = geo.sectors_per_page() + geo.page_size as usize / 8;
         let capacity = (most + MAX_IO_BLOCKS + 1) as u32;
         let (journal, pool) =
-            Journal::create(&fresh_path, id, at.image, slots, capacity).map_err(|e| {
-                format!(
-                    "cannot create the crash journal {}: {e}",
-                    fresh_path.display()
-                )
+            Journal::create(&fresh_path, id, at.image, slots, capacity).map_err(|source| {
+                OpenError::CreateJournal {
+                    path: fresh_path.clone(),
+                    source,
+                }
             })?;
         let opened = mount(nand, fresh, pool, cfg).and_then(|mut ftl| {
             let (w, t) = ftl.unflushed_capacity();
             if w + t + MAX_IO_BLOCKS + 1 > journal.capacity() {
-                return Err("the crash journal is too small for this geometry".into());
+                return Err(OpenError::JournalTooSmall);
             }
             let replayed = match &old {
-                Some((j, old_pool)) => replay(&mut ftl, j, old_pool)
-                    .map_err(|e| format!("replaying the crash journal {}: {e}", path.display()))?,
+                Some((j, old_pool)) => {
+                    replay(&mut ftl, j, old_pool).map_err(|error| OpenError::Replay {
+                        path: path.clone(),
+                        error,
+                    })?
+                }
                 None => Replayed::default(),
             };
-            std::fs::rename(&fresh_path, &path)
-                .map_err(|e| format!("cannot install the crash journal {}: {e}", path.display()))?;
+            std::fs::rename(&fresh_path, &path).map_err(|source| OpenError::InstallJournal {
+                path: path.clone(),
+                source,
+            })?;
             Ok((ftl, replayed))
         });
         drop(old);

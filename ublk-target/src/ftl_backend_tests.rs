@@ -243,7 +243,7 @@ impl Scratch {
     fn journals(&self) -> std::path::PathBuf {
         self.dir.join("shm")
     }
-    fn open(&self, fresh: bool) -> Result<FtlBackend, String> {
+    fn open(&self, fresh: bool) -> Result<FtlBackend, OpenError> {
         let img = self.image();
         let nand = if fresh {
             SimNand::create_image(&img, small_geometry(), SimOptions::default()).unwrap()
@@ -338,7 +338,11 @@ fn a_damaged_or_foreign_journal_is_refused_and_kept() {
     let mut bytes = std::fs::read(&j).unwrap();
     bytes[30] ^= 0x40;
     std::fs::write(&j, &bytes).unwrap();
-    let e = s.open(false).err().unwrap_or_default();
+    let e = s
+        .open(false)
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
     assert!(
         e.contains("damaged header") && e.contains("move it away"),
         "{e}"
@@ -399,7 +403,11 @@ fn a_failed_replay_keeps_the_old_journal_and_leaves_no_new_one() {
     )
     .unwrap();
     drop(j);
-    let e = s.open(false).err().unwrap_or_default();
+    let e = s
+        .open(false)
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
     assert!(e.contains("does not apply"), "{e}");
     let left: Vec<_> = std::fs::read_dir(s.journals())
         .unwrap()

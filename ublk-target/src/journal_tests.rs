@@ -3,6 +3,17 @@
 
 use super::*;
 
+/// The assertions below look for words of the message.
+trait Says {
+    fn contains(&self, words: &str) -> bool;
+}
+
+impl Says for JournalError {
+    fn contains(&self, words: &str) -> bool {
+        self.to_string().contains(words)
+    }
+}
+
 /// A scratch directory with an "image" file and a fresh journal for it
 /// (4 slots, room for 8 records); removed on drop.
 struct Case {
