@@ -7,8 +7,12 @@ use std::sync::atomic::AtomicU64;
 use ftl_core::Geometry;
 use simulator::{SimNand, SimOptions};
 
+use ftl_core::SlotId;
+
 use super::*;
+use crate::backend::{Backend, IoError, Transfer};
 use crate::copy::Bounce;
+use crate::journal::{Journal, Record};
 use crate::slots::IoList;
 
 fn small_geometry() -> Geometry {

@@ -26,7 +26,10 @@ use std::sync::atomic::AtomicU64;
 use ftl_core::Geometry;
 use simulator::{SimNand, SimOptions};
 
+use std::path::Path;
+
 use super::*;
+use crate::backend::{Backend, IoError};
 use crate::copy::Bounce;
 
 fn geometry() -> Geometry {
