@@ -24,7 +24,8 @@
 //!   simulator's `mmap` wrapper.
 //! - `device_file`: what `recover` needs to know about a device;
 //! - `image`: the NAND image; `stats`: the daemon's stats socket;
-//! - `errors`: one-line errors and the driver/privilege preflight.
+//! - `errors`: one-line errors and the driver/privilege preflight;
+//! - `hooks`: test hooks, inert unless built with the `test-hooks` feature.
 #![warn(missing_docs)]
 #![deny(unsafe_code)]
 
@@ -39,6 +40,7 @@ mod device_file;
 mod dispatch;
 pub mod errors;
 pub mod ftl_backend;
+mod hooks;
 mod image;
 pub mod journal;
 mod null;

@@ -211,6 +211,19 @@ fn read_block(b: &FtlBackend, lba: u64) -> Result<Vec<u8>, Failure> {
 }
 
 #[test]
+fn the_kill_hook_is_built_in() {
+    // Without `test-hooks` the journal would go on being published after
+    // the simulated kill, and the test below would prove nothing.
+    let mut nand = SimNand::new_ram(geometry(), SimOptions::with_seed(7)).unwrap();
+    nand.power_cut_after(0);
+    assert!(ftl_core::Nand::erase_block(&mut nand, ftl_core::BlockIdx(0)).is_err());
+    assert!(
+        crate::hooks::daemon_killed(&nand),
+        "ublk-target's tests need its test-hooks feature (the self dev-dependency)"
+    );
+}
+
+#[test]
 fn a_daemon_kill_at_every_nand_operation_loses_nothing_acknowledged() {
     let j = Journals::new();
     let probe = SimNand::new_ram(geometry(), SimOptions::with_seed(7)).unwrap();

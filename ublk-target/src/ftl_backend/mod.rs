@@ -96,20 +96,6 @@ impl FtlBackend {
     }
 }
 
-/// Test access to the simulated NAND, and a daemon's death (its FTL RAM
-/// dropped, the NAND kept).
-#[cfg(test)]
-impl FtlBackend {
-    fn with_nand<T>(&self, f: impl FnOnce(&mut SimNand) -> T) -> T {
-        f(self.lock().nand_mut())
-    }
-
-    fn into_nand(self) -> SimNand {
-        let locked = self.state.into_inner().unwrap_or_else(|p| p.into_inner());
-        locked.ftl.into_parts().0
-    }
-}
-
 #[cfg(test)]
 mod tests;
 

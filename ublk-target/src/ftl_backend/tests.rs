@@ -4,16 +4,27 @@
 
 use std::sync::atomic::AtomicU64;
 
-use ftl_core::Geometry;
+use ftl_core::{Geometry, SlotId};
 use simulator::{SimNand, SimOptions};
-
-use ftl_core::SlotId;
 
 use super::*;
 use crate::backend::{Backend, IoError, Transfer};
 use crate::copy::Bounce;
 use crate::journal::{Journal, Record};
 use crate::slots::IoList;
+
+/// Test access to the simulated NAND, and a daemon's death (its FTL RAM
+/// dropped, the NAND kept).
+impl FtlBackend {
+    pub(super) fn with_nand<T>(&self, f: impl FnOnce(&mut SimNand) -> T) -> T {
+        f(self.lock().nand_mut())
+    }
+
+    pub(super) fn into_nand(self) -> SimNand {
+        let locked = self.state.into_inner().unwrap_or_else(|p| p.into_inner());
+        locked.ftl.into_parts().0
+    }
+}
 
 fn small_geometry() -> Geometry {
     Geometry::small(64, 16, 20)
