@@ -134,9 +134,8 @@ fn open_backend(a: &AddArgs) -> Result<Served, CliError> {
         .map_err(|e| CliError::new(format!("image {}: {e}", a.image.display())))?;
     let r = b.replayed();
     if r.found {
-        eprintln!(
-            "ftl-ublk[{}]: image {}: replayed a crashed daemon's journal: {} writes, {} trims ({} writes already on flash)",
-            std::process::id(),
+        log::info!(
+            "image {}: replayed a crashed daemon's journal: {} writes, {} trims ({} writes already on flash)",
             a.image.display(),
             r.writes,
             r.trims,
@@ -176,9 +175,8 @@ fn serve(a: &AddArgs, notifier: &mut Notifier, recover: bool) -> Result<(), CliE
         (dev, backend, image)
     };
     if !dev.user_recovery() {
-        eprintln!(
-            "ftl-ublk[{}]: the driver offers no user recovery: if this daemon dies, device {} fails its I/O",
-            std::process::id(),
+        log::warn!(
+            "the driver offers no user recovery: if this daemon dies, device {} fails its I/O",
             dev.id()
         );
     }
@@ -207,10 +205,7 @@ fn serve(a: &AddArgs, notifier: &mut Notifier, recover: bool) -> Result<(), CliE
     let id = dev.id();
     let ready = move |path: &str| {
         let how = if recover { "recovered" } else { "live" };
-        eprintln!(
-            "ftl-ublk[{}]: device {id} {how} at {path} ({mode})",
-            std::process::id()
-        );
+        log::info!("device {id} {how} at {path} ({mode})");
         if let Ok(mut n) = ready_notifier.lock() {
             n.ready(path);
         }
@@ -221,19 +216,13 @@ fn serve(a: &AddArgs, notifier: &mut Notifier, recover: bool) -> Result<(), CliE
         *notifier = std::mem::replace(&mut *n, Notifier::foreground());
     }
     let reason = run?;
-    eprintln!(
-        "ftl-ublk[{}]: device {id} stopping ({reason:?}): flushing",
-        std::process::id()
-    );
+    log::info!("device {id} stopping ({reason:?}): flushing");
     // The device no longer accepts I/O: flush and save, then delete it.
     let saved = backend.shutdown();
     let deleted = dev.delete();
     DeviceFile::remove(id);
     saved.map_err(|e| CliError::new(format!("device {id}: final flush failed: {e}")))?;
     deleted?;
-    eprintln!(
-        "ftl-ublk[{}]: device {id} saved and deleted",
-        std::process::id()
-    );
+    log::info!("device {id} saved and deleted");
     Ok(())
 }

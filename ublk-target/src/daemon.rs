@@ -162,9 +162,8 @@ pub fn watch_stop_signals(tx: mpsc::Sender<Event>) -> Result<(), CliError> {
 pub fn install_panic_hook() {
     std::panic::set_hook(Box::new(|info| {
         let info = info.to_string().replace('\n', " ");
-        eprintln!(
-            "ftl-ublk[{}]: PANIC: {info}; aborting without deleting the ublk device: run `ftl-ublk recover ID` (nothing acknowledged is lost), or `ftl-ublk del ID`",
-            std::process::id()
+        log::error!(
+            "PANIC: {info}; aborting without deleting the ublk device: run `ftl-ublk recover ID` (nothing acknowledged is lost), or `ftl-ublk del ID`"
         );
         // Startup still under way (and the lock not held by the panicking
         // thread itself): tell the waiting parent.

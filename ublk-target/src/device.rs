@@ -306,14 +306,14 @@ fn serve_queue(qid: u16, dev: &UblkDev, tgt: &Target) {
     let queue = match UblkQueue::new(qid, dev) {
         Ok(q) => q,
         Err(e) => {
-            eprintln!("ftl-ublk: queue {qid}: setup failed: {e}");
+            log::error!("queue {qid}: setup failed: {e}");
             return;
         }
     };
     let queue = match queue.submit_fetch_commands_unified(BufDescList::Slices(bufs.as_ref())) {
         Ok(q) => q,
         Err(e) => {
-            eprintln!("ftl-ublk: queue {qid}: fetch failed: {e}");
+            log::error!("queue {qid}: fetch failed: {e}");
             return;
         }
     };
@@ -349,7 +349,7 @@ fn serve_queue(qid: u16, dev: &UblkDev, tgt: &Target) {
         // Fault injection, with the `test-hooks` feature only.
         panic_after.check(done);
         if let Err(e) = q.complete_io_cmd_unified(tag, desc, Ok(UblkIORes::Result(res))) {
-            eprintln!("ftl-ublk: queue {qid} tag {tag}: commit failed: {e}");
+            log::error!("queue {qid} tag {tag}: commit failed: {e}");
         }
     });
 }

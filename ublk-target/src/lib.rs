@@ -25,7 +25,8 @@
 //! - `device_file`: what `recover` needs to know about a device;
 //! - `image`: the NAND image; `stats`: the daemon's stats socket;
 //! - `errors`: one-line errors and the driver/privilege preflight;
-//! - `hooks`: test hooks, inert unless built with the `test-hooks` feature.
+//! - `hooks`: test hooks, inert unless built with the `test-hooks` feature;
+//! - `logging`: the daemon's timestamped log lines (`log` + `env_logger`).
 #![warn(missing_docs)]
 #![deny(unsafe_code)]
 
@@ -43,6 +44,7 @@ pub mod ftl_backend;
 mod hooks;
 mod image;
 pub mod journal;
+pub mod logging;
 mod null;
 pub use sys::slots;
 pub mod spec;

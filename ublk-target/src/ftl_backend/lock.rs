@@ -82,7 +82,7 @@ impl Drop for Held<'_> {
         if let Err(e) = self.g.publish(self.pool, &[]) {
             // Cannot happen (the journal is sized from the FTL's own bound);
             // if it did, say so where the operator looks.
-            eprintln!("ftl-ublk: crash journal not updated: {e}");
+            log::error!("crash journal not updated: {e}");
         }
     }
 }
