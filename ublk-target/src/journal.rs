@@ -32,7 +32,7 @@
 //! 4096  copy A, then copy B: generation, image sequence, count, crc32,
 //!       then count records of 16 bytes (lba | TRIM bit, slot or sectors,
 //!       epoch)
-//! ...   the slot pool: epochs, then slots (`slots.rs`)
+//! ...   the slot pool: epochs, then slots (`sys/slots.rs`)
 //! ```
 //!
 //! Publishing writes the inactive copy, then stores the new generation:

@@ -6,7 +6,7 @@
 //! (`begin_*`, `commit_write`/`abort_write`, `end_read`, trim, flush); the
 //! kernel copy into or out of the granted slots runs with the lock released,
 //! so queues overlap their copies, each on a lease of its slots taken from
-//! the FTL's memory under the lock (see `slots.rs`).
+//! the FTL's memory under the lock (see `sys/slots.rs`).
 //!
 //! `begin_write`/`begin_read` may report the cache exhausted (every slot
 //! held by commands in flight or dirty). The first answer is a flush, which
