@@ -26,13 +26,24 @@ pub enum Forked {
     Child,
 }
 
-/// Threads of this process, from `/proc/self/task`.
+/// Threads of this process that run user code, from `/proc/self/task`.
+/// io_uring's kernel workers (`iou-wrk-*`, `iou-sqp-*`: libublk's control
+/// ring may have one when `recover` forks) run no user code and hold no
+/// user-space lock, so they do not count.
 fn threads() -> io::Result<usize> {
-    Ok(std::fs::read_dir("/proc/self/task")?.count())
+    let mut n = 0;
+    for task in std::fs::read_dir("/proc/self/task")? {
+        let comm = std::fs::read_to_string(task?.path().join("comm")).unwrap_or_default();
+        if !comm.starts_with("iou-") {
+            n += 1;
+        }
+    }
+    Ok(n)
 }
 
-/// Forks. Refused unless this is the process's only thread: a child of a
-/// threaded process inherits locks whose owners it does not have.
+/// Forks. Refused unless this is the process's only thread running user
+/// code: a child of a threaded process inherits locks whose owners it does
+/// not have.
 pub fn fork() -> io::Result<Forked> {
     match threads() {
         Ok(1) => {}
@@ -47,9 +58,9 @@ pub fn fork() -> io::Result<Forked> {
             )))
         }
     }
-    // SAFETY: this is the only thread (checked just above, and only this
-    // thread could have started another since), so the child inherits a
-    // consistent process.
+    // SAFETY: this is the only thread running user code (checked just
+    // above, and only this thread could have started another since), so
+    // no lock is held by a thread the child will not have.
     match unsafe { libc::fork() } {
         pid if pid < 0 => Err(io::Error::last_os_error()),
         0 => Ok(Forked::Child),
