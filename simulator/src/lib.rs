@@ -59,6 +59,10 @@
 //! writable: a foreign, damaged, truncated or busy file is refused with an
 //! [`ImageError`] and never modified.
 //!
+//! The mapping is [`mmap::Mapping`], the workspace's one memory-map
+//! wrapper and the crate's only `unsafe` code; ftl-ublk maps its slot pool
+//! and crash journal with it too.
+//!
 //! # The fault model
 //!
 //! One `u64` seed in [`SimOptions`] drives every random choice; each kind of
@@ -101,6 +105,8 @@
 //! [`FaultyNand`]. [`TracingNand`] is the other wrapper: a flight recorder
 //! of the last operations, for a failing test to print.
 #![warn(missing_docs)]
+// Only the memory map (`mmap`) needs unsafe code; everything else is checked.
+#![deny(unsafe_code)]
 
 mod error;
 mod faults;
@@ -108,7 +114,8 @@ mod faulty;
 mod format;
 pub mod image;
 mod media;
-mod mmap;
+#[allow(unsafe_code)]
+pub mod mmap;
 mod options;
 mod power;
 mod rng;

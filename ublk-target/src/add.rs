@@ -59,8 +59,7 @@ pub fn recover(id: u32, foreground: bool) -> Result<(), CliError> {
     }
     let ctrl = UblkCtrl::new_simple(id as i32).map_err(|e| ublk_error(e, Some(id)))?;
     let pid = ctrl.dev_info().ublksrv_pid;
-    // SAFETY: signal 0 only checks that the process exists.
-    if pid > 0 && unsafe { libc::kill(pid, 0) } == 0 {
+    if crate::sys::process::process_alive(pid) {
         return Err(CliError::new(format!(
             "device {id} still has its daemon (pid {pid}): nothing to recover"
         )));
@@ -100,8 +99,15 @@ fn start_recovery(id: u32) -> Result<(), CliError> {
     }
 }
 
+/// What a device serves: the backend, and its image (`None` for the null
+/// target).
+struct Served {
+    backend: Arc<dyn Backend>,
+    image: Option<String>,
+}
+
 /// Opens the backend for `a`.
-fn open_backend(a: &AddArgs) -> Result<(Arc<dyn Backend>, Option<String>), CliError> {
+fn open_backend(a: &AddArgs) -> Result<Served, CliError> {
     if a.null {
         let bytes = parse_size(a.size.as_deref().unwrap_or(crate::args::DEFAULT_SIZE))?;
         let blocks = bytes >> BLOCK_SHIFT;
@@ -109,7 +115,10 @@ fn open_backend(a: &AddArgs) -> Result<(Arc<dyn Backend>, Option<String>), CliEr
             return Err(CliError::new("--size must be at least 4K"));
         }
         let b = NullBackend::new(blocks).map_err(|e| CliError::new(format!("null target: {e}")))?;
-        return Ok((Arc::new(b), None));
+        return Ok(Served {
+            backend: Arc::new(b),
+            image: None,
+        });
     }
     let handles = u32::from(a.queues) * u32::from(a.depth);
     let opened = open_or_create(&a.image, a.size.as_deref(), a.geometry.as_deref())?;
@@ -125,16 +134,18 @@ fn open_backend(a: &AddArgs) -> Result<(Arc<dyn Backend>, Option<String>), CliEr
         .map_err(|e| CliError::new(format!("image {}: {e}", a.image.display())))?;
     let r = b.replayed();
     if r.found {
-        eprintln!(
-            "ftl-ublk[{}]: image {}: replayed a crashed daemon's journal: {} writes, {} trims ({} writes already on flash)",
-            std::process::id(),
+        log::info!(
+            "image {}: replayed a crashed daemon's journal: {} writes, {} trims ({} writes already on flash)",
             a.image.display(),
             r.writes,
             r.trims,
             r.skipped
         );
     }
-    Ok((Arc::new(b), Some(a.image.display().to_string())))
+    Ok(Served {
+        backend: Arc::new(b),
+        image: Some(a.image.display().to_string()),
+    })
 }
 
 fn serve(a: &AddArgs, notifier: &mut Notifier, recover: bool) -> Result<(), CliError> {
@@ -151,7 +162,7 @@ fn serve(a: &AddArgs, notifier: &mut Notifier, recover: bool) -> Result<(), CliE
     let (dev, backend, image) = if recover {
         // The image first (replaying the journal): a refusal leaves the
         // device waiting, untouched, for another try.
-        let (backend, image) = open_backend(a)?;
+        let Served { backend, image } = open_backend(a)?;
         start_recovery(a.id.unwrap_or_default())?;
         let dev = Device::create(&cfg)?;
         (dev, backend, image)
@@ -160,13 +171,12 @@ fn serve(a: &AddArgs, notifier: &mut Notifier, recover: bool) -> Result<(), CliE
         // before a new image is created. Dropping `dev` on a later error
         // deletes it.
         let dev = Device::create(&cfg)?;
-        let (backend, image) = open_backend(a)?;
+        let Served { backend, image } = open_backend(a)?;
         (dev, backend, image)
     };
     if !dev.user_recovery() {
-        eprintln!(
-            "ftl-ublk[{}]: the driver offers no user recovery: if this daemon dies, device {} fails its I/O",
-            std::process::id(),
+        log::warn!(
+            "the driver offers no user recovery: if this daemon dies, device {} fails its I/O",
             dev.id()
         );
     }
@@ -195,10 +205,7 @@ fn serve(a: &AddArgs, notifier: &mut Notifier, recover: bool) -> Result<(), CliE
     let id = dev.id();
     let ready = move |path: &str| {
         let how = if recover { "recovered" } else { "live" };
-        eprintln!(
-            "ftl-ublk[{}]: device {id} {how} at {path} ({mode})",
-            std::process::id()
-        );
+        log::info!("device {id} {how} at {path} ({mode})");
         if let Ok(mut n) = ready_notifier.lock() {
             n.ready(path);
         }
@@ -209,19 +216,13 @@ fn serve(a: &AddArgs, notifier: &mut Notifier, recover: bool) -> Result<(), CliE
         *notifier = std::mem::replace(&mut *n, Notifier::foreground());
     }
     let reason = run?;
-    eprintln!(
-        "ftl-ublk[{}]: device {id} stopping ({reason:?}): flushing",
-        std::process::id()
-    );
+    log::info!("device {id} stopping ({reason:?}): flushing");
     // The device no longer accepts I/O: flush and save, then delete it.
     let saved = backend.shutdown();
     let deleted = dev.delete();
     DeviceFile::remove(id);
     saved.map_err(|e| CliError::new(format!("device {id}: final flush failed: {e}")))?;
     deleted?;
-    eprintln!(
-        "ftl-ublk[{}]: device {id} saved and deleted",
-        std::process::id()
-    );
+    log::info!("device {id} saved and deleted");
     Ok(())
 }

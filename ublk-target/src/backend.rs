@@ -16,9 +16,6 @@ use crate::slots::IoList;
 /// Unit of every request: 4096-byte blocks (see [`crate::spec::BLOCK_SIZE`]).
 pub const BLOCK_SHIFT: u32 = 12;
 
-/// One contiguous piece of payload memory: a slot, or the shared zero page.
-pub type IoVec = libc::iovec;
-
 /// Moves a request's payload between the kernel and a list of slots.
 pub trait Transfer {
     /// WRITE: fills `dst` in order from the request's payload, starting at

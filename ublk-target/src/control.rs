@@ -43,8 +43,7 @@ fn dev_exists(id: u32) -> bool {
 }
 
 fn alive(pid: i32) -> bool {
-    // SAFETY: signal 0 only checks that the process exists.
-    pid > 0 && unsafe { libc::kill(pid, 0) } == 0
+    crate::sys::process::process_alive(pid)
 }
 
 /// `ftl-ublk list`: one line per ublk device.
@@ -97,8 +96,7 @@ pub fn del(id: u32) -> Result<(), CliError> {
     let pid = ctrl.dev_info().ublksrv_pid;
     let ours = stats::socket_path(id).exists();
     if alive(pid) && ours {
-        // SAFETY: sends SIGTERM to the device's own daemon process.
-        unsafe { libc::kill(pid, libc::SIGTERM) };
+        crate::sys::process::terminate(pid);
         let start = Instant::now();
         while alive(pid) && start.elapsed() < DEL_TIMEOUT {
             std::thread::sleep(Duration::from_millis(20));

@@ -31,16 +31,8 @@ impl UserCopy {
     }
 }
 
-fn result(ret: isize) -> Result<usize, IoError> {
-    if ret < 0 {
-        Err(IoError::Copy(
-            std::io::Error::last_os_error()
-                .raw_os_error()
-                .unwrap_or(libc::EIO),
-        ))
-    } else {
-        Ok(ret as usize)
-    }
+fn copy_error(e: std::io::Error) -> IoError {
+    IoError::Copy(e.raw_os_error().unwrap_or(libc::EIO))
 }
 
 impl Transfer for UserCopy {
@@ -48,20 +40,11 @@ impl Transfer for UserCopy {
         if !dst.writable() {
             return Err(IoError::Backend("a WRITE targeted the zero page".into()));
         }
-        let iov = dst.iovecs();
-        // SAFETY: every iovec is a whole slot of a live pool (IoList borrows
-        // it) that the FTL granted to this request and will not touch until
-        // commit/abort; the kernel validates the addresses itself.
-        let ret = unsafe { libc::preadv(self.fd, iov.as_ptr(), iov.len() as i32, self.pos) };
-        result(ret)
+        dst.read_from(self.fd, self.pos).map_err(copy_error)
     }
 
     fn copy_out(&mut self, src: &IoList<'_>) -> Result<usize, IoError> {
-        let iov = src.iovecs();
-        // SAFETY: the iovecs are pinned slots or the read-only zero page of a
-        // live pool; the kernel only reads them.
-        let ret = unsafe { libc::pwritev(self.fd, iov.as_ptr(), iov.len() as i32, self.pos) };
-        result(ret)
+        src.write_to(self.fd, self.pos).map_err(copy_error)
     }
 }
 
@@ -85,39 +68,15 @@ impl Transfer for Bounce<'_> {
     }
 
     fn copy_in(&mut self, dst: &IoList<'_>) -> Result<usize, IoError> {
-        if !dst.writable() {
-            return Err(IoError::Backend("a WRITE targeted the zero page".into()));
-        }
-        let mut off = 0;
-        for v in dst.iovecs() {
-            let n = v.iov_len.min(self.buf.len() - off);
-            // SAFETY: `v` is a granted slot of a live pool (see UserCopy);
-            // `n` bytes fit both the slot and the rest of the buffer, and a
-            // slot never overlaps the tag buffer (different mappings).
-            unsafe {
-                std::ptr::copy_nonoverlapping(self.buf[off..].as_ptr(), v.iov_base.cast(), n)
-            };
-            off += n;
-        }
+        let off = dst
+            .fill_from(self.buf)
+            .ok_or_else(|| IoError::Backend("a WRITE targeted the zero page".into()))?;
         self.copied.fetch_add(off as u64, Ordering::Relaxed);
         Ok(off)
     }
 
     fn copy_out(&mut self, src: &IoList<'_>) -> Result<usize, IoError> {
-        let mut off = 0;
-        for v in src.iovecs() {
-            let n = v.iov_len.min(self.buf.len() - off);
-            // SAFETY: `v` is a pinned slot or the zero page of a live pool,
-            // valid for `n` reads and never written while pinned.
-            unsafe {
-                std::ptr::copy_nonoverlapping(
-                    v.iov_base.cast::<u8>(),
-                    self.buf[off..].as_mut_ptr(),
-                    n,
-                )
-            };
-            off += n;
-        }
+        let off = src.drain_into(self.buf);
         self.copied.fetch_add(off as u64, Ordering::Relaxed);
         Ok(off)
     }
@@ -130,15 +89,18 @@ mod tests {
 
     #[test]
     fn bounce_round_trip_counts_bytes() {
-        let pool = SlotPool::new(4).unwrap();
+        let mut pool = SlotPool::new(4).unwrap();
         let copied = AtomicU64::new(0);
         let mut buf: Vec<u8> = (0..8192u32).map(|i| (i % 251) as u8).collect();
-        let mut l = IoList::new(&pool);
-        l.push_slot(&pool, 2).unwrap();
-        l.push_slot(&pool, 0).unwrap();
+        let mut l = pool.io_list();
+        l.push_slot(2).unwrap();
+        l.push_slot(0).unwrap();
         assert_eq!(Bounce::new(&mut buf, &copied).copy_in(&l).unwrap(), 8192);
         assert_eq!(pool.slot(2)[1], 1);
         assert_eq!(pool.slot(0)[0], (4096 % 251) as u8);
+        let mut l = pool.io_list();
+        l.push_slot(2).unwrap();
+        l.push_slot(0).unwrap();
         let mut back = vec![0u8; 8192];
         assert_eq!(Bounce::new(&mut back, &copied).copy_out(&l).unwrap(), 8192);
         assert_eq!(back, buf);
@@ -156,14 +118,14 @@ mod tests {
             .open(&dir)
             .unwrap();
         let fd = std::os::fd::AsRawFd::as_raw_fd(&f);
-        let pool = SlotPool::new(2).unwrap();
-        let mut l = IoList::new(&pool);
-        l.push_slot(&pool, 1).unwrap();
-        l.push_slot(&pool, 0).unwrap();
+        let mut pool = SlotPool::new(2).unwrap();
+        let mut l = pool.io_list();
+        l.push_slot(1).unwrap();
+        l.push_slot(0).unwrap();
         assert_eq!(UserCopy::new(fd, 0).copy_in(&l).unwrap(), 8192);
         assert!(pool.slot(0).iter().chain(pool.slot(1)).all(|&b| b == 7));
-        let mut z = IoList::new(&pool);
-        z.push_zero(&pool).unwrap();
+        let mut z = pool.io_list();
+        z.push_zero().unwrap();
         assert!(
             UserCopy::new(fd, 0).copy_in(&z).is_err(),
             "zero page is read-only"

@@ -27,20 +27,21 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::sync::atomic::{AtomicI32, Ordering};
-use std::sync::mpsc;
+use std::os::fd::OwnedFd;
+use std::sync::{mpsc, Mutex};
 
 use crate::device::Event;
 use crate::errors::CliError;
+use crate::sys::process::{self, Forked, StopSignals};
 
 /// Where a daemon's stderr goes.
 pub const RUN_DIR: &str = "/run/zcftl";
 /// The daemons' shared log.
 pub const LOG_FILE: &str = "/run/zcftl/ftl-ublk.log";
 
-/// The readiness pipe's write end while startup is under way (-1 after).
-static READY_FD: AtomicI32 = AtomicI32::new(-1);
+/// A second write end of the readiness pipe while startup is under way,
+/// for the panic hook to report on (taken, so closed, once startup ends).
+static PANIC_PIPE: Mutex<Option<File>> = Mutex::new(None);
 
 /// Tells whoever started `add` how startup went.
 pub struct Notifier {
@@ -54,7 +55,8 @@ impl Notifier {
     }
 
     fn send(&mut self, line: &str) {
-        READY_FD.store(-1, Ordering::SeqCst);
+        // The parent sees EOF only once every write end is closed.
+        drop(PANIC_PIPE.lock().map(|mut p| p.take()));
         if let Some(mut p) = self.pipe.take() {
             // The parent may be gone; there is no one else to tell.
             let _ = p.write_all(line.as_bytes());
@@ -81,26 +83,9 @@ impl Notifier {
 /// stdout on /dev/null and stderr appended to [`LOG_FILE`]. Call before any
 /// thread is started.
 pub fn daemonize() -> Result<Notifier, CliError> {
-    let mut fds = [0 as RawFd; 2];
-    // SAFETY: `fds` is a valid array of two ints for pipe2 to fill.
-    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
-        return Err(CliError::new(format!(
-            "pipe: {}",
-            std::io::Error::last_os_error()
-        )));
-    }
-    // SAFETY: pipe2 succeeded, so both descriptors are open and ours alone.
-    let (rd, wr) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
-    // SAFETY: no other thread exists yet (main calls this first), so the
-    // child inherits a consistent process.
-    let pid = unsafe { libc::fork() };
-    if pid < 0 {
-        return Err(CliError::new(format!(
-            "fork: {}",
-            std::io::Error::last_os_error()
-        )));
-    }
-    if pid > 0 {
+    let (rd, wr) = process::pipe().map_err(|e| CliError::new(format!("pipe: {e}")))?;
+    let forked = process::fork().map_err(|e| CliError::new(format!("fork: {e}")))?;
+    if let Forked::Parent(pid) = forked {
         drop(wr);
         if !readable_within(&rd, STARTUP_TIMEOUT_MS) {
             eprintln!(
@@ -113,7 +98,9 @@ pub fn daemonize() -> Result<Notifier, CliError> {
     }
     drop(rd);
     detach();
-    READY_FD.store(wr.as_raw_fd(), Ordering::SeqCst);
+    if let (Ok(dup), Ok(mut p)) = (wr.try_clone(), PANIC_PIPE.lock()) {
+        *p = Some(File::from(dup));
+    }
     Ok(Notifier {
         pipe: Some(File::from(wr)),
     })
@@ -126,18 +113,7 @@ const STARTUP_TIMEOUT_MS: i32 = 300_000;
 
 /// Whether `fd` becomes readable (data or EOF) within `ms`.
 fn readable_within(fd: &OwnedFd, ms: i32) -> bool {
-    let mut p = libc::pollfd {
-        fd: fd.as_raw_fd(),
-        events: libc::POLLIN,
-        revents: 0,
-    };
-    loop {
-        // SAFETY: `p` is one valid pollfd for the duration of the call.
-        let r = unsafe { libc::poll(&mut p, 1, ms) };
-        if r >= 0 || std::io::Error::last_os_error().kind() != std::io::ErrorKind::Interrupted {
-            return r > 0;
-        }
-    }
+    process::readable_within(fd, ms)
 }
 
 /// The parent's side: one line from the child decides the exit status.
@@ -162,50 +138,20 @@ fn detach() {
     let _ = std::fs::create_dir_all(RUN_DIR);
     let log = OpenOptions::new().create(true).append(true).open(LOG_FILE);
     let null = OpenOptions::new().read(true).write(true).open("/dev/null");
-    // SAFETY: setsid/chdir/dup2 on descriptors we own; failures leave the
-    // old (still valid) stdio in place.
-    unsafe {
-        libc::setsid();
-        libc::chdir(c"/".as_ptr());
-        if let Ok(n) = &null {
-            libc::dup2(n.as_raw_fd(), 0);
-            libc::dup2(n.as_raw_fd(), 1);
-        }
-        if let Ok(l) = &log {
-            libc::dup2(l.as_raw_fd(), 2);
-        }
-    }
-}
-
-fn stop_signals() -> libc::sigset_t {
-    // SAFETY: sigset_t is plain data; sigemptyset initialises it before use.
-    unsafe {
-        let mut set: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut set);
-        libc::sigaddset(&mut set, libc::SIGINT);
-        libc::sigaddset(&mut set, libc::SIGTERM);
-        libc::sigaddset(&mut set, libc::SIGHUP);
-        set
-    }
+    process::detach(null.as_ref().ok(), log.as_ref().ok());
 }
 
 /// Blocks the stop signals in this thread and every thread it starts
 /// later, and starts the watcher that turns them into [`Event::Signal`].
 pub fn watch_stop_signals(tx: mpsc::Sender<Event>) -> Result<(), CliError> {
-    let set = stop_signals();
-    // SAFETY: `set` is initialised; the old mask is not needed.
-    let rc = unsafe { libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) };
-    if rc != 0 {
-        return Err(CliError::new("cannot block signals"));
-    }
+    let set = StopSignals::block().map_err(|_| CliError::new("cannot block signals"))?;
     std::thread::Builder::new()
         .name("signals".into())
         .spawn(move || loop {
-            let mut sig = 0;
-            // SAFETY: `set` is initialised and `sig` is a valid out-pointer.
-            if unsafe { libc::sigwait(&set, &mut sig) } == 0 && tx.send(Event::Signal(sig)).is_err()
-            {
-                return;
+            if let Some(sig) = set.wait() {
+                if tx.send(Event::Signal(sig)).is_err() {
+                    return;
+                }
             }
         })
         .map(|_| ())
@@ -216,16 +162,15 @@ pub fn watch_stop_signals(tx: mpsc::Sender<Event>) -> Result<(), CliError> {
 pub fn install_panic_hook() {
     std::panic::set_hook(Box::new(|info| {
         let info = info.to_string().replace('\n', " ");
-        eprintln!(
-            "ftl-ublk[{}]: PANIC: {info}; aborting without deleting the ublk device: run `ftl-ublk recover ID` (nothing acknowledged is lost), or `ftl-ublk del ID`",
-            std::process::id()
+        log::error!(
+            "PANIC: {info}; aborting without deleting the ublk device: run `ftl-ublk recover ID` (nothing acknowledged is lost), or `ftl-ublk del ID`"
         );
-        let fd = READY_FD.swap(-1, Ordering::SeqCst);
-        if fd >= 0 {
+        // Startup still under way (and the lock not held by the panicking
+        // thread itself): tell the waiting parent.
+        let pipe = PANIC_PIPE.try_lock().ok().and_then(|mut p| p.take());
+        if let Some(mut p) = pipe {
             let line = format!("ERR the daemon panicked during startup: {info}; see {LOG_FILE}\n");
-            // SAFETY: fd is the readiness pipe's write end, still open (only
-            // `Notifier::send` closes it, after clearing READY_FD).
-            unsafe { libc::write(fd, line.as_ptr().cast(), line.len()) };
+            let _ = p.write_all(line.as_bytes());
         }
         std::process::abort();
     }));
@@ -245,11 +190,7 @@ mod tests {
 
     #[test]
     fn startup_wait_is_bounded() {
-        let mut fds = [0; 2];
-        // SAFETY: `fds` has room for the two descriptors pipe() returns.
-        assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
-        // SAFETY: both descriptors were just created and are owned here.
-        let (rd, wr) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+        let (rd, wr) = process::pipe().unwrap();
         assert!(
             !readable_within(&rd, 10),
             "a silent, living child times out"
@@ -260,11 +201,8 @@ mod tests {
 
     #[test]
     fn notifier_sends_one_line_once() {
-        let mut fds = [0; 2];
-        // SAFETY: `fds` has room for the two descriptors pipe() returns.
-        assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
-        // SAFETY: both descriptors were just created and are owned here.
-        let (rd, wr) = unsafe { (File::from_raw_fd(fds[0]), File::from_raw_fd(fds[1])) };
+        let (rd, wr) = process::pipe().unwrap();
+        let (rd, wr) = (File::from(rd), File::from(wr));
         let mut n = Notifier { pipe: Some(wr) };
         n.fail(&CliError::new("image busy"));
         n.ready("/dev/ublkb0"); // already sent: goes nowhere (stdout)

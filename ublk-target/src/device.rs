@@ -21,6 +21,7 @@ use crate::backend::{Backend, BLOCK_SHIFT};
 use crate::copy::{Bounce, UserCopy};
 use crate::dispatch::serve;
 use crate::errors::{ublk_error, CliError};
+use crate::hooks::PanicAfter;
 use crate::slots::MAX_IO_BLOCKS;
 
 /// Largest request: 512 KiB, one slot per 4 KiB.
@@ -305,21 +306,21 @@ fn serve_queue(qid: u16, dev: &UblkDev, tgt: &Target) {
     let queue = match UblkQueue::new(qid, dev) {
         Ok(q) => q,
         Err(e) => {
-            eprintln!("ftl-ublk: queue {qid}: setup failed: {e}");
+            log::error!("queue {qid}: setup failed: {e}");
             return;
         }
     };
     let queue = match queue.submit_fetch_commands_unified(BufDescList::Slices(bufs.as_ref())) {
         Ok(q) => q,
         Err(e) => {
-            eprintln!("ftl-ublk: queue {qid}: fetch failed: {e}");
+            log::error!("queue {qid}: fetch failed: {e}");
             return;
         }
     };
     let cdev = dev.tgt.fds[0];
     let base_handle = u32::from(qid) * u32::from(tgt.depth);
     let backend = &*tgt.backend;
-    let panic_after = panic_after();
+    let panic_after = PanicAfter::from_env();
     queue.wait_and_handle_io(|q: &UblkQueue, tag: u16, _io: &UblkIOCtx| {
         let iod = q.get_iod(tag);
         let (op_flags, start, nr) = (iod.op_flags, iod.start_sector, iod.nr_sectors);
@@ -345,23 +346,12 @@ fn serve_queue(qid: u16, dev: &UblkDev, tgt: &Target) {
         if res < 0 {
             tgt.errors.fetch_add(1, Ordering::Relaxed);
         }
-        if panic_after.is_some_and(|n| done >= n) {
-            // Fault injection (see `panic_after`): proves the panic policy
-            // in a real kernel with a request still in flight.
-            panic!("injected panic after {done} requests ({PANIC_AFTER_ENV})");
-        }
+        // Fault injection, with the `test-hooks` feature only.
+        panic_after.check(done);
         if let Err(e) = q.complete_io_cmd_unified(tag, desc, Ok(UblkIORes::Result(res))) {
-            eprintln!("ftl-ublk: queue {qid} tag {tag}: commit failed: {e}");
+            log::error!("queue {qid} tag {tag}: commit failed: {e}");
         }
     });
-}
-
-/// Test hook: a queue thread panics after this many requests (tests of
-/// the panic policy in `daemon.rs`; unset in normal use).
-const PANIC_AFTER_ENV: &str = "ZCFTL_UBLK_PANIC_AFTER";
-
-fn panic_after() -> Option<u64> {
-    std::env::var(PANIC_AFTER_ENV).ok()?.parse().ok()
 }
 
 /// Waits (bounded) for devtmpfs/udev to create `path`, so whoever reads

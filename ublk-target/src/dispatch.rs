@@ -158,8 +158,8 @@ pub fn serve(
         Ok(v) => v,
         Err(e) => {
             if LOGGED.fetch_add(1, Ordering::Relaxed) < MAX_LOGGED {
-                eprintln!(
-                    "ftl-ublk: op_flags {op_flags:#x} sector {start_sector} +{nr_sectors} failed: {e}"
+                log::warn!(
+                    "op_flags {op_flags:#x} sector {start_sector} +{nr_sectors} failed: {e}"
                 );
             }
             e.errno()

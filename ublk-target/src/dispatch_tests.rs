@@ -6,7 +6,7 @@ use std::sync::Mutex;
 
 use super::*;
 use crate::copy::Bounce;
-use crate::slots::{IoList, SlotPool};
+use crate::slots::SlotPool;
 
 const BLOCKS: u32 = 16;
 
@@ -23,7 +23,7 @@ struct Log {
 }
 
 struct Fake {
-    pool: SlotPool,
+    pool: Mutex<SlotPool>,
     log: Mutex<Log>,
 }
 
@@ -34,7 +34,7 @@ impl Fake {
             ..Log::default()
         };
         Fake {
-            pool: SlotPool::new(BLOCKS).unwrap(),
+            pool: Mutex::new(SlotPool::new(BLOCKS).unwrap()),
             log: Mutex::new(log),
         }
     }
@@ -52,12 +52,13 @@ impl Backend for Fake {
     }
     fn read(&self, h: u32, lba: u64, n: u32, xfer: &mut dyn Transfer) -> Result<(), IoError> {
         self.fail()?;
-        let mut l = IoList::new(&self.pool);
+        let mut pool = self.pool.lock().unwrap();
+        let mut l = pool.io_list();
         for b in lba..lba + u64::from(n) {
             if self.log.lock().unwrap().written[b as usize] {
-                l.push_slot(&self.pool, b as u32)?;
+                l.push_slot(b as u32)?;
             } else {
-                l.push_zero(&self.pool)?;
+                l.push_zero()?;
             }
         }
         self.log.lock().unwrap().handles.push(h);
@@ -79,9 +80,10 @@ impl Backend for Fake {
         xfer: &mut dyn Transfer,
     ) -> Result<(), IoError> {
         self.fail()?;
-        let mut l = IoList::new(&self.pool);
+        let mut pool = self.pool.lock().unwrap();
+        let mut l = pool.io_list();
         for b in lba..lba + u64::from(n) {
-            l.push_slot(&self.pool, b as u32)?;
+            l.push_slot(b as u32)?;
         }
         let got = xfer.copy_in(&l)?;
         if got != l.bytes() {

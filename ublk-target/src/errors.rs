@@ -35,9 +35,9 @@ impl fmt::Display for CliError {
     }
 }
 
-impl From<String> for CliError {
-    fn from(s: String) -> Self {
-        CliError::new(s)
+impl From<crate::spec::SpecError> for CliError {
+    fn from(e: crate::spec::SpecError) -> Self {
+        CliError::new(e.to_string())
     }
 }
 
@@ -87,8 +87,7 @@ fn has_sys_admin(status: &str) -> bool {
         .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
     {
         Some(caps) => caps & (1 << CAP_SYS_ADMIN) != 0,
-        // SAFETY: geteuid has no preconditions and cannot fail.
-        None => (unsafe { libc::geteuid() }) == 0,
+        None => crate::sys::process::is_root(),
     }
 }
 

@@ -32,11 +32,15 @@
 //! 4096  copy A, then copy B: generation, image sequence, count, crc32,
 //!       then count records of 16 bytes (lba | TRIM bit, slot or sectors,
 //!       epoch)
-//! ...   the slot pool: epochs, then slots (`slots.rs`)
+//! ...   the slot pool: epochs, then slots (`sys/slots.rs`)
 //! ```
 //!
 //! Publishing writes the inactive copy, then stores the new generation:
 //! a crash at any instant leaves the previous list or the new one whole.
+//!
+//! The header page and the two copies are mapped apart: after opening, the
+//! header page is reached only as atomic words (the active generation),
+//! the copies only as bytes, and neither view can overlap the other.
 
 use std::fs::{File, OpenOptions};
 use std::io;
@@ -44,7 +48,8 @@ use std::os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::mapping::{Mapping, Populate};
+use simulator::mmap::{Atomics, Mapping, Populate};
+
 use crate::slots::{pool_len, SlotPool};
 use crate::spec::BLOCK_SIZE;
 
@@ -170,13 +175,88 @@ impl Layout {
         HEADER_LEN + 2 * self.copy_len
     }
 
+    fn copies_len(&self) -> usize {
+        2 * self.copy_len
+    }
+
     fn file_len(&self) -> u64 {
         (self.meta_len() + pool_len(self.slots)) as u64
     }
 
+    /// Where copy `generation % 2` starts in the copies' mapping (which
+    /// starts at `HEADER_LEN` in the file).
     fn copy_at(&self, generation: u64) -> usize {
-        HEADER_LEN + (generation % 2) as usize * self.copy_len
+        (generation % 2) as usize * self.copy_len
     }
+}
+
+/// Why a journal could not be opened, read or published to. Messages name
+/// the file; the daemon prints them after what it was doing.
+#[derive(Debug, thiserror::Error)]
+pub enum JournalError {
+    /// The file could not be opened.
+    #[error("cannot open the crash journal {}: {source}", path.display())]
+    Open {
+        /// The journal.
+        path: PathBuf,
+        /// Why.
+        source: io::Error,
+    },
+    /// Shorter than its header.
+    #[error("the crash journal {} is truncated", .0.display())]
+    Truncated(PathBuf),
+    /// Not a journal at all.
+    #[error("{} is not a zcftl crash journal", .0.display())]
+    Foreign(PathBuf),
+    /// Written by another format version.
+    #[error("the crash journal {} has version {found}, this ftl-ublk reads {VERSION}", path.display())]
+    Version {
+        /// The journal.
+        path: PathBuf,
+        /// The version in its header.
+        found: u32,
+    },
+    /// The header fails its checksum.
+    #[error("the crash journal {} has a damaged header", .0.display())]
+    DamagedHeader(PathBuf),
+    /// The journal of a different image file.
+    #[error("the crash journal {} belongs to another image", .0.display())]
+    OtherImage(PathBuf),
+    /// A header whose sizes cannot be right.
+    #[error("the crash journal {} has an impossible layout", .0.display())]
+    Layout(PathBuf),
+    /// A file whose length disagrees with its header.
+    #[error("the crash journal {} is {len} bytes, its header says {want}", path.display())]
+    Length {
+        /// The journal.
+        path: PathBuf,
+        /// Its length.
+        len: u64,
+        /// The length its header implies.
+        want: u64,
+    },
+    /// The file could not be mapped.
+    #[error("cannot map the crash journal {}: {source}", path.display())]
+    Map {
+        /// The journal.
+        path: PathBuf,
+        /// Why.
+        source: io::Error,
+    },
+    /// The active list's header is not that of the active generation.
+    #[error("the crash journal's active list is damaged")]
+    DamagedList,
+    /// The active list fails its checksum.
+    #[error("the crash journal's active list fails its checksum")]
+    ListChecksum,
+    /// More records than the journal was made for.
+    #[error("{records} records do not fit the crash journal ({capacity})")]
+    Full {
+        /// Records offered.
+        records: usize,
+        /// Records the journal holds.
+        capacity: usize,
+    },
 }
 
 /// A replayable list: the image sequence it was taken at, and its records.
@@ -188,9 +268,13 @@ pub struct Snapshot {
     pub records: Vec<Record>,
 }
 
-/// An open journal: its header and two list copies, mapped shared.
+/// An open journal: its header page and two list copies, mapped shared.
 pub struct Journal {
-    meta: Mapping,
+    /// The header page, as atomic words: only the active generation is
+    /// used once the header was checked.
+    header: Atomics<AtomicU64>,
+    /// The two list copies.
+    copies: Mapping,
     layout: Layout,
     generation: u64,
     last: Vec<Record>,
@@ -238,10 +322,12 @@ impl Journal {
     }
 
     fn map(file: &File, layout: Layout) -> io::Result<(Journal, SlotPool)> {
-        let meta = Mapping::shared(file, 0, layout.meta_len(), Populate(true))?;
+        let header = Mapping::shared(file, 0, HEADER_LEN, Populate(true))?.into_atomics();
+        let copies = Mapping::shared(file, HEADER_LEN as u64, layout.copies_len(), Populate(true))?;
         let pool = SlotPool::in_file(file, layout.meta_len() as u64, layout.slots)?;
         let mut j = Journal {
-            meta,
+            header,
+            copies,
             layout,
             generation: 0,
             // Sized once: publishing allocates nothing.
@@ -254,66 +340,63 @@ impl Journal {
     /// Opens the journal at `path`, which must belong to `image`. Nothing in
     /// the file can make this panic: a foreign, truncated or damaged file is
     /// an error saying what it is.
-    pub fn open(path: &Path, image: ImageId) -> Result<(Journal, SlotPool), String> {
-        let p = path.display();
+    pub fn open(path: &Path, image: ImageId) -> Result<(Journal, SlotPool), JournalError> {
+        let p = || path.to_path_buf();
         let file = OpenOptions::new()
             .read(true)
             .write(true)
             .open(path)
-            .map_err(|e| format!("cannot open the crash journal {p}: {e}"))?;
+            .map_err(|source| JournalError::Open { path: p(), source })?;
         let mut h = [0u8; HEADER_LEN];
         file.read_exact_at(&mut h, 0)
-            .map_err(|_| format!("the crash journal {p} is truncated"))?;
+            .map_err(|_| JournalError::Truncated(p()))?;
         if &h[0..4] != MAGIC {
-            return Err(format!("{p} is not a zcftl crash journal"));
+            return Err(JournalError::Foreign(p()));
         }
         if le32(&h[4..8]) != VERSION {
-            return Err(format!(
-                "the crash journal {p} has version {}, this ftl-ublk reads {VERSION}",
-                le32(&h[4..8])
-            ));
+            return Err(JournalError::Version {
+                path: p(),
+                found: le32(&h[4..8]),
+            });
         }
         if crc32fast::hash(&h[..HEADER_CRC_AT]) != le32(&h[HEADER_CRC_AT..ACTIVE_AT]) {
-            return Err(format!("the crash journal {p} has a damaged header"));
+            return Err(JournalError::DamagedHeader(p()));
         }
         let found = ImageId {
             dev: le64(&h[8..16]),
             ino: le64(&h[16..24]),
         };
         if found != image {
-            return Err(format!("the crash journal {p} belongs to another image"));
+            return Err(JournalError::OtherImage(p()));
         }
         let (slots, slot_size, records) = (le32(&h[24..28]), le32(&h[28..32]), le32(&h[32..36]));
         if slot_size != BLOCK_SIZE || slots == 0 || records > 1 << 20 {
-            return Err(format!("the crash journal {p} has an impossible layout"));
+            return Err(JournalError::Layout(p()));
         }
         let layout = Layout::new(slots, records);
         let len = file.metadata().map(|m| m.len()).unwrap_or(0);
         if len != layout.file_len() {
-            return Err(format!(
-                "the crash journal {p} is {len} bytes, its header says {}",
-                layout.file_len()
-            ));
+            return Err(JournalError::Length {
+                path: p(),
+                len,
+                want: layout.file_len(),
+            });
         }
-        Self::map(&file, layout).map_err(|e| format!("cannot map the crash journal {p}: {e}"))
+        Self::map(&file, layout).map_err(|source| JournalError::Map { path: p(), source })
     }
 
     fn active(&self) -> &AtomicU64 {
-        // SAFETY: ACTIVE_AT + 8 lies inside the mapped header page, is
-        // 8-aligned (the mapping is page-aligned), and the word is only ever
-        // accessed atomically.
-        unsafe { AtomicU64::from_ptr(self.meta.as_ptr().add(ACTIVE_AT).cast::<u64>()) }
+        // ACTIVE_AT is 8-aligned and inside the header page.
+        &self.header.words()[ACTIVE_AT / 8]
     }
 
+    /// The two copies' bytes (offsets as [`Layout::copy_at`]).
     fn bytes(&self) -> &[u8] {
-        // SAFETY: the mapping is `meta.len()` bytes; only `publish`, which
-        // takes `&mut self`, writes it in this process.
-        unsafe { std::slice::from_raw_parts(self.meta.as_ptr(), self.meta.len()) }
+        self.copies.bytes()
     }
 
     fn bytes_mut(&mut self) -> &mut [u8] {
-        // SAFETY: as for `bytes`; `&mut self` makes this the only reference.
-        unsafe { std::slice::from_raw_parts_mut(self.meta.as_ptr(), self.meta.len()) }
+        self.copies.bytes_mut()
     }
 
     /// Records the journal can hold.
@@ -322,7 +405,7 @@ impl Journal {
     }
 
     /// The published list. Errors if the active copy fails its checks.
-    pub fn read(&self) -> Result<Snapshot, String> {
+    pub fn read(&self) -> Result<Snapshot, JournalError> {
         let g = self.generation;
         if g == 0 {
             return Ok(Snapshot::default());
@@ -332,14 +415,14 @@ impl Journal {
         let c = &b[at..at + self.layout.copy_len];
         let n = le32(&c[16..20]) as usize;
         if le64(&c[0..8]) != g || n > self.capacity() {
-            return Err("the crash journal's active list is damaged".into());
+            return Err(JournalError::DamagedList);
         }
         let body = &c[COPY_HEADER..COPY_HEADER + n * RECORD_LEN];
         let mut h = crc32fast::Hasher::new();
         h.update(&c[0..20]);
         h.update(body);
         if h.finalize() != le32(&c[20..24]) {
-            return Err("the crash journal's active list fails its checksum".into());
+            return Err(JournalError::ListChecksum);
         }
         Ok(Snapshot {
             seq: le64(&c[8..16]),
@@ -350,16 +433,15 @@ impl Journal {
     /// Publishes `records` taken at image sequence `seq`, unless they are
     /// what was published last. Errors (publishing nothing) if they do not
     /// fit.
-    pub fn publish(&mut self, seq: u64, records: &[Record]) -> Result<(), String> {
+    pub fn publish(&mut self, seq: u64, records: &[Record]) -> Result<(), JournalError> {
         if records == self.last.as_slice() && self.generation != 0 {
             return Ok(());
         }
         if records.len() > self.capacity() {
-            return Err(format!(
-                "{} records do not fit the crash journal ({})",
-                records.len(),
-                self.capacity()
-            ));
+            return Err(JournalError::Full {
+                records: records.len(),
+                capacity: self.capacity(),
+            });
         }
         let g = self.generation + 1;
         let at = self.layout.copy_at(g);

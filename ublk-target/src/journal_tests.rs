@@ -3,6 +3,17 @@
 
 use super::*;
 
+/// The assertions below look for words of the message.
+trait Says {
+    fn contains(&self, words: &str) -> bool;
+}
+
+impl Says for JournalError {
+    fn contains(&self, words: &str) -> bool {
+        self.to_string().contains(words)
+    }
+}
+
 /// A scratch directory with an "image" file and a fresh journal for it
 /// (4 slots, room for 8 records); removed on drop.
 struct Case {
@@ -44,7 +55,7 @@ fn sample() -> Vec<Record> {
 
 #[test]
 fn publish_then_reopen_reads_the_last_list() {
-    let (c, mut j, pool) = Case::new("round");
+    let (c, mut j, mut pool) = Case::new("round");
     assert_eq!(j.read().unwrap(), Snapshot::default());
     pool.slot_mut(2).fill(0x11);
     j.publish(5, &sample()).unwrap();

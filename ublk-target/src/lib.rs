@@ -17,12 +17,18 @@
 //! - `dispatch`: one request, decoded and served, errno mapping;
 //! - `backend`, `ftl_backend`, `null`: what requests are served by;
 //! - `slots`, `copy`: the slot memory and the two ways payload crosses;
-//! - `journal`, `mapping`: the crash journal in `/dev/shm` that carries
-//!   unflushed state across a daemon crash, and the mmap wrapper;
+//! - `journal`: the crash journal in `/dev/shm` that carries unflushed
+//!   state across a daemon crash;
+//! - `sys`: every `unsafe` block (slot memory, iovecs, process calls);
+//!   the rest of the crate denies unsafe code. Memory maps are the
+//!   simulator's `mmap` wrapper.
 //! - `device_file`: what `recover` needs to know about a device;
 //! - `image`: the NAND image; `stats`: the daemon's stats socket;
-//! - `errors`: one-line errors and the driver/privilege preflight.
+//! - `errors`: one-line errors and the driver/privilege preflight;
+//! - `hooks`: test hooks, inert unless built with the `test-hooks` feature;
+//! - `logging`: the daemon's timestamped log lines (`log` + `env_logger`).
 #![warn(missing_docs)]
+#![deny(unsafe_code)]
 
 mod add;
 pub mod args;
@@ -35,13 +41,17 @@ mod device_file;
 mod dispatch;
 pub mod errors;
 pub mod ftl_backend;
+mod hooks;
 mod image;
 pub mod journal;
-mod mapping;
+pub mod logging;
 mod null;
-pub mod slots;
+pub use sys::slots;
 pub mod spec;
 mod stats;
+// The one module allowed unsafe code: see its docs.
+#[allow(unsafe_code)]
+mod sys;
 
 use args::{Cli, Command};
 use errors::CliError;

@@ -4,6 +4,7 @@
 use clap::Parser;
 
 fn main() {
+    ftl_ublk::logging::init();
     if let Err(e) = ftl_ublk::run(ftl_ublk::args::Cli::parse()) {
         eprintln!("ftl-ublk: {}", e.message());
         std::process::exit(1);

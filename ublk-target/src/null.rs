@@ -1,11 +1,14 @@
 //! The null target (`add --null`): reads return zeros, writes are dropped,
 //! no FTL and no image — the baseline for side-by-side benchmarks. Payload
 //! still crosses through the same transfer as on the FTL target (a READ
-//! sends the zero page, a WRITE lands in one shared scratch area that
-//! nothing reads), so a comparison isolates the FTL's own cost rather than
-//! the cost of the kernel copy.
+//! sends the zero page, a WRITE lands in a scratch area that nothing
+//! reads), so a comparison isolates the FTL's own cost rather than the cost
+//! of the kernel copy. Each WRITE in flight has a scratch area of its own
+//! (taken from a free list, one per concurrent writer, so about one per
+//! queue): two copies never write the same bytes at once.
 
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
 
 use crate::backend::{Backend, IoError, Transfer};
 use crate::slots::{IoList, SlotPool, MAX_IO_BLOCKS};
@@ -13,20 +16,26 @@ use crate::slots::{IoList, SlotPool, MAX_IO_BLOCKS};
 /// A device of `blocks` 4096-byte blocks that stores nothing.
 pub struct NullBackend {
     blocks: u64,
-    pool: SlotPool,
+    /// Idle scratch areas of one request each.
+    scratch: Mutex<Vec<SlotPool>>,
     reads: AtomicU64,
     writes: AtomicU64,
 }
 
 impl NullBackend {
-    /// A null device of `blocks` blocks.
+    /// A null device of `blocks` blocks (with one scratch area mapped now,
+    /// so a machine without the memory fails here, not on the first WRITE).
     pub fn new(blocks: u64) -> std::io::Result<NullBackend> {
         Ok(NullBackend {
             blocks,
-            pool: SlotPool::new(MAX_IO_BLOCKS as u32)?,
+            scratch: Mutex::new(vec![SlotPool::new(MAX_IO_BLOCKS as u32)?]),
             reads: AtomicU64::new(0),
             writes: AtomicU64::new(0),
         })
+    }
+
+    fn idle(&self) -> std::sync::MutexGuard<'_, Vec<SlotPool>> {
+        self.scratch.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 
@@ -36,9 +45,9 @@ impl Backend for NullBackend {
     }
 
     fn read(&self, _h: u32, _lba: u64, n: u32, xfer: &mut dyn Transfer) -> Result<(), IoError> {
-        let mut l = IoList::new(&self.pool);
+        let mut l = IoList::new();
         for _ in 0..n {
-            l.push_zero(&self.pool)?;
+            l.push_zero()?;
         }
         let got = xfer.copy_out(&l)?;
         if got != l.bytes() {
@@ -59,18 +68,23 @@ impl Backend for NullBackend {
         _fua: bool,
         xfer: &mut dyn Transfer,
     ) -> Result<(), IoError> {
-        // Every write lands in the same scratch slots, concurrently: nothing
-        // ever reads them, so what they hold does not matter.
-        let mut l = IoList::new(&self.pool);
-        for s in 0..n {
-            l.push_slot(&self.pool, s)?;
-        }
-        let got = xfer.copy_in(&l)?;
-        if got != l.bytes() {
-            return Err(IoError::ShortCopy {
-                want: l.bytes(),
-                got,
-            });
+        // Nothing ever reads the scratch, so what it holds does not matter;
+        // it is this request's alone while the copy runs.
+        let popped = self.idle().pop();
+        let mut pool = match popped {
+            Some(p) => p,
+            None => SlotPool::new(MAX_IO_BLOCKS as u32)
+                .map_err(|e| IoError::Backend(format!("null target scratch: {e}")))?,
+        };
+        let mut l = pool.io_list();
+        let copied = (0..n)
+            .try_for_each(|s| l.push_slot(s))
+            .and_then(|()| xfer.copy_in(&l));
+        let want = l.bytes();
+        self.idle().push(pool);
+        let got = copied?;
+        if got != want {
+            return Err(IoError::ShortCopy { want, got });
         }
         self.writes.fetch_add(n.into(), Ordering::Relaxed);
         Ok(())

@@ -7,34 +7,110 @@
 //! the small images tests use. `--geometry` names any field explicitly; a
 //! size given too fills in the block count.
 
-use ftl_core::Geometry;
+use ftl_core::{Geometry, GeometryError};
 
 /// The only sector size the block device is built for: 4096-byte logical
 /// and physical blocks, so every request is whole slots.
 pub const BLOCK_SIZE: u32 = 4096;
 
+/// Why a `--size` or `--geometry` text was refused. The messages are the
+/// CLI's (after `ftl-ublk: `), so they name the fix.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SpecError {
+    /// The number part of a size is missing or not a number.
+    #[error("bad size {0:?}: expected e.g. 256M or 1G")]
+    SizeNumber(String),
+    /// The unit of a size is not one of B, K, M, G, T.
+    #[error("bad size {0:?}: unit must be K, M, G or T")]
+    SizeUnit(String),
+    /// A size that overflows 64 bits.
+    #[error("size {0:?} is too large")]
+    SizeTooLarge(String),
+    /// A `--geometry` item without `=`.
+    #[error("bad geometry item {0:?}: expected key=value")]
+    GeometryItem(String),
+    /// A `--geometry` value that is not a size.
+    #[error("geometry {key}: {error}")]
+    GeometryValue {
+        /// The key, as written.
+        key: String,
+        /// Why its value was refused.
+        error: Box<SpecError>,
+    },
+    /// A `--geometry` value past its field's range.
+    #[error("geometry {key}={value} is too large")]
+    GeometryValueTooLarge {
+        /// The key, as written.
+        key: String,
+        /// The value, as written.
+        value: String,
+    },
+    /// A `--geometry` key that does not exist.
+    #[error(
+        "unknown geometry key {0:?} (keys: channels dies planes blocks pages page sector oob op)"
+    )]
+    UnknownKey(String),
+    /// A count of zero channels, dies, planes or pages.
+    #[error("geometry has a zero count")]
+    ZeroCount,
+    /// A size too small for the FTL's minimum number of erase blocks.
+    #[error("size {size} is too small: the smallest image is {min_bytes} bytes ({min_blocks} erase blocks)")]
+    SizeTooSmall {
+        /// The size, as written.
+        size: String,
+        /// The smallest size that works.
+        min_bytes: u64,
+        /// The erase blocks that smallest size holds.
+        min_blocks: u64,
+    },
+    /// More erase blocks per plane than the geometry can count.
+    #[error("size is too large")]
+    TooManyBlocks,
+    /// `--size` and `--geometry` describe different capacities.
+    #[error(
+        "--size {size} disagrees with --geometry ({bytes} bytes); give one or make them match"
+    )]
+    SizeDisagrees {
+        /// The size, as written.
+        size: String,
+        /// The geometry's raw capacity.
+        bytes: u64,
+    },
+    /// A geometry the FTL cannot use.
+    #[error("unusable geometry ({bytes} bytes raw): {error}")]
+    Unusable {
+        /// The geometry's raw capacity.
+        bytes: u64,
+        /// What is wrong with it.
+        error: GeometryError,
+    },
+    /// Sectors other than the block device's 4096 bytes.
+    #[error("the block device needs 4096-byte sectors, the geometry has {0}")]
+    SectorSize(u32),
+}
+
 /// Parses `4096`, `64K`, `256M`, `1G`, `1GiB`, `2T` (binary units).
-pub fn parse_size(text: &str) -> Result<u64, String> {
+pub fn parse_size(text: &str) -> Result<u64, SpecError> {
     let t = text.trim();
     let digits = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
     let (num, unit) = t.split_at(digits);
     let n: u64 = num
         .parse()
-        .map_err(|_| format!("bad size {text:?}: expected e.g. 256M or 1G"))?;
+        .map_err(|_| SpecError::SizeNumber(text.into()))?;
     let shift = match unit.trim().to_ascii_lowercase().as_str() {
         "" | "b" => 0,
         "k" | "kb" | "kib" => 10,
         "m" | "mb" | "mib" => 20,
         "g" | "gb" | "gib" => 30,
         "t" | "tb" | "tib" => 40,
-        _ => return Err(format!("bad size {text:?}: unit must be K, M, G or T")),
+        _ => return Err(SpecError::SizeUnit(text.into())),
     };
     n.checked_mul(1u64 << shift)
-        .ok_or_else(|| format!("size {text:?} is too large"))
+        .ok_or_else(|| SpecError::SizeTooLarge(text.into()))
 }
 
 /// The geometry for `format`/`add` of a new image.
-pub fn geometry_for(size: Option<&str>, spec: Option<&str>) -> Result<Geometry, String> {
+pub fn geometry_for(size: Option<&str>, spec: Option<&str>) -> Result<Geometry, SpecError> {
     let mut g = Geometry {
         pages_per_block: 64,
         ..Geometry::default()
@@ -44,11 +120,17 @@ pub fn geometry_for(size: Option<&str>, spec: Option<&str>) -> Result<Geometry, 
         for item in spec.split(',').map(str::trim).filter(|s| !s.is_empty()) {
             let (key, val) = item
                 .split_once('=')
-                .ok_or_else(|| format!("bad geometry item {item:?}: expected key=value"))?;
-            let v = parse_size(val).map_err(|e| format!("geometry {key}: {e}"))?;
-            let small = |max: u64| -> Result<u64, String> {
+                .ok_or_else(|| SpecError::GeometryItem(item.into()))?;
+            let v = parse_size(val).map_err(|e| SpecError::GeometryValue {
+                key: key.into(),
+                error: Box::new(e),
+            })?;
+            let small = |max: u64| -> Result<u64, SpecError> {
                 if v > max {
-                    Err(format!("geometry {key}={val} is too large"))
+                    Err(SpecError::GeometryValueTooLarge {
+                        key: key.into(),
+                        value: val.into(),
+                    })
                 } else {
                     Ok(v)
                 }
@@ -66,11 +148,7 @@ pub fn geometry_for(size: Option<&str>, spec: Option<&str>) -> Result<Geometry, 
                 "sector" => g.sector_size = small(u32::MAX.into())? as u32,
                 "oob" => g.oob_size = small(u32::MAX.into())? as u32,
                 "op" => g.over_provisioning_percent = small(u8::MAX.into())? as u8,
-                other => {
-                    return Err(format!(
-                        "unknown geometry key {other:?} (keys: channels dies planes blocks pages page sector oob op)"
-                    ))
-                }
+                other => return Err(SpecError::UnknownKey(other.into())),
             }
         }
     }
@@ -83,26 +161,26 @@ pub fn geometry_for(size: Option<&str>, spec: Option<&str>) -> Result<Geometry, 
             * u64::from(g.dies_per_channel)
             * u64::from(g.planes_per_die);
         if per_plane_unit == 0 {
-            return Err("geometry has a zero count".into());
+            return Err(SpecError::ZeroCount);
         }
         let blocks = size / per_plane_unit;
         let planes = per_plane_unit / (u64::from(g.pages_per_block) * u64::from(g.page_size));
         let min_blocks = u64::from(ftl_core::geometry::MIN_BLOCKS).div_ceil(planes);
         if blocks < min_blocks {
-            return Err(format!(
-                "size {text} is too small: the smallest image is {} bytes ({} erase blocks)",
-                min_blocks * per_plane_unit,
-                min_blocks * planes
-            ));
+            return Err(SpecError::SizeTooSmall {
+                size: text.into(),
+                min_bytes: min_blocks * per_plane_unit,
+                min_blocks: min_blocks * planes,
+            });
         }
-        g.blocks_per_plane = u32::try_from(blocks).map_err(|_| "size is too large".to_string())?;
+        g.blocks_per_plane = u32::try_from(blocks).map_err(|_| SpecError::TooManyBlocks)?;
     } else if let Some(size) = size {
         let want = parse_size(size)?;
         if want != g.raw_bytes() {
-            return Err(format!(
-                "--size {size} disagrees with --geometry ({} bytes); give one or make them match",
-                g.raw_bytes()
-            ));
+            return Err(SpecError::SizeDisagrees {
+                size: size.into(),
+                bytes: g.raw_bytes(),
+            });
         }
     }
     check_geometry(&g)?;
@@ -111,14 +189,13 @@ pub fn geometry_for(size: Option<&str>, spec: Option<&str>) -> Result<Geometry, 
 
 /// Checks a geometry is valid and has the 4096-byte sectors the block
 /// device needs.
-pub fn check_geometry(g: &Geometry) -> Result<(), String> {
-    g.validate()
-        .map_err(|e| format!("unusable geometry ({} bytes raw): {e}", g.raw_bytes()))?;
+pub fn check_geometry(g: &Geometry) -> Result<(), SpecError> {
+    g.validate().map_err(|error| SpecError::Unusable {
+        bytes: g.raw_bytes(),
+        error,
+    })?;
     if g.sector_size != BLOCK_SIZE {
-        return Err(format!(
-            "the block device needs 4096-byte sectors, the geometry has {}",
-            g.sector_size
-        ));
+        return Err(SpecError::SectorSize(g.sector_size));
     }
     Ok(())
 }

@@ -26,7 +26,10 @@ use std::sync::atomic::AtomicU64;
 use ftl_core::Geometry;
 use simulator::{SimNand, SimOptions};
 
+use std::path::Path;
+
 use super::*;
+use crate::backend::{Backend, IoError};
 use crate::copy::Bounce;
 
 fn geometry() -> Geometry {
@@ -116,7 +119,10 @@ fn config() -> FtlConfig {
     }
 }
 
-fn open(j: &Journals, nand: SimNand, fresh: bool) -> Result<FtlBackend, String> {
+/// A case that went wrong, described for the failure message.
+type Failure = Box<dyn std::error::Error>;
+
+fn open(j: &Journals, nand: SimNand, fresh: bool) -> Result<FtlBackend, OpenError> {
     let image = j.0.join("image-id");
     let at = JournalAt {
         dir: &j.0,
@@ -142,8 +148,8 @@ fn run(b: &FtlBackend, op: Op, version: u32) -> Result<(), IoError> {
 
 /// Runs the workload with a kill at NAND operation `cut` (or none); returns
 /// the mutating NAND operations the workload made.
-fn case(j: &Journals, ops: &[Op], cut: Option<u64>) -> Result<(u64, Replayed), String> {
-    let nand = SimNand::new_ram(geometry(), SimOptions::with_seed(7)).map_err(|e| e.to_string())?;
+fn case(j: &Journals, ops: &[Op], cut: Option<u64>) -> Result<(u64, Replayed), Failure> {
+    let nand = SimNand::new_ram(geometry(), SimOptions::with_seed(7))?;
     let b = open(j, nand, true)?;
     let n = b.blocks();
     let start = b.with_nand(|s| s.ops_done());
@@ -171,7 +177,7 @@ fn case(j: &Journals, ops: &[Op], cut: Option<u64>) -> Result<(u64, Replayed), S
                 let _ = e;
                 break;
             }
-            Err(e) => return Err(format!("op {i} {op:?} failed without a cut: {e}")),
+            Err(e) => return Err(format!("op {i} {op:?} failed without a cut: {e}").into()),
         }
     }
     let ops_made = b.with_nand(|s| s.ops_done()) - start;
@@ -189,18 +195,32 @@ fn case(j: &Journals, ops: &[Op], cut: Option<u64>) -> Result<(u64, Replayed), S
                 "lba {l}: acknowledged version {}, read {what:?} (in flight: {in_flight:?}); replay {:?}",
                 acked[l as usize],
                 b.replayed()
-            ));
+            )
+            .into());
         }
     }
     Ok((ops_made, b.replayed()))
 }
 
-fn read_block(b: &FtlBackend, lba: u64) -> Result<Vec<u8>, String> {
+fn read_block(b: &FtlBackend, lba: u64) -> Result<Vec<u8>, Failure> {
     let c = AtomicU64::new(0);
     let mut buf = vec![0xa5u8; 4096];
     b.read(0, lba, 1, &mut Bounce::new(&mut buf, &c))
         .map_err(|e| format!("read {lba}: {e}"))?;
     Ok(buf)
+}
+
+#[test]
+fn the_kill_hook_is_built_in() {
+    // Without `test-hooks` the journal would go on being published after
+    // the simulated kill, and the test below would prove nothing.
+    let mut nand = SimNand::new_ram(geometry(), SimOptions::with_seed(7)).unwrap();
+    nand.power_cut_after(0);
+    assert!(ftl_core::Nand::erase_block(&mut nand, ftl_core::BlockIdx(0)).is_err());
+    assert!(
+        crate::hooks::daemon_killed(&nand),
+        "ublk-target's tests need its test-hooks feature (the self dev-dependency)"
+    );
 }
 
 #[test]

@@ -4,11 +4,27 @@
 
 use std::sync::atomic::AtomicU64;
 
-use ftl_core::Geometry;
+use ftl_core::{Geometry, SlotId};
 use simulator::{SimNand, SimOptions};
 
 use super::*;
+use crate::backend::{Backend, IoError, Transfer};
 use crate::copy::Bounce;
+use crate::journal::{Journal, Record};
+use crate::slots::IoList;
+
+/// Test access to the simulated NAND, and a daemon's death (its FTL RAM
+/// dropped, the NAND kept).
+impl FtlBackend {
+    pub(super) fn with_nand<T>(&self, f: impl FnOnce(&mut SimNand) -> T) -> T {
+        f(self.lock().nand_mut())
+    }
+
+    pub(super) fn into_nand(self) -> SimNand {
+        let locked = self.state.into_inner().unwrap_or_else(|p| p.into_inner());
+        locked.ftl.into_parts().0
+    }
+}
 
 fn small_geometry() -> Geometry {
     Geometry::small(64, 16, 20)
@@ -242,7 +258,7 @@ impl Scratch {
     fn journals(&self) -> std::path::PathBuf {
         self.dir.join("shm")
     }
-    fn open(&self, fresh: bool) -> Result<FtlBackend, String> {
+    fn open(&self, fresh: bool) -> Result<FtlBackend, OpenError> {
         let img = self.image();
         let nand = if fresh {
             SimNand::create_image(&img, small_geometry(), SimOptions::default()).unwrap()
@@ -337,7 +353,11 @@ fn a_damaged_or_foreign_journal_is_refused_and_kept() {
     let mut bytes = std::fs::read(&j).unwrap();
     bytes[30] ^= 0x40;
     std::fs::write(&j, &bytes).unwrap();
-    let e = s.open(false).err().unwrap_or_default();
+    let e = s
+        .open(false)
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
     assert!(
         e.contains("damaged header") && e.contains("move it away"),
         "{e}"
@@ -364,8 +384,12 @@ fn a_journal_slot_whose_epoch_moved_is_not_replayed() {
     assert_eq!(listed.len(), 1, "{listed:?}");
     let slot = listed[0].1 .0;
     // As if reused for another block's data (bypassing the FTL, which would
-    // first have programmed version 2).
-    b.pool.slot_mut(slot).copy_from_slice(&pattern(77, 9));
+    // first have programmed version 2, and the journal, which `b.lock()`
+    // would publish to).
+    let mut g = b.state.lock().unwrap();
+    let mut lease = g.ftl.slot_memory_mut().lend_write(&[SlotId(slot)]).unwrap();
+    lease.slot_mut(0).copy_from_slice(&pattern(77, 9));
+    drop((lease, g));
     drop(b);
     let b = s.open(false).unwrap();
     assert_eq!(b.replayed().skipped, 1);
@@ -394,7 +418,11 @@ fn a_failed_replay_keeps_the_old_journal_and_leaves_no_new_one() {
     )
     .unwrap();
     drop(j);
-    let e = s.open(false).err().unwrap_or_default();
+    let e = s
+        .open(false)
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
     assert!(e.contains("does not apply"), "{e}");
     let left: Vec<_> = std::fs::read_dir(s.journals())
         .unwrap()

@@ -1,0 +1,103 @@
+//! The FTL as a [`Backend`](crate::backend::Backend): zcftl's `Ftl` over
+//! the simulated NAND image, caching in the daemon's slot pool
+//! ([`PoolMemory`]).
+//!
+//! The FTL sits behind one mutex, taken for its table updates only
+//! (`begin_*`, `commit_write`/`abort_write`, `end_read`, trim, flush); the
+//! kernel copy into or out of the granted slots runs with the lock released,
+//! so queues overlap their copies, each on a lease of its slots taken from
+//! the FTL's memory under the lock (see `sys/slots.rs`).
+//!
+//! `begin_write`/`begin_read` may report the cache exhausted (every slot
+//! held by commands in flight or dirty). The first answer is a flush, which
+//! programs the partly filled page and makes its slots evictable; after
+//! that other queues' requests must finish, so the request backs off and
+//! retries for at most [`RETRY_BUDGET`] before failing with EIO.
+//!
+//! **Crash journal.** With a journal (`journal.rs`) the slot pool lives in
+//! a shared file, and every release of the FTL lock publishes what a crash
+//! would lose (the guard `Held` does it on drop, so no path forgets);
+//! commits and trims publish their intent first. Requests complete only
+//! after their lock is released, so whatever the kernel was told is done
+//! is in the journal or on the image. Opening replays a journal left by a
+//! crashed daemon before the device serves anything.
+//!
+//! Files: `open.rs` (format or mount, replay), `lock.rs` (the mutex and
+//! the journal it publishes), `io.rs` (the data path and cache retries),
+//! `stats.rs`, `error.rs`; tests in `tests.rs` and `kill_tests.rs`.
+
+use std::path::PathBuf;
+use std::sync::atomic::AtomicU64;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use ftl_core::{Error, Ftl, FtlConfig};
+use simulator::SimNand;
+
+use crate::slots::{PoolHandle, PoolMemory, MAX_IO_BLOCKS};
+
+mod error;
+mod io;
+mod lock;
+mod open;
+mod stats;
+
+pub use error::{OpenError, ReplayError};
+pub use open::{JournalAt, Replayed};
+
+use lock::{Held, Locked};
+
+/// How long a request waits for cache space before failing.
+pub const RETRY_BUDGET: Duration = Duration::from_secs(5);
+/// Cache size: 64 MiB of slots, or the FTL's minimum if that is more.
+pub const CACHE_BYTES: usize = 64 << 20;
+
+type SimFtl = Ftl<SimNand, PoolMemory>;
+type FtlError = Error<simulator::SimError>;
+
+/// How the FTL is sized for `handles` ublk tags.
+pub fn ftl_config(handles: u32) -> FtlConfig {
+    FtlConfig {
+        handles,
+        max_io_sectors: MAX_IO_BLOCKS as u32,
+        ..FtlConfig::default()
+    }
+}
+
+/// The FTL behind a lock, and the pool its slots live in.
+pub struct FtlBackend {
+    state: Mutex<Locked>,
+    /// The pool's epochs (for journal records) and facts (for stats).
+    pool: PoolHandle,
+    blocks: u64,
+    /// Bytes of zeros written into slots for WRITE_ZEROES (not a copy of
+    /// host payload, so not in `user_copy_bytes_memcpy`).
+    zero_fill_bytes: AtomicU64,
+    /// The crash journal's file, removed after a clean shutdown.
+    journal_path: Option<PathBuf>,
+    /// What opening replayed from a crashed daemon's journal.
+    replayed: Replayed,
+}
+
+impl FtlBackend {
+    /// What opening replayed.
+    pub fn replayed(&self) -> Replayed {
+        self.replayed
+    }
+
+    fn lock(&self) -> Held<'_> {
+        // A panic aborts the daemon (daemon.rs), so poison is never observed
+        // by a live request; take the guard either way.
+        let g = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        Held {
+            g,
+            pool: &self.pool,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
+
+#[cfg(test)]
+mod kill_tests;
