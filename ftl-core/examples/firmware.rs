@@ -22,7 +22,6 @@ const GEO: Geometry = Geometry {
     page_size: 8192,
     sector_size: 4096,
     oob_size: 64,
-    over_provisioning_percent: 25,
 };
 const PAGES: usize = 16 * 16;
 const FLASH_BYTES: usize = PAGES * (8192 + 64);
@@ -117,6 +116,7 @@ fn main() {
     let cfg = FtlConfig {
         handles: 2,
         max_io_sectors: 4,
+        over_provisioning_percent: 25,
         ..FtlConfig::default()
     };
     assert!(pool.slot_count() >= cfg.min_slots(&GEO));

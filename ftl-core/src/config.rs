@@ -1,7 +1,21 @@
-//! FTL tuning, validated against the geometry and the slot memory.
+//! FTL sizing and tuning, validated against the geometry and the slot
+//! memory: what the FTL makes of a NAND shape — its logical capacity,
+//! over-provisioning, reserved blocks, and whether its on-flash records
+//! fit the pages and spare areas.
 
+use crate::format::checkpoint::Shape;
+use crate::format::meta_page::HEADER_LEN;
+use crate::format::oob::{self, MAX_SECTORS_PER_PAGE};
 use crate::gc::GcPolicy;
 use crate::geometry::Geometry;
+
+/// Blocks the FTL keeps out of the host's reach besides the meta stream:
+/// three open blocks (host, relocation, meta) plus a GC reserve.
+pub const RESERVED_BLOCKS: u32 = 5;
+/// The smallest array the FTL runs on.
+pub const MIN_BLOCKS: u32 = 8;
+/// The smallest page: a meta page header and a little payload.
+const MIN_PAGE_SIZE: u32 = HEADER_LEN as u32 + 64;
 
 /// How the FTL is sized and tuned. Every table is sized from this and the
 /// geometry at construction; nothing grows afterwards.
@@ -25,6 +39,10 @@ pub struct FtlConfig {
     /// A checkpoint is written after this many host pages: recovery replays
     /// at most about this many pages (plus the open blocks).
     pub checkpoint_interval_pages: u32,
+    /// Percent of the usable flash hidden from the host so garbage
+    /// collection always finds space (1..=90). Applies at format: a mount
+    /// takes the capacity the media was formatted with.
+    pub over_provisioning_percent: u8,
 }
 
 impl Default for FtlConfig {
@@ -37,6 +55,7 @@ impl Default for FtlConfig {
             gc_policy: GcPolicy::Greedy,
             wear_leveling_bound: 16,
             checkpoint_interval_pages: 1024,
+            over_provisioning_percent: 12,
         }
     }
 }
@@ -61,6 +80,25 @@ pub enum ConfigError {
     GcThreshold,
     /// The checkpoint interval is zero.
     CheckpointInterval,
+    /// Pages of more than [`MAX_SECTORS_PER_PAGE`] sectors, or smaller than
+    /// a meta page header needs.
+    PageSize,
+    /// The spare area cannot hold the per-page record (`needed` bytes).
+    OobTooSmall {
+        /// Bytes the record needs for this page size.
+        needed: u32,
+    },
+    /// Too few blocks for the FTL to run (open blocks, GC reserve, data).
+    TooFewBlocks {
+        /// The minimum number of blocks.
+        needed: u32,
+    },
+    /// Over-provisioning outside 1..=90 percent, or leaving no logical
+    /// space once the reserve is taken.
+    OverProvisioning,
+    /// The array has 2³² − 2 sectors or more: the map's sector numbers
+    /// would collide with its markers.
+    TooLarge,
 }
 
 impl core::fmt::Display for ConfigError {
@@ -79,6 +117,24 @@ impl core::fmt::Display for ConfigError {
             ConfigError::CheckpointInterval => {
                 write!(f, "checkpoint interval must be at least 1 page")
             }
+            ConfigError::PageSize => write!(
+                f,
+                "page size must hold at most {MAX_SECTORS_PER_PAGE} sectors and at least {MIN_PAGE_SIZE} bytes"
+            ),
+            ConfigError::OobTooSmall { needed } => {
+                write!(
+                    f,
+                    "spare area too small: the page record needs {needed} bytes"
+                )
+            }
+            ConfigError::TooFewBlocks { needed } => {
+                write!(f, "too few blocks: at least {needed} are needed")
+            }
+            ConfigError::OverProvisioning => write!(
+                f,
+                "over-provisioning must be 1..=90 % and leave room for the GC reserve"
+            ),
+            ConfigError::TooLarge => write!(f, "geometry exceeds 2^32 - 2 physical sectors"),
         }
     }
 }
@@ -100,8 +156,76 @@ impl FtlConfig {
         n.max(self.min_slots(geo))
     }
 
-    pub(crate) fn validate(&self, geo: &Geometry, slots: u32) -> Result<(), ConfigError> {
+    /// Checks that the FTL can run on `geo` at all: the shape, page and
+    /// spare-area room for its records, address width, block count and
+    /// over-provisioning (not the slot memory: see `validate`).
+    pub fn check_geometry(&self, geo: &Geometry) -> Result<(), ConfigError> {
         geo.validate().map_err(ConfigError::Geometry)?;
+        if geo.sectors_per_page() > MAX_SECTORS_PER_PAGE || geo.page_size < MIN_PAGE_SIZE {
+            return Err(ConfigError::PageSize);
+        }
+        let needed = oob::record_len(geo.sectors_per_page()) as u32;
+        if geo.oob_size < needed {
+            return Err(ConfigError::OobTooSmall { needed });
+        }
+        // The top two u32 values are the map's markers.
+        if geo.total_sectors() >= u32::MAX - 1 {
+            return Err(ConfigError::TooLarge);
+        }
+        if geo.total_blocks() < MIN_BLOCKS {
+            return Err(ConfigError::TooFewBlocks { needed: MIN_BLOCKS });
+        }
+        if !(1..=90).contains(&self.over_provisioning_percent) || self.logical_sectors(geo) == 0 {
+            return Err(ConfigError::OverProvisioning);
+        }
+        Ok(())
+    }
+
+    /// Blocks the meta stream may hold at once: two checkpoints (the one
+    /// being written and the last complete one) plus one for trim records.
+    /// Sized from an upper bound of the checkpoint (every physical sector
+    /// an LBA), so it does not depend on the logical size it helps set.
+    pub fn meta_blocks(&self, geo: &Geometry) -> u32 {
+        let chunks = Shape {
+            logical: u64::from(geo.total_sectors()),
+            blocks: geo.total_blocks(),
+        }
+        .chunks(geo.page_size as usize);
+        2 * chunks.div_ceil(geo.pages_per_block) + 1
+    }
+
+    /// Blocks kept out of the host's reach: open blocks, GC reserve, meta.
+    pub fn reserved_blocks(&self, geo: &Geometry) -> u32 {
+        RESERVED_BLOCKS + self.meta_blocks(geo)
+    }
+
+    /// Sectors the host sees on `geo` formatted with this configuration:
+    /// all blocks but the reserve, less over-provisioning, rounded down to
+    /// whole pages. Over-provisioning as the literature counts it,
+    /// (physical − logical) / logical, is [`FtlConfig::effective_op`].
+    pub fn logical_sectors(&self, geo: &Geometry) -> u64 {
+        let usable = u64::from(geo.total_blocks().saturating_sub(self.reserved_blocks(geo)))
+            * u64::from(geo.sectors_per_block());
+        let op = u64::from(self.over_provisioning_percent.min(100));
+        let after_op = usable * (100 - op) / 100;
+        let spp = geo.sectors_per_page().max(1) as u64;
+        after_op / spp * spp
+    }
+
+    /// Bytes the host sees on `geo`.
+    pub fn logical_bytes(&self, geo: &Geometry) -> u64 {
+        self.logical_sectors(geo) * u64::from(geo.sector_size)
+    }
+
+    /// (physical sectors − logical sectors) / logical sectors, the FTL's
+    /// reserve included: over-provisioning as the literature defines it.
+    pub fn effective_op(&self, geo: &Geometry) -> f64 {
+        let logical = self.logical_sectors(geo) as f64;
+        (f64::from(geo.total_sectors()) - logical) / logical
+    }
+
+    pub(crate) fn validate(&self, geo: &Geometry, slots: u32) -> Result<(), ConfigError> {
+        self.check_geometry(geo)?;
         if self.handles == 0
             || self.handles >= u32::from(u16::MAX)
             || self.max_io_sectors == 0
@@ -113,12 +237,71 @@ impl FtlConfig {
         if slots < needed {
             return Err(ConfigError::TooFewSlots { needed });
         }
-        if !(2..=crate::geometry::RESERVED_BLOCKS - 2).contains(&self.gc_threshold_blocks) {
+        if !(2..=RESERVED_BLOCKS - 2).contains(&self.gc_threshold_blocks) {
             return Err(ConfigError::GcThreshold);
         }
         if self.checkpoint_interval_pages == 0 {
             return Err(ConfigError::CheckpointInterval);
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_is_valid_and_sized() {
+        let g = Geometry::default();
+        let c = FtlConfig::default();
+        c.check_geometry(&g).unwrap();
+        assert!(c.logical_bytes(&g) < g.raw_bytes());
+        assert_eq!(c.logical_sectors(&g) % 4, 0);
+        // Effective OP counts the reserve too, so it exceeds the nominal.
+        assert!(c.effective_op(&g) > 0.12);
+    }
+
+    #[test]
+    fn shapes_the_ftl_cannot_use_are_config_errors() {
+        let ok = Geometry::default();
+        let c = FtlConfig::default();
+        let cases = [
+            (
+                Geometry { oob_size: 8, ..ok },
+                ConfigError::OobTooSmall { needed: 44 },
+            ),
+            (
+                Geometry {
+                    page_size: 128 * 1024,
+                    ..ok
+                },
+                ConfigError::PageSize,
+            ),
+            (
+                Geometry {
+                    blocks_per_plane: 3,
+                    ..ok
+                },
+                ConfigError::TooFewBlocks { needed: MIN_BLOCKS },
+            ),
+            (
+                Geometry {
+                    sector_size: 3000,
+                    ..ok
+                },
+                ConfigError::Geometry(crate::GeometryError::SectorSize),
+            ),
+        ];
+        for (g, want) in cases {
+            assert_eq!(c.check_geometry(&g), Err(want), "{g:?}");
+        }
+        for op in [0, 91, 255] {
+            let c = FtlConfig {
+                over_provisioning_percent: op,
+                ..c
+            };
+            assert_eq!(c.check_geometry(&ok), Err(ConfigError::OverProvisioning));
+        }
     }
 }

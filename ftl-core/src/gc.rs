@@ -68,7 +68,7 @@ mod tests {
     use crate::layout::Layout;
 
     fn setup() -> (BlockTable, Validity, Layout) {
-        let g = Geometry::small(8, 4, 20);
+        let g = Geometry::small(8, 4);
         let mut t = BlockTable::new(8);
         let l = Layout::new(&g);
         let mut v = Validity::new(l, 8);

@@ -4,16 +4,19 @@
 //! plane, then block within the plane. Pages are numbered within their block.
 //! A *sector* is the host's unit (and the patent's "physical storage block",
 //! one cache slot); a page holds `sectors_per_page()` of them.
+//!
+//! Only the NAND's shape lives here. What the FTL makes of it — the logical
+//! capacity, over-provisioning, reserved blocks, whether its spare-area
+//! record fits — is the FTL's configuration (`crate::config`).
 
 use core::fmt;
 
 use crate::addr::{BlockIdx, Ppa};
-use crate::format::oob;
 
 pub use crate::format::oob::MAX_SECTORS_PER_PAGE;
 
-/// The shape of a NAND array plus the share of it kept back as
-/// over-provisioning. Small and `Copy`: every layer keeps its own copy.
+/// The shape of a NAND array. Small and `Copy`: every layer keeps its own
+/// copy.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Geometry {
     /// Independent channels.
@@ -32,14 +35,11 @@ pub struct Geometry {
     pub sector_size: u32,
     /// Spare (OOB) bytes per page available to the FTL.
     pub oob_size: u32,
-    /// Percent of the usable flash hidden from the host so garbage
-    /// collection always finds space (1..=90).
-    pub over_provisioning_percent: u8,
 }
 
 impl Default for Geometry {
-    /// A 1 GiB device: 1 channel, 1 die, 1 plane, 256 blocks × 256 pages ×
-    /// 16 KiB with 4 KiB sectors and 12 % over-provisioning.
+    /// A 1 GiB array: 1 channel, 1 die, 1 plane, 256 blocks × 256 pages ×
+    /// 16 KiB with 4 KiB sectors and 128 spare bytes per page.
     fn default() -> Self {
         Geometry {
             channels: 1,
@@ -50,7 +50,6 @@ impl Default for Geometry {
             page_size: 16 * 1024,
             sector_size: 4096,
             oob_size: 128,
-            over_provisioning_percent: 12,
         }
     }
 }
@@ -63,23 +62,10 @@ pub enum GeometryError {
     ZeroCount,
     /// The sector size is not a power of two in 512..=65536.
     SectorSize,
-    /// The page size is not a whole number of sectors, or holds more than
-    /// [`MAX_SECTORS_PER_PAGE`].
+    /// The page size is not a whole number of sectors.
     PageSize,
-    /// The spare area cannot hold the per-page record (`needed` bytes).
-    OobTooSmall {
-        /// Bytes the OOB record needs for this page size.
-        needed: u32,
-    },
-    /// Too few blocks for the FTL to run (open blocks, GC reserve, data).
-    TooFewBlocks {
-        /// The minimum number of blocks.
-        needed: u32,
-    },
-    /// Over-provisioning outside 1..=90 percent, or too small to hold the
-    /// blocks garbage collection needs in reserve.
-    OverProvisioning,
-    /// Addresses would overflow the 32-bit physical sector numbers.
+    /// The array has 2³² sectors or more: they would not fit the `u32`
+    /// sector arithmetic.
     TooLarge,
 }
 
@@ -93,23 +79,7 @@ impl fmt::Display for GeometryError {
                     "sector size must be a power of two between 512 and 65536"
                 )
             }
-            GeometryError::PageSize => write!(
-                f,
-                "page size must be a whole number of sectors, at most {MAX_SECTORS_PER_PAGE}"
-            ),
-            GeometryError::OobTooSmall { needed } => {
-                write!(
-                    f,
-                    "spare area too small: the page record needs {needed} bytes"
-                )
-            }
-            GeometryError::TooFewBlocks { needed } => {
-                write!(f, "too few blocks: at least {needed} are needed")
-            }
-            GeometryError::OverProvisioning => write!(
-                f,
-                "over-provisioning must be 1..=90 % and leave room for the GC reserve"
-            ),
+            GeometryError::PageSize => write!(f, "page size must be a whole number of sectors"),
             GeometryError::TooLarge => write!(f, "geometry exceeds 2^32 physical sectors"),
         }
     }
@@ -118,14 +88,11 @@ impl fmt::Display for GeometryError {
 #[cfg(feature = "std")]
 impl std::error::Error for GeometryError {}
 
-/// Blocks the FTL keeps out of the host's reach besides the meta stream:
-/// three open blocks (host, relocation, meta) plus a GC reserve.
-pub const RESERVED_BLOCKS: u32 = 5;
-/// The smallest array the FTL runs on.
-pub const MIN_BLOCKS: u32 = 8;
-
 impl Geometry {
-    /// Checks the geometry is one the FTL can run on.
+    /// Checks the shape is a NAND array at all: no zero counts, a sector
+    /// size a power of two, whole sectors per page, and an array small
+    /// enough for the `u32` sector arithmetic below. Whether the FTL can
+    /// run on it is `FtlConfig`'s question.
     pub fn validate(&self) -> Result<(), GeometryError> {
         if self.channels == 0
             || self.dies_per_channel == 0
@@ -138,37 +105,18 @@ impl Geometry {
         if !self.sector_size.is_power_of_two() || !(512..=65536).contains(&self.sector_size) {
             return Err(GeometryError::SectorSize);
         }
-        if self.page_size == 0
-            || self.page_size % self.sector_size != 0
-            || self.page_size / self.sector_size > MAX_SECTORS_PER_PAGE as u32
-        {
+        if self.page_size == 0 || self.page_size % self.sector_size != 0 {
             return Err(GeometryError::PageSize);
         }
-        if (self.page_size as usize) < crate::format::meta_page::HEADER_LEN + 64 {
-            return Err(GeometryError::PageSize);
-        }
-        let needed = oob::record_len(self.sectors_per_page()) as u32;
-        if self.oob_size < needed {
-            return Err(GeometryError::OobTooSmall { needed });
-        }
-        // u128: four u16/u32 factors can overflow u64 (found by fuzzing).
-        let blocks = u128::from(self.channels)
+        // u128: the factors can overflow u64 (found by fuzzing).
+        let sectors = u128::from(self.channels)
             * u128::from(self.dies_per_channel)
             * u128::from(self.planes_per_die)
-            * u128::from(self.blocks_per_plane);
-        let sectors = blocks * u128::from(self.pages_per_block) * self.sectors_per_page() as u128;
-        // The top two u32 values are the L2P's "unmapped" and "lost" markers.
-        if sectors >= u128::from(u32::MAX - 1) {
+            * u128::from(self.blocks_per_plane)
+            * u128::from(self.pages_per_block)
+            * u128::from(self.page_size / self.sector_size);
+        if sectors > u128::from(u32::MAX) {
             return Err(GeometryError::TooLarge);
-        }
-        if blocks < u128::from(MIN_BLOCKS) {
-            return Err(GeometryError::TooFewBlocks { needed: MIN_BLOCKS });
-        }
-        if !(1..=90).contains(&self.over_provisioning_percent) {
-            return Err(GeometryError::OverProvisioning);
-        }
-        if self.logical_sectors() == 0 {
-            return Err(GeometryError::OverProvisioning);
         }
         Ok(())
     }
@@ -210,39 +158,6 @@ impl Geometry {
         .fold(u64::from(self.channels), |acc, &f| acc.saturating_mul(f))
     }
 
-    /// Blocks the meta stream may hold at once: two checkpoints (the one
-    /// being written and the last complete one) plus one for trim records.
-    /// Sized from an upper bound of the checkpoint (every physical sector
-    /// an LBA), so it does not depend on the logical size it helps set.
-    pub fn meta_blocks(&self) -> u32 {
-        let chunks = crate::format::checkpoint::Shape {
-            logical: u64::from(self.total_sectors()),
-            blocks: self.total_blocks(),
-        }
-        .chunks(self.page_size as usize);
-        2 * chunks.div_ceil(self.pages_per_block) + 1
-    }
-
-    /// Blocks kept out of the host's reach: open blocks, GC reserve, meta.
-    pub fn reserved_blocks(&self) -> u32 {
-        RESERVED_BLOCKS + self.meta_blocks()
-    }
-
-    /// Sectors the host sees: all blocks but the reserve, less
-    /// over-provisioning, rounded down to whole pages.
-    pub fn logical_sectors(&self) -> u64 {
-        let usable = u64::from(self.total_blocks().saturating_sub(self.reserved_blocks()))
-            * u64::from(self.sectors_per_block());
-        let after_op = usable * (100 - u64::from(self.over_provisioning_percent)) / 100;
-        let spp = self.sectors_per_page() as u64;
-        after_op / spp * spp
-    }
-
-    /// Bytes the host sees.
-    pub fn logical_bytes(&self) -> u64 {
-        self.logical_sectors() * u64::from(self.sector_size)
-    }
-
     /// (channel, die, plane, block-in-plane) of a flat block index.
     pub fn block_location(&self, block: BlockIdx) -> (u16, u16, u16, u32) {
         let b = block.0;
@@ -261,8 +176,8 @@ impl Geometry {
     }
 
     /// A small geometry for tests: `blocks` blocks of `pages` pages of
-    /// 4 × 4 KiB, 128-byte OOB, `op` % over-provisioning.
-    pub fn small(blocks: u32, pages: u32, op: u8) -> Self {
+    /// 4 × 4 KiB, 128-byte OOB.
+    pub fn small(blocks: u32, pages: u32) -> Self {
         Geometry {
             channels: 1,
             dies_per_channel: 1,
@@ -272,7 +187,6 @@ impl Geometry {
             page_size: 16 * 1024,
             sector_size: 4096,
             oob_size: 128,
-            over_provisioning_percent: op,
         }
     }
 }
@@ -302,8 +216,7 @@ mod tests {
         g.validate().unwrap();
         assert_eq!(g.sectors_per_page(), 4);
         assert_eq!(g.raw_bytes(), 1 << 30);
-        assert!(g.logical_bytes() < g.raw_bytes());
-        assert_eq!(g.logical_sectors() % 4, 0);
+        assert_eq!(u64::from(g.total_sectors()) * 4096, 1 << 30);
     }
 
     #[test]
@@ -335,34 +248,6 @@ mod tests {
             (Geometry { page_size: 0, ..ok }, GeometryError::PageSize),
             (
                 Geometry {
-                    page_size: 128 * 1024,
-                    ..ok
-                },
-                GeometryError::PageSize,
-            ),
-            (
-                Geometry {
-                    over_provisioning_percent: 0,
-                    ..ok
-                },
-                GeometryError::OverProvisioning,
-            ),
-            (
-                Geometry {
-                    over_provisioning_percent: 95,
-                    ..ok
-                },
-                GeometryError::OverProvisioning,
-            ),
-            (
-                Geometry {
-                    blocks_per_plane: 3,
-                    ..ok
-                },
-                GeometryError::TooFewBlocks { needed: 8 },
-            ),
-            (
-                Geometry {
                     blocks_per_plane: u32::MAX,
                     ..ok
                 },
@@ -372,10 +257,20 @@ mod tests {
         for (g, want) in cases {
             assert_eq!(g.validate(), Err(want), "{g:?}");
         }
-        assert!(matches!(
-            Geometry { oob_size: 8, ..ok }.validate(),
-            Err(GeometryError::OobTooSmall { .. })
-        ));
+        // Shapes the FTL refuses are still NAND shapes.
+        for g in [
+            Geometry { oob_size: 8, ..ok },
+            Geometry {
+                page_size: 128 * 1024,
+                ..ok
+            },
+            Geometry {
+                blocks_per_plane: 3,
+                ..ok
+            },
+        ] {
+            assert_eq!(g.validate(), Ok(()), "{g:?}");
+        }
     }
 
     #[test]

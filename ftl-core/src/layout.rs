@@ -64,7 +64,7 @@ mod tests {
 
     #[test]
     fn layout_round_trips() {
-        let g = Geometry::small(8, 16, 20);
+        let g = Geometry::small(8, 16);
         let l = Layout::new(&g);
         for psa in (0..g.total_sectors()).map(Psa) {
             let (ppa, i) = l.ppa(psa);

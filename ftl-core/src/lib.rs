@@ -11,7 +11,7 @@
 //! ```
 //! use ftl_core::{Ftl, FtlConfig, Geometry, Handle, Lba, Segment, SlotMemory, SlotPool};
 //! # use ftl_core::testing::RamNand;
-//! let geo = Geometry::small(16, 8, 20);
+//! let geo = Geometry::small(16, 8);
 //! let nand = RamNand::new(geo);
 //! let cfg = FtlConfig::default();
 //! let pool = SlotPool::with_capacity(cfg.min_slots(&geo) + 64, geo.sector_size as usize);

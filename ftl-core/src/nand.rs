@@ -196,7 +196,7 @@ mod tests {
 
     #[test]
     fn arg_checks() {
-        let g = Geometry::small(8, 4, 20);
+        let g = Geometry::small(8, 4);
         let a = [0u8; 8192];
         let b = [0u8; 8192];
         let ok: [&[u8]; 2] = [&a, &b];

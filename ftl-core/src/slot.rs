@@ -179,7 +179,11 @@ impl SlotTable {
             "a free slot cannot become {state:?}"
         );
         let id = self.free.pop()?;
-        assert_eq!(self.state[id.0 as usize], SlotState::Free, "free list holds {id:?}");
+        assert_eq!(
+            self.state[id.0 as usize],
+            SlotState::Free,
+            "free list holds {id:?}"
+        );
         assert_eq!(self.pins[id.0 as usize], 0, "free slot {id:?} pinned");
         self.state[id.0 as usize] = state;
         Some(id)

@@ -69,7 +69,7 @@ mod tests {
 
     #[test]
     fn counts_per_block() {
-        let g = Geometry::small(8, 16, 20);
+        let g = Geometry::small(8, 16);
         let l = Layout::new(&g);
         let mut v = Validity::new(l, g.total_blocks());
         let p = l.psa(Ppa::new(BlockIdx(2), 3), 1);
@@ -85,7 +85,7 @@ mod tests {
     #[test]
     #[should_panic(expected = "already valid")]
     fn double_set_is_caught() {
-        let g = Geometry::small(8, 16, 20);
+        let g = Geometry::small(8, 16);
         let l = Layout::new(&g);
         let mut v = Validity::new(l, g.total_blocks());
         v.set(Psa(5));

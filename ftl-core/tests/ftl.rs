@@ -6,7 +6,7 @@ use common::*;
 use ftl_core::{Error, FtlConfig, Geometry, Handle, Lba, Segment, SlotMemory};
 
 fn geo() -> Geometry {
-    Geometry::small(16, 8, 20)
+    Geometry::small(16, 8)
 }
 
 #[test]
@@ -325,4 +325,29 @@ fn random_writes_before_gc_cost_exactly_one_nand_sector_each() {
         "full pages only, no padding"
     );
     assert_eq!(st.nand_sectors_read, 0, "no read-modify-write");
+}
+
+#[test]
+fn a_mount_takes_the_capacity_the_media_was_formatted_with() {
+    // Over-provisioning is the FTL's choice at format, recorded on flash:
+    // a mount configured otherwise still sees the same device.
+    let wide = FtlConfig {
+        over_provisioning_percent: 40,
+        ..config()
+    };
+    let mut ftl = fresh(geo(), wide, 16);
+    let n = ftl.logical_sectors();
+    assert_eq!(n, wide.logical_sectors(&geo()));
+    assert!(n < config().logical_sectors(&geo()));
+    ftl.write(Lba(n - 1), &pattern(4096, n - 1, 3)).unwrap();
+    ftl.flush().unwrap();
+    let (nand, pool) = ftl.into_parts();
+    let mut ftl = ftl_core::Ftl::open(nand, pool, config()).unwrap();
+    assert_eq!(ftl.logical_sectors(), n);
+    assert_eq!(read_sector(&mut ftl, n - 1), pattern(4096, n - 1, 3));
+    assert!(matches!(
+        ftl.write(Lba(n), &pattern(4096, n, 1)),
+        Err(Error::OutOfRange)
+    ));
+    ftl.check_integrity().unwrap();
 }

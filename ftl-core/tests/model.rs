@@ -92,7 +92,7 @@ fn setup() -> impl Strategy<Value = Setup> {
             |(blocks, pages, page_size, op, extra_slots, cb, wl, prefill)| {
                 let geo = Geometry {
                     page_size,
-                    ..Geometry::small(blocks, pages, op)
+                    ..Geometry::small(blocks, pages)
                 };
                 let cfg = FtlConfig {
                     handles: 3,
@@ -104,6 +104,7 @@ fn setup() -> impl Strategy<Value = Setup> {
                         GcPolicy::Greedy
                     },
                     wear_leveling_bound: wl,
+                    over_provisioning_percent: op,
                     ..FtlConfig::default()
                 };
                 Setup {

@@ -61,12 +61,13 @@ static GLOBAL: Counting = Counting;
 
 #[test]
 fn io_paths_allocate_nothing_after_init() {
-    let geo = Geometry::small(16, 8, 20);
+    let geo = Geometry::small(16, 8);
     let cfg = FtlConfig {
         handles: 4,
         max_io_sectors: 8,
         wear_leveling_bound: 1,
         checkpoint_interval_pages: 64,
+        over_provisioning_percent: 20,
         ..FtlConfig::default()
     };
     let mut ftl = fresh(geo, cfg, 8);

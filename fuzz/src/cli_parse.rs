@@ -5,18 +5,21 @@
 //! funnels into is [`Geometry::validate`] and the FTL's own configuration
 //! check, and those are fuzzed:
 //!
-//! - `validate` never panics, and its verdict names a real problem;
+//! - `Geometry::validate` (the NAND shape) and `FtlConfig::check_geometry`
+//!   (what the FTL needs of it) never panic, and each verdict names a real
+//!   problem;
 //! - a valid geometry's derived sizes agree with each other (computed again
-//!   in `u64`): `0 < logical_sectors() < total_sectors()`, whole pages,
-//!   block locations round-trip, the spare area holds a page record;
+//!   in `u64`), block locations round-trip; an accepted configuration's
+//!   capacity is `0 < logical_sectors < total_sectors`, whole pages, and its
+//!   spare area holds a page record;
 //! - `Ftl::format` over a small RAM NAND with an arbitrary [`FtlConfig`]
 //!   and slot count never panics; it refuses exactly the configurations
 //!   the geometry or slot count cannot carry, and a formatted FTL stores
 //!   and returns a sector.
 
 use arbitrary::Arbitrary;
+use ftl_core::config::{MIN_BLOCKS, RESERVED_BLOCKS};
 use ftl_core::format::oob;
-use ftl_core::geometry::{MIN_BLOCKS, RESERVED_BLOCKS};
 use ftl_core::testing::RamNand;
 
 use ftl_core::{
@@ -50,7 +53,8 @@ pub struct Input {
     pub sector_size: u32,
     /// `Geometry::oob_size`.
     pub oob_size: u32,
-    /// `Geometry::over_provisioning_percent`.
+    /// `FtlConfig::over_provisioning_percent` (where the geometry's field
+    /// was, so the corpus keeps its meaning).
     pub over_provisioning_percent: u8,
     /// `FtlConfig::handles`.
     pub handles: u32,
@@ -84,7 +88,6 @@ impl Input {
             page_size: self.page_size,
             sector_size: self.sector_size,
             oob_size: self.oob_size,
-            over_provisioning_percent: self.over_provisioning_percent,
         }
     }
 
@@ -104,6 +107,7 @@ impl Input {
             },
             wear_leveling_bound: self.wear_leveling_bound,
             checkpoint_interval_pages: self.checkpoint_interval_pages,
+            over_provisioning_percent: self.over_provisioning_percent,
             ..FtlConfig::default()
         }
     }
@@ -125,7 +129,12 @@ fn blocks_u128(g: &Geometry) -> u128 {
         * u128::from(g.blocks_per_plane)
 }
 
-/// The refusal names something really wrong with `g`.
+/// Sectors in the array, without overflow.
+fn sectors_u128(g: &Geometry) -> u128 {
+    blocks_u128(g) * u128::from(g.pages_per_block) * u128::from(g.page_size / g.sector_size.max(1))
+}
+
+/// The shape refusal names something really wrong with `g`.
 fn check_refusal(g: &Geometry, e: GeometryError) -> Result<(), String> {
     let counts_zero = g.channels == 0
         || g.dies_per_channel == 0
@@ -137,48 +146,84 @@ fn check_refusal(g: &Geometry, e: GeometryError) -> Result<(), String> {
         GeometryError::SectorSize => {
             !g.sector_size.is_power_of_two() || !(512..=65536).contains(&g.sector_size)
         }
-        GeometryError::PageSize => {
-            g.page_size == 0
-                || g.page_size % g.sector_size != 0
-                || g.page_size / g.sector_size > MAX_SECTORS_PER_PAGE as u32
-        }
-        GeometryError::OobTooSmall { needed } => {
-            g.oob_size < needed && needed as usize == oob::record_len(g.sectors_per_page())
-        }
-        GeometryError::TooFewBlocks { needed } => {
-            needed == MIN_BLOCKS && blocks_u128(g) < u128::from(MIN_BLOCKS)
-        }
-        GeometryError::OverProvisioning => {
-            !(1..=90).contains(&g.over_provisioning_percent) || g.logical_sectors() == 0
-        }
-        GeometryError::TooLarge => {
-            blocks_u128(g) * u128::from(g.pages_per_block) * g.sectors_per_page() as u128
-                >= u128::from(u32::MAX - 1)
-        }
+        GeometryError::PageSize => g.page_size == 0 || g.page_size % g.sector_size != 0,
+        GeometryError::TooLarge => sectors_u128(g) > u128::from(u32::MAX),
         _ => true,
     };
     ensure(ok, || format!("{g:?} refused as {e:?}, which it is not"))
 }
 
-/// A valid geometry's derived sizes agree.
-fn check_valid(g: &Geometry, block: u32) -> Result<(), String> {
+/// The FTL's refusal of a NAND shape names something really wrong.
+fn check_config_refusal(g: &Geometry, cfg: &FtlConfig, e: ConfigError) -> Result<(), String> {
+    let ok = match e {
+        ConfigError::PageSize => {
+            g.sectors_per_page() > MAX_SECTORS_PER_PAGE || g.page_size < 24 + 64
+        }
+        ConfigError::OobTooSmall { needed } => {
+            g.oob_size < needed && needed as usize == oob::record_len(g.sectors_per_page())
+        }
+        ConfigError::TooFewBlocks { needed } => {
+            needed == MIN_BLOCKS && blocks_u128(g) < u128::from(MIN_BLOCKS)
+        }
+        ConfigError::OverProvisioning => {
+            !(1..=90).contains(&cfg.over_provisioning_percent) || cfg.logical_sectors(g) == 0
+        }
+        ConfigError::TooLarge => sectors_u128(g) >= u128::from(u32::MAX - 1),
+        _ => false,
+    };
+    ensure(ok, || {
+        format!("{cfg:?} on {g:?} refused as {e:?}, which it is not")
+    })
+}
+
+/// An accepted configuration's capacity and reserve agree.
+fn check_capacity(g: &Geometry, cfg: &FtlConfig) -> Result<(), String> {
     let spp = g.sectors_per_page();
     ensure((1..=MAX_SECTORS_PER_PAGE).contains(&spp), || {
         format!("{g:?}: {spp} sectors a page")
     })?;
-    ensure(spp as u32 * g.sector_size == g.page_size, || {
-        format!("{g:?}: page is not whole sectors")
-    })?;
     ensure(g.oob_size as usize >= oob::record_len(spp), || {
         format!("{g:?}: spare area cannot hold a page record")
     })?;
-    // Valid geometries address fewer than 2^32 sectors, so u64 suffices.
+    let blocks = u64::from(g.total_blocks());
+    ensure(blocks >= u64::from(MIN_BLOCKS), || {
+        format!("{g:?}: too few blocks accepted")
+    })?;
+    let sectors = u64::from(g.total_sectors());
+    let logical = cfg.logical_sectors(g);
+    ensure(logical > 0 && logical < sectors, || {
+        format!("{g:?}: logical {logical} of {sectors} sectors")
+    })?;
+    ensure(logical % spp as u64 == 0, || {
+        format!("{g:?}: logical sectors not whole pages")
+    })?;
+    let reserved = u64::from(cfg.reserved_blocks(g));
+    ensure(
+        reserved >= u64::from(RESERVED_BLOCKS) && reserved < blocks,
+        || format!("{g:?}: {reserved} reserved blocks"),
+    )?;
+    let usable = (blocks - reserved) * u64::from(g.sectors_per_block());
+    ensure(logical <= usable, || {
+        format!("{g:?}: logical {logical} exceeds the {usable} outside the reserve")
+    })?;
+    ensure(
+        cfg.logical_bytes(g) == logical * u64::from(g.sector_size)
+            && cfg.logical_bytes(g) < g.raw_bytes(),
+        || format!("{g:?}: logical_bytes"),
+    )
+}
+
+/// A valid geometry's derived sizes agree.
+fn check_valid(g: &Geometry, block: u32) -> Result<(), String> {
+    let spp = g.sectors_per_page();
+    ensure(
+        spp >= 1 && spp as u32 * g.sector_size == g.page_size,
+        || format!("{g:?}: page is not whole sectors"),
+    )?;
+    // Valid geometries address at most 2^32 - 1 sectors, so u64 suffices.
     let blocks = blocks_u128(g) as u64;
     ensure(u64::from(g.total_blocks()) == blocks, || {
         format!("{g:?}: total_blocks wrapped")
-    })?;
-    ensure(blocks >= u64::from(MIN_BLOCKS), || {
-        format!("{g:?}: too few blocks accepted")
     })?;
     let sectors = blocks * u64::from(g.pages_per_block) * spp as u64;
     ensure(u64::from(g.total_sectors()) == sectors, || {
@@ -188,28 +233,8 @@ fn check_valid(g: &Geometry, block: u32) -> Result<(), String> {
         u64::from(g.sectors_per_block()) == u64::from(g.pages_per_block) * spp as u64,
         || format!("{g:?}: sectors_per_block wrapped"),
     )?;
-    let logical = g.logical_sectors();
-    ensure(logical > 0 && logical < sectors, || {
-        format!("{g:?}: logical {logical} of {sectors} sectors")
-    })?;
-    ensure(logical % spp as u64 == 0, || {
-        format!("{g:?}: logical sectors not whole pages")
-    })?;
-    let reserved = u64::from(g.reserved_blocks());
-    ensure(
-        reserved >= u64::from(RESERVED_BLOCKS) && reserved < blocks,
-        || format!("{g:?}: {reserved} reserved blocks"),
-    )?;
-    let usable = (blocks - reserved) * u64::from(g.sectors_per_block());
-    ensure(logical <= usable, || {
-        format!("{g:?}: logical {logical} exceeds the {usable} outside the reserve")
-    })?;
     let raw = blocks * u64::from(g.pages_per_block) * u64::from(g.page_size);
     ensure(g.raw_bytes() == raw, || format!("{g:?}: raw_bytes"))?;
-    ensure(
-        g.logical_bytes() == logical * u64::from(g.sector_size) && g.logical_bytes() < raw,
-        || format!("{g:?}: logical_bytes"),
-    )?;
     let last = g.total_blocks() - 1;
     for b in [0, last, block % g.total_blocks()] {
         let (c, d, p, k) = g.block_location(BlockIdx(b));
@@ -289,11 +314,11 @@ fn check_format(input: &Input, g: &Geometry) -> Result<(), String> {
         }
         Err(e) => return Err(format!("{cfg:?} on {g:?}: format failed: {e}")),
     };
-    ensure(ftl.logical_sectors() == g.logical_sectors(), || {
-        format!("{g:?}: FTL capacity differs from the geometry's")
+    ensure(ftl.logical_sectors() == cfg.logical_sectors(g), || {
+        format!("{g:?}: FTL capacity differs from the configuration's")
     })?;
     ftl.check_integrity().map_err(|e| e.to_string())?;
-    let lba = Lba(g.logical_sectors() - 1);
+    let lba = Lba(cfg.logical_sectors(g) - 1);
     let sector: Vec<u8> = (0..ss).map(|i| (i % 251) as u8 ^ 0x5A).collect();
     ftl.write(lba, &sector)
         .map_err(|e| format!("{g:?}: write: {e}"))?;
@@ -311,7 +336,14 @@ pub fn run(input: &Input) -> Result<(), String> {
         Err(e) => check_refusal(&g, e),
         Ok(()) => {
             check_valid(&g, input.block)?;
-            check_format(input, &g)
+            let cfg = input.config();
+            match cfg.check_geometry(&g) {
+                Err(e) => check_config_refusal(&g, &cfg, e),
+                Ok(()) => {
+                    check_capacity(&g, &cfg)?;
+                    check_format(input, &g)
+                }
+            }
         }
     }
 }

@@ -125,10 +125,9 @@ impl History {
 }
 
 /// A small geometry drawn from a byte: 16..=23 blocks of 8..=15 pages, 1,
-/// 2 or 4 sectors of 512 bytes per page, 10..=40 % over-provisioning.
-/// Small pages keep each run to microseconds of copying; enough blocks
-/// leave room for the FTL's reserve.
-pub fn small_geometry(pick: u8, op: u8) -> Geometry {
+/// 2 or 4 sectors of 512 bytes per page. Small pages keep each run to
+/// microseconds of copying; enough blocks leave room for the FTL's reserve.
+pub fn small_geometry(pick: u8) -> Geometry {
     let spp = [1u32, 2, 4][usize::from(pick % 3)];
     Geometry {
         channels: 1,
@@ -139,15 +138,16 @@ pub fn small_geometry(pick: u8, op: u8) -> Geometry {
         page_size: 512 * spp,
         sector_size: 512,
         oob_size: 64,
-        over_provisioning_percent: 10 + op % 31,
     }
 }
 
-/// The FTL configuration the harnesses use: few handles, short commands.
-pub fn small_config() -> FtlConfig {
+/// The FTL configuration the harnesses use: few handles, short commands,
+/// `op_percent` % over-provisioning.
+pub fn small_config(op_percent: u8) -> FtlConfig {
     FtlConfig {
         handles: 2,
         max_io_sectors: 8,
+        over_provisioning_percent: op_percent,
         ..FtlConfig::default()
     }
 }

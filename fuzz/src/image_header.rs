@@ -120,8 +120,8 @@ fn base_image(pick: u8, fill: u8) -> Result<Vec<u8>, String> {
         return Ok(bytes.clone());
     }
     // Four geometries across the selector's range (1, 2, 4 sectors a page).
-    let geo = small_geometry([0u8, 0x25, 0x4a, 0xff][usize::from(key.0)], 20);
-    let cfg = small_config();
+    let geo = small_geometry([0u8, 0x25, 0x4a, 0xff][usize::from(key.0)]);
+    let cfg = small_config(20);
     let file = Scratch(scratch_path());
     let sim = SimNand::create_image(&file.0, geo, SimOptions::with_seed(7))
         .map_err(|e| format!("create_image: {e}"))?;
@@ -236,7 +236,7 @@ pub fn run_bytes(bytes: &[u8]) -> Result<(), String> {
         }
     };
     let geo = ftl_core::Nand::geometry(&sim);
-    let cfg = small_config();
+    let cfg = small_config(20);
     // The geometry is bounded by the file's size, so its tables are small;
     // only the slot pool scales with the (up to 64 KiB) sector size.
     let pool = pool_for(&geo, &cfg, 0);

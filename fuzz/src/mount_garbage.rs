@@ -329,8 +329,9 @@ pub fn run_unfiltered(input: &Input) -> Result<(), String> {
 }
 
 fn run_with(input: &Input) -> Result<(), String> {
-    let geo = small_geometry(input.geometry, input.op);
-    let cfg = small_config();
+    let geo = small_geometry(input.geometry);
+    // 10..=40 % over-provisioning.
+    let cfg = small_config(10 + input.op % 31);
     let extra = u32::from(input.extra_slots % 64);
     let sim = SimNand::new_ram(geo, SimOptions::with_seed(1)).map_err(|e| e.to_string())?;
     let mut ftl = Ftl::format(Corrupted::new(sim), pool_for(&geo, &cfg, extra), cfg)

@@ -13,9 +13,9 @@ use simulator::{SimNand, SimOptions};
 
 type SimFtl = Ftl<SimNand, SlotPool<Vec<u8>>>;
 
-/// 256 MiB of raw flash (256 blocks × 64 pages × 16 KiB), 20 % OP.
+/// 256 MiB of raw flash (256 blocks × 64 pages × 16 KiB); 20 % OP.
 fn geometry() -> Geometry {
-    Geometry::small(256, 64, 20)
+    Geometry::small(256, 64)
 }
 
 /// An FTL whose logical space has been written once, then overwritten at
@@ -23,7 +23,10 @@ fn geometry() -> Geometry {
 /// minimum.
 fn warmed(cache_slots: u32) -> SimFtl {
     let geo = geometry();
-    let cfg = FtlConfig::default();
+    let cfg = FtlConfig {
+        over_provisioning_percent: 20,
+        ..FtlConfig::default()
+    };
     let nand = SimNand::new_ram(geo, SimOptions::default()).expect("nand");
     let pool = SlotPool::with_capacity(cfg.min_slots(&geo) + cache_slots, 4096);
     let mut ftl = Ftl::format(nand, pool, cfg).expect("format");

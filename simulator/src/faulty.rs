@@ -240,7 +240,7 @@ mod tests {
     use crate::{SimNand, SimOptions};
 
     fn dev() -> FaultyNand<SimNand> {
-        let g = Geometry::small(16, 4, 20);
+        let g = Geometry::small(16, 4);
         FaultyNand::new(SimNand::new_ram(g, SimOptions::default()).unwrap())
     }
 

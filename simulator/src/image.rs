@@ -321,10 +321,7 @@ mod tests {
 
     #[test]
     fn header_round_trips_and_every_byte_is_protected() {
-        let h = Header {
-            geometry: Geometry::small(16, 8, 20),
-            seed: 0xDEAD_BEEF_0123_4567,
-        };
+        let h = Header::new(Geometry::small(16, 8), 0xDEAD_BEEF_0123_4567);
         let b = h.encode();
         assert_eq!(decode_header(&b).unwrap(), h);
         for i in 0..HEADER_LEN {

@@ -6,7 +6,7 @@
 //! use ftl_core::{BlockIdx, Geometry, Nand, NandError, NandErrorKind, Ppa};
 //! use simulator::{SimNand, SimOptions};
 //!
-//! let geo = Geometry::small(16, 4, 20); // 16 blocks × 4 pages × 16 KiB
+//! let geo = Geometry::small(16, 4); // 16 blocks × 4 pages × 16 KiB
 //! let mut nand = SimNand::new_ram(geo, SimOptions::with_seed(1))?;
 //! let (a, b) = (vec![1u8; 8192], vec![2u8; 8192]);
 //! nand.program_page(Ppa::new(BlockIdx(0), 0), &[&a, &b], &[0xA5; 16])?;

@@ -255,16 +255,9 @@ mod tests {
     use crate::format::header::Header;
 
     fn media() -> Media {
-        let geo = Geometry::small(16, 4, 20);
+        let geo = Geometry::small(16, 4);
         let layout = Layout::new(&geo).unwrap();
-        let backing = Backing::new_ram(
-            &layout,
-            &Header {
-                geometry: geo,
-                seed: 0,
-            },
-        )
-        .unwrap();
+        let backing = Backing::new_ram(&layout, &Header::new(geo, 0)).unwrap();
         Media::new(geo, layout, backing)
     }
 

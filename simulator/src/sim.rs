@@ -49,13 +49,7 @@ impl SimNand {
     pub fn new_ram(geometry: Geometry, opts: SimOptions) -> Result<SimNand, ImageError> {
         let layout = layout_for(&geometry)?;
         check_options(&geometry, &opts)?;
-        let backing = Backing::new_ram(
-            &layout,
-            &Header {
-                geometry,
-                seed: opts.seed,
-            },
-        )?;
+        let backing = Backing::new_ram(&layout, &Header::new(geometry, opts.seed))?;
         Self::fresh(geometry, layout, backing, opts)
     }
 
@@ -68,14 +62,7 @@ impl SimNand {
     ) -> Result<SimNand, ImageError> {
         let layout = layout_for(&geometry)?;
         check_options(&geometry, &opts)?;
-        let file = FileImage::create(
-            path,
-            &layout,
-            &Header {
-                geometry,
-                seed: opts.seed,
-            },
-        )?;
+        let file = FileImage::create(path, &layout, &Header::new(geometry, opts.seed))?;
         Self::fresh(geometry, layout, Backing::File(file), opts)
     }
 

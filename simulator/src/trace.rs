@@ -150,7 +150,7 @@ mod tests {
 
     #[test]
     fn keeps_the_last_operations_with_their_outcomes() {
-        let g = Geometry::small(16, 4, 20);
+        let g = Geometry::small(16, 4);
         let sim = SimNand::new_ram(g, SimOptions::default()).unwrap();
         let mut n = TracingNand::new(sim, 3);
         let page = vec![0u8; 16 * 1024];

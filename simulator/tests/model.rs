@@ -93,7 +93,7 @@ fn reboot(n: &mut SimNand, image: Option<&Path>, seed: u64, rng: &mut Rng, viola
     match image {
         None => n.power_restore(),
         Some(path) => {
-            let tiny = ftl_core::Geometry::small(16, 1, 20);
+            let tiny = ftl_core::Geometry::small(16, 1);
             drop(std::mem::replace(
                 n,
                 SimNand::new_ram(tiny, SimOptions::default()).unwrap(),

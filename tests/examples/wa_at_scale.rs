@@ -24,10 +24,12 @@ fn main() {
     let geo = Geometry {
         blocks_per_plane: raw_gib * 256, // 4 MiB blocks
         pages_per_block: 256,
-        over_provisioning_percent: 7,
         ..Geometry::default()
     };
-    let cfg = FtlConfig::default();
+    let cfg = FtlConfig {
+        over_provisioning_percent: 7,
+        ..FtlConfig::default()
+    };
     let nand = SimNand::create_image(image.as_ref(), geo, SimOptions::default()).expect("image");
     let pool = SlotPool::with_capacity(cfg.slots_for_budget(&geo, 64 << 20), 4096);
     let mut ftl = Ftl::format(nand, pool, cfg).expect("format");
@@ -73,7 +75,11 @@ fn main() {
         "simulator's program counter: {programs} pages, WA {:.3}",
         (programs * spp) as f64 / host
     );
-    assert_eq!(ftl_sectors, programs * spp, "the FTL's count is the device's");
+    assert_eq!(
+        ftl_sectors,
+        programs * spp,
+        "the FTL's count is the device's"
+    );
     // A power cut now (the last flush is durable), then a mount.
     let (nand, pool) = ftl.into_parts();
     drop(nand);

@@ -81,7 +81,7 @@ pub struct CrashReport {
 pub fn geometry() -> Geometry {
     Geometry {
         page_size: 8192,
-        ..Geometry::small(12, 8, 25)
+        ..Geometry::small(12, 8)
     }
 }
 
@@ -91,6 +91,7 @@ pub fn config() -> FtlConfig {
         handles: 2,
         max_io_sectors: 4,
         wear_leveling_bound: 1,
+        over_provisioning_percent: 25,
         ..FtlConfig::default()
     }
 }

@@ -23,7 +23,7 @@ impl Rng {
 /// Runs the workload; returns (FTL stats, simulator programs, simulator
 /// erases) counted from format on.
 fn run(seed: u64, opts: SimOptions) -> (ftl_core::Stats, u64, u64) {
-    let geo = Geometry::small(48, 16, 15);
+    let geo = Geometry::small(48, 16);
     let cfg = FtlConfig {
         handles: 4,
         max_io_sectors: 8,
@@ -31,6 +31,7 @@ fn run(seed: u64, opts: SimOptions) -> (ftl_core::Stats, u64, u64) {
         // wear leveling both run many times.
         checkpoint_interval_pages: 40,
         wear_leveling_bound: 3,
+        over_provisioning_percent: 15,
         ..FtlConfig::default()
     };
     let nand = SimNand::new_ram(geo, opts).expect("simulator");
@@ -41,7 +42,11 @@ fn run(seed: u64, opts: SimOptions) -> (ftl_core::Stats, u64, u64) {
     // Hot and cold: a quarter of the LBAs take most writes, so GC and
     // static wear leveling both move data.
     for step in 0..6 * n {
-        let lba = if rng.below(4) == 0 { rng.below(n) } else { rng.below(n / 4) };
+        let lba = if rng.below(4) == 0 {
+            rng.below(n)
+        } else {
+            rng.below(n / 4)
+        };
         match rng.below(40) {
             0 => ftl.trim(Lba(lba), (rng.below(8) as u32 + 1).min((n - lba) as u32)),
             1 => ftl.flush(),
@@ -72,12 +77,29 @@ fn assert_honest(seed: u64, opts: SimOptions) -> ftl_core::Stats {
         st.trim_records,
         st.program_failures
     );
-    assert!(st.gc_runs > 0 && st.wear_level_moves > 0, "GC and wear leveling ran");
-    assert!(st.checkpoints > 1 && st.trim_records > 0, "the meta stream ran");
+    assert!(
+        st.gc_runs > 0 && st.wear_level_moves > 0,
+        "GC and wear leveling ran"
+    );
+    assert!(
+        st.checkpoints > 1 && st.trim_records > 0,
+        "the meta stream ran"
+    );
     assert!(st.padded_pages > 0, "flushes padded pages");
-    assert_eq!(st.nand_pages_programmed, programs, "pages: FTL vs simulator");
-    assert_eq!(st.nand_sectors_written, programs * spp, "sectors: FTL vs simulator");
-    assert_eq!(st.erases + st.erase_failures, erases, "erases: FTL vs simulator");
+    assert_eq!(
+        st.nand_pages_programmed, programs,
+        "pages: FTL vs simulator"
+    );
+    assert_eq!(
+        st.nand_sectors_written,
+        programs * spp,
+        "sectors: FTL vs simulator"
+    );
+    assert_eq!(
+        st.erases + st.erase_failures,
+        erases,
+        "erases: FTL vs simulator"
+    );
     assert!(st.meta_sectors_written > 0 && st.meta_sectors_written < st.nand_sectors_written);
     st
 }

@@ -8,13 +8,14 @@ use simulator::{FaultyNand, OpKind, SimNand, SimOptions, Target};
 type Dev = Ftl<FaultyNand<SimNand>, SlotPool<Vec<u8>>>;
 
 fn geo() -> Geometry {
-    Geometry::small(16, 8, 20)
+    Geometry::small(16, 8)
 }
 
 fn cfg() -> FtlConfig {
     FtlConfig {
         handles: 2,
         max_io_sectors: 8,
+        over_provisioning_percent: 20,
         ..FtlConfig::default()
     }
 }
@@ -136,14 +137,18 @@ fn worn_out_blocks_are_retired_and_data_survives() {
     // Endurance of 12 P/E cycles: random overwrites wear blocks out; each
     // failed erase retires its block, and every sector still reads back
     // until the device honestly runs out of space.
-    let g = Geometry::small(32, 8, 30);
+    let g = Geometry::small(32, 8);
+    let cfg = FtlConfig {
+        over_provisioning_percent: 30,
+        ..cfg()
+    };
     let opts = SimOptions {
         pe_endurance: Some(12),
         ..SimOptions::with_seed(9)
     };
     let nand = FaultyNand::new(SimNand::new_ram(g, opts).unwrap());
-    let pool = SlotPool::with_capacity(cfg().min_slots(&g) + 8, 4096);
-    let mut ftl = Ftl::format(nand, pool, cfg()).unwrap();
+    let pool = SlotPool::with_capacity(cfg.min_slots(&g) + 8, 4096);
+    let mut ftl = Ftl::format(nand, pool, cfg).unwrap();
     let n = ftl.logical_sectors();
     let mut version = vec![0u32; n as usize];
     let mut x = 5u64;

@@ -28,12 +28,13 @@ struct Outcome {
 }
 
 fn run(seed: u64, opts: SimOptions, policy: GcPolicy, bound: u32, op: u8) -> Outcome {
-    let geo = Geometry::small(64, 32, op);
+    let geo = Geometry::small(64, 32);
     let cfg = FtlConfig {
         handles: 8,
         max_io_sectors: 8,
         gc_policy: policy,
         wear_leveling_bound: bound,
+        over_provisioning_percent: op,
         ..FtlConfig::default()
     };
     let nand = SimNand::new_ram(geo, opts).expect("simulator");
@@ -86,9 +87,10 @@ fn four_times_capacity_random_writes_read_back() {
     for (seed, policy) in [(1, GcPolicy::Greedy), (2, GcPolicy::CostBenefit)] {
         let o = run(seed, SimOptions::with_seed(seed), policy, bound, 12);
         println!(
-            "seed {seed} {policy:?}: WA {:.3}, erase counts {}..{} (mean {:.1}), GC runs {}, \
-             moved {}, wear-level moves {}",
+            "seed {seed} {policy:?}: WA {:.3} (meta {:.3}), erase counts {}..{} (mean {:.1}), \
+             GC runs {}, moved {}, wear-level moves {}",
             o.wa,
+            o.stats.meta_write_amplification(),
             o.stats.erase_count_min,
             o.stats.erase_count_max,
             o.stats.erase_count_mean,
@@ -121,8 +123,13 @@ fn random_writes_survive_bad_blocks_and_failures() {
     // 25 % over-provisioning: room for the blocks these faults retire.
     let o = run(seed, opts, GcPolicy::Greedy, 8, 25);
     println!(
-        "faults seed {seed}: WA {:.3}, program failures {}, erase failures {}, bad blocks {}",
-        o.wa, o.stats.program_failures, o.stats.erase_failures, o.stats.bad_blocks
+        "faults seed {seed}: WA {:.3} (meta {:.3}), program failures {}, erase failures {}, \
+         bad blocks {}",
+        o.wa,
+        o.stats.meta_write_amplification(),
+        o.stats.program_failures,
+        o.stats.erase_failures,
+        o.stats.bad_blocks
     );
     assert!(o.stats.bad_blocks >= 3, "factory bad blocks not seen");
     assert!(
@@ -135,10 +142,11 @@ fn random_writes_survive_bad_blocks_and_failures() {
 fn static_wear_leveling_moves_cold_data() {
     // Fill the device once (cold data), then hammer 5% of it: without
     // static wear leveling the cold blocks would never be erased again.
-    let geo = Geometry::small(32, 16, 20);
+    let geo = Geometry::small(32, 16);
     let bound = 4;
     let cfg = FtlConfig {
         wear_leveling_bound: bound,
+        over_provisioning_percent: 20,
         ..FtlConfig::default()
     };
     let nand = SimNand::new_ram(geo, SimOptions::with_seed(11)).expect("simulator");
@@ -160,13 +168,15 @@ fn static_wear_leveling_moves_cold_data() {
     ftl.flush().unwrap();
     let st = ftl.stats();
     println!(
-        "hot/cold: erase counts {}..{} (mean {:.1}), wear-level moves {} ({} sectors), WA {:.3}",
+        "hot/cold: erase counts {}..{} (mean {:.1}), wear-level moves {} ({} sectors), \
+         WA {:.3} (meta {:.3})",
         st.erase_count_min,
         st.erase_count_max,
         st.erase_count_mean,
         st.wear_level_moves,
         st.wear_level_moved_sectors,
-        st.write_amplification()
+        st.write_amplification(),
+        st.meta_write_amplification()
     );
     assert!(st.wear_level_moves > 0, "static wear leveling never ran");
     assert!(

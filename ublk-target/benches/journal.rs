@@ -28,7 +28,7 @@ fn scratch() -> PathBuf {
 
 fn backend(dir: &std::path::Path, journal: bool) -> FtlBackend {
     // 256 MiB of raw flash: room for GC to stay cheap.
-    let nand = SimNand::new_ram(Geometry::small(256, 64, 20), SimOptions::default()).expect("nand");
+    let nand = SimNand::new_ram(Geometry::small(256, 64), SimOptions::default()).expect("nand");
     let image = dir.join("image");
     let at = JournalAt { dir, image: &image };
     FtlBackend::new(nand, true, 4, 64 << 20, journal.then_some(at)).expect("backend")

@@ -130,7 +130,11 @@ fn open_backend(a: &AddArgs) -> Result<Served, CliError> {
         dir: Path::new(JOURNAL_DIR),
         image: &a.image,
     };
-    let b = FtlBackend::new(nand, fresh, handles, CACHE_BYTES, Some(journal))
+    let cfg = ftl_core::FtlConfig {
+        over_provisioning_percent: crate::spec::op_for(a.geometry.as_deref())?,
+        ..crate::ftl_backend::ftl_config(handles)
+    };
+    let b = FtlBackend::with_config(nand, fresh, cfg, CACHE_BYTES, Some(journal))
         .map_err(|e| CliError::new(format!("image {}: {e}", a.image.display())))?;
     let r = b.replayed();
     if r.found {

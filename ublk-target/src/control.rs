@@ -144,7 +144,11 @@ pub fn format(a: FormatArgs) -> Result<(), CliError> {
     if let Ok(id) = crate::journal::ImageId::of(&a.image) {
         let _ = std::fs::remove_file(id.journal_path(Path::new(crate::journal::JOURNAL_DIR)));
     }
-    let b = FtlBackend::new(nand, true, 1, 0, None)
+    let cfg = ftl_core::FtlConfig {
+        over_provisioning_percent: crate::spec::op_for(a.geometry.as_deref())?,
+        ..crate::ftl_backend::ftl_config(1)
+    };
+    let b = FtlBackend::with_config(nand, true, cfg, 0, None)
         .map_err(|e| CliError::new(format!("image {}: {e}", a.image.display())))?;
     crate::backend::Backend::shutdown(&b)
         .map_err(|e| CliError::new(format!("image {}: {e}", a.image.display())))?;

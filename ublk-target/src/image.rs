@@ -53,7 +53,12 @@ pub fn open_or_create(
         let nand =
             SimNand::open_image(path, SimOptions::default()).map_err(|e| image_error(path, e))?;
         let have = ftl_core::Nand::geometry(&nand);
-        check_geometry(&have)?;
+        // The shape is usable at the default over-provisioning; the
+        // capacity the image was formatted with is on its flash.
+        check_geometry(
+            &have,
+            ftl_core::FtlConfig::default().over_provisioning_percent,
+        )?;
         check_matches(path, &have, size, geometry)?;
         return Ok(Opened::Existing(nand));
     }

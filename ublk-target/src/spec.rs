@@ -6,8 +6,13 @@
 //! 16 KiB, 4 KiB sectors) — small blocks keep garbage collection cheap on
 //! the small images tests use. `--geometry` names any field explicitly; a
 //! size given too fills in the block count.
+//!
+//! `op=` in `--geometry` is not part of the NAND's shape: it is the FTL's
+//! over-provisioning when it formats the image (`op_for`). The FTL records
+//! the capacity it formatted on the flash itself, so a later `add` of the
+//! image serves that capacity whatever `op=` says.
 
-use ftl_core::{Geometry, GeometryError};
+use ftl_core::{ConfigError, FtlConfig, Geometry};
 
 /// The only sector size the block device is built for: 4096-byte logical
 /// and physical blocks, so every request is whole slots.
@@ -77,16 +82,24 @@ pub enum SpecError {
         bytes: u64,
     },
     /// A geometry the FTL cannot use.
-    #[error("unusable geometry ({bytes} bytes raw): {error}")]
+    #[error("unusable geometry ({bytes} bytes raw): {}", reason(.error))]
     Unusable {
         /// The geometry's raw capacity.
         bytes: u64,
         /// What is wrong with it.
-        error: GeometryError,
+        error: ConfigError,
     },
     /// Sectors other than the block device's 4096 bytes.
     #[error("the block device needs 4096-byte sectors, the geometry has {0}")]
     SectorSize(u32),
+}
+
+/// What is wrong, without the "invalid geometry" a shape error adds.
+fn reason(e: &ConfigError) -> String {
+    match e {
+        ConfigError::Geometry(g) => g.to_string(),
+        other => other.to_string(),
+    }
 }
 
 /// Parses `4096`, `64K`, `256M`, `1G`, `1GiB`, `2T` (binary units).
@@ -147,7 +160,10 @@ pub fn geometry_for(size: Option<&str>, spec: Option<&str>) -> Result<Geometry, 
                 "page" => g.page_size = small(u32::MAX.into())? as u32,
                 "sector" => g.sector_size = small(u32::MAX.into())? as u32,
                 "oob" => g.oob_size = small(u32::MAX.into())? as u32,
-                "op" => g.over_provisioning_percent = small(u8::MAX.into())? as u8,
+                // The FTL's, not the NAND's: see `op_for`.
+                "op" => {
+                    small(u8::MAX.into())?;
+                }
                 other => return Err(SpecError::UnknownKey(other.into())),
             }
         }
@@ -165,7 +181,7 @@ pub fn geometry_for(size: Option<&str>, spec: Option<&str>) -> Result<Geometry, 
         }
         let blocks = size / per_plane_unit;
         let planes = per_plane_unit / (u64::from(g.pages_per_block) * u64::from(g.page_size));
-        let min_blocks = u64::from(ftl_core::geometry::MIN_BLOCKS).div_ceil(planes);
+        let min_blocks = u64::from(ftl_core::config::MIN_BLOCKS).div_ceil(planes);
         if blocks < min_blocks {
             return Err(SpecError::SizeTooSmall {
                 size: text.into(),
@@ -183,14 +199,37 @@ pub fn geometry_for(size: Option<&str>, spec: Option<&str>) -> Result<Geometry, 
             });
         }
     }
-    check_geometry(&g)?;
+    check_geometry(&g, op_for(spec)?)?;
     Ok(g)
 }
 
-/// Checks a geometry is valid and has the 4096-byte sectors the block
+/// The FTL's over-provisioning (percent) for formatting a new image: the
+/// `op=` item of `--geometry`, or the FTL's default.
+pub fn op_for(spec: Option<&str>) -> Result<u8, SpecError> {
+    let mut op = FtlConfig::default().over_provisioning_percent;
+    for item in spec.unwrap_or("").split(',').map(str::trim) {
+        if let Some((key, val)) = item.split_once('=') {
+            if key.trim() == "op" {
+                let v = parse_size(val)?;
+                op = u8::try_from(v).map_err(|_| SpecError::GeometryValueTooLarge {
+                    key: key.into(),
+                    value: val.into(),
+                })?;
+            }
+        }
+    }
+    Ok(op)
+}
+
+/// Checks the FTL can run on a geometry formatted with `op` percent
+/// over-provisioning, and that it has the 4096-byte sectors the block
 /// device needs.
-pub fn check_geometry(g: &Geometry) -> Result<(), SpecError> {
-    g.validate().map_err(|error| SpecError::Unusable {
+pub fn check_geometry(g: &Geometry, op: u8) -> Result<(), SpecError> {
+    let cfg = FtlConfig {
+        over_provisioning_percent: op,
+        ..FtlConfig::default()
+    };
+    cfg.check_geometry(g).map_err(|error| SpecError::Unusable {
         bytes: g.raw_bytes(),
         error,
     })?;
@@ -231,7 +270,9 @@ mod tests {
     fn spec_overrides_and_checks() {
         let g = geometry_for(None, Some("blocks=32,pages=32,op=20")).unwrap();
         assert_eq!((g.blocks_per_plane, g.pages_per_block), (32, 32));
-        assert_eq!(g.over_provisioning_percent, 20);
+        assert_eq!(op_for(Some("blocks=32,pages=32,op=20")), Ok(20));
+        assert_eq!(op_for(Some("blocks=32")), Ok(12));
+        assert!(geometry_for(None, Some("blocks=32,pages=32,op=95")).is_err());
         let g = geometry_for(Some("64M"), Some("pages=128")).unwrap();
         assert_eq!(g.raw_bytes(), 64 << 20);
         assert!(geometry_for(Some("1M"), None).is_err(), "too few blocks");

@@ -107,6 +107,15 @@ impl Shape {
         });
     }
 
+    /// The shape a payload's first bytes (chunk 0) record; `None` if they
+    /// are too short.
+    pub fn peek(payload: &[u8]) -> Option<Shape> {
+        Some(Shape {
+            logical: le::u64_at(payload, 0)?,
+            blocks: le::u32_at(payload, 8)?,
+        })
+    }
+
     /// Reads an assembled payload (the chunks' payload bytes in order); fails
     /// if it is too short or describes another shape.
     pub fn decode<'a>(&self, payload: &'a [u8]) -> Option<Payload<'a>> {
@@ -240,6 +249,7 @@ mod tests {
             }
             let other = Shape { logical: shape.logical + 1, ..shape };
             prop_assert!(other.decode(&payload).is_none());
+            prop_assert_eq!(Shape::peek(&payload), Some(shape));
         }
     }
 

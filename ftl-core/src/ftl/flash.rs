@@ -306,6 +306,11 @@ impl FlashMap {
         self.blocks.set_erase_count(b, n);
     }
 
+    /// Mount, before anything is mapped: the media holds `logical` LBAs.
+    pub fn resize_map(&mut self, logical: u64) {
+        self.map = FlatMap::new(logical);
+    }
+
     /// Mount: `lba` is `m`, as the checkpoint or replay says.
     pub fn restore_mapping(&mut self, lba: Lba, m: Mapping) {
         self.map.set(lba, m);

@@ -83,7 +83,7 @@ impl<N: Nand, M: SlotMemory> Ftl<N, M> {
         }
         cfg.validate(&geo, mem.slot_count())?;
         let layout = Layout::new(&geo);
-        let logical = geo.logical_sectors();
+        let logical = cfg.logical_sectors(&geo);
         Ok(Ftl {
             media: Media::new(nand, &geo),
             cache: Cache::new(mem, &cfg, &layout),

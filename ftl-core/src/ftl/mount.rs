@@ -119,6 +119,11 @@ impl<N: Nand, M: SlotMemory> Ftl<N, M> {
             }
         }
         let ckpt = newest_complete(&chunks);
+        if let Some((seq, _)) = ckpt {
+            // The media says what capacity it was formatted with.
+            let logical = ftl.checkpoint_capacity(seq, &chunks, &mut page)?;
+            ftl.adopt_capacity(logical)?;
+        }
         let snapshot = match ckpt {
             Some((seq, count)) => {
                 ftl.load_checkpoint(seq, count, &chunks, &mut page)?;
@@ -278,6 +283,48 @@ impl<N: Nand, M: SlotMemory> Ftl<N, M> {
         }
         self.flash.restore_next_page(b, used);
         self.flash.restore_block(b, BlockState::Meta);
+        Ok(())
+    }
+
+    /// The logical capacity checkpoint `seq` (known complete) records.
+    fn checkpoint_capacity(
+        &mut self,
+        seq: u64,
+        chunks: &[CkptChunk],
+        page: &mut [u8],
+    ) -> FtlResult<u64, N> {
+        let c = chunks
+            .iter()
+            .find(|c| c.seq == seq && c.index == 0)
+            .ok_or(Error::Corrupted)?;
+        let Scan::Good(_) = self.scan_page(c.ppa, page)? else {
+            return Err(Error::Corrupted);
+        };
+        let shape = Shape::peek(&page[HEADER_LEN..]).ok_or(Error::Corrupted)?;
+        if shape.blocks != self.flash.block_count() {
+            return Err(Error::Corrupted);
+        }
+        Ok(shape.logical)
+    }
+
+    /// Takes the media's capacity instead of the configured one (an image
+    /// formatted with another over-provisioning). A capacity this geometry
+    /// could never have held is corruption.
+    fn adopt_capacity(&mut self, logical: u64) -> FtlResult<(), N> {
+        if logical == self.logical {
+            return Ok(());
+        }
+        let spb = u64::from(self.flash.layout().spb);
+        let room = u64::from(
+            self.geo
+                .total_blocks()
+                .saturating_sub(self.cfg.reserved_blocks(&self.geo)),
+        ) * spb;
+        if logical == 0 || logical > room {
+            return Err(Error::Corrupted);
+        }
+        self.logical = logical;
+        self.flash.resize_map(logical);
         Ok(())
     }
 
@@ -464,7 +511,7 @@ impl<N: Nand, M: SlotMemory> Ftl<N, M> {
     fn check_capacity(&self) -> FtlResult<(), N> {
         let good = u64::from(self.flash.good_blocks());
         let need = self.logical.div_ceil(u64::from(self.flash.layout().spb))
-            + u64::from(self.geo.reserved_blocks());
+            + u64::from(self.cfg.reserved_blocks(&self.geo));
         if good < need {
             return Err(Error::NoSpace);
         }

@@ -11,6 +11,7 @@ pub fn config() -> FtlConfig {
     FtlConfig {
         handles: 4,
         max_io_sectors: 8,
+        over_provisioning_percent: 20,
         ..FtlConfig::default()
     }
 }

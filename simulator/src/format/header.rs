@@ -5,11 +5,12 @@
 //! ```text
 //!  offset  field                              (all integers little-endian)
 //!   0      magic "ZCFTLNND"                   8 bytes
-//!   8      version = 1                        u32
+//!   8      version = 2 (1 still read)         u32
 //!  12      header length = 64                 u32
 //!  16      channels, dies/channel,
 //!          planes/die                         3 × u16
-//!  22      over-provisioning %                u8
+//!  22      reserved (0); version 1 kept the
+//!          FTL's over-provisioning % here     u8
 //!  23      reserved (0)                       u8
 //!  24      blocks/plane, pages/block,
 //!          page size, sector size, oob size   5 × u32
@@ -19,6 +20,11 @@
 //!  60      crc32 of bytes 0..60               u32
 //!  64      (zero up to HEADER_BLOCK)
 //! ```
+//!
+//! Version 2 dropped the FTL's over-provisioning from the NAND's header: it
+//! is the FTL's choice, and the FTL records its capacity on the media
+//! itself. Version 1 images still open; their byte 22 is kept as read and
+//! means nothing to the simulator.
 //!
 //! Decoding checks, in this order: the magic (is this our file at all),
 //! the length, the version (a later version may lay the rest out
@@ -31,8 +37,10 @@ use ftl_core::{Geometry, GeometryError};
 
 /// The image's magic bytes.
 pub const MAGIC: [u8; 8] = *b"ZCFTLNND";
-/// The only image version this build reads and writes.
-pub const VERSION: u32 = 1;
+/// The image version this build writes (it also reads version 1).
+pub const VERSION: u32 = 2;
+/// The version that kept the FTL's over-provisioning in byte 22.
+const VERSION_1: u32 = 1;
 /// Bytes of the header that are used (and covered by its crc).
 pub const HEADER_LEN: usize = 64;
 
@@ -55,6 +63,10 @@ const CRC_AT: usize = 60;
 pub(crate) struct Header {
     pub(crate) geometry: Geometry,
     pub(crate) seed: u64,
+    /// A version-1 image's byte 22 (the over-provisioning its FTL was
+    /// formatted with), kept so the header re-encodes as read; `None` for
+    /// version 2.
+    pub(crate) v1_op: Option<u8>,
 }
 
 /// Why bytes are not a header this build can use.
@@ -69,7 +81,7 @@ pub(crate) enum HeaderError {
         /// Bytes given.
         found: usize,
     },
-    /// A version other than [`VERSION`].
+    /// A version other than 1 or [`VERSION`].
     #[error("version {0} not supported")]
     Version(u32),
     /// The crc32 does not match bytes `0..60`.
@@ -85,17 +97,27 @@ pub(crate) enum HeaderError {
 }
 
 impl Header {
+    /// A version-2 header.
+    pub(crate) fn new(geometry: Geometry, seed: u64) -> Self {
+        Header {
+            geometry,
+            seed,
+            v1_op: None,
+        }
+    }
+
     /// The header's bytes, crc included.
     pub(crate) fn encode(&self) -> [u8; HEADER_LEN] {
         let g = &self.geometry;
         let mut b = [0u8; HEADER_LEN];
         b[..MAGIC.len()].copy_from_slice(&MAGIC);
-        le::put_u32(&mut b, VERSION_AT, VERSION);
+        let version = self.v1_op.map_or(VERSION, |_| VERSION_1);
+        le::put_u32(&mut b, VERSION_AT, version);
         le::put_u32(&mut b, LEN_AT, HEADER_LEN as u32);
         le::put_u16(&mut b, CHANNELS_AT, g.channels);
         le::put_u16(&mut b, DIES_AT, g.dies_per_channel);
         le::put_u16(&mut b, PLANES_AT, g.planes_per_die);
-        b[OP_AT] = g.over_provisioning_percent;
+        b[OP_AT] = self.v1_op.unwrap_or(0);
         le::put_u32(&mut b, BLOCKS_PER_PLANE_AT, g.blocks_per_plane);
         le::put_u32(&mut b, PAGES_PER_BLOCK_AT, g.pages_per_block);
         le::put_u32(&mut b, PAGE_SIZE_AT, g.page_size);
@@ -118,7 +140,7 @@ impl Header {
         let u16_at = |at| le::u16_at(b, at).ok_or(short);
         let u32_at = |at| le::u32_at(b, at).ok_or(short);
         let version = u32_at(VERSION_AT)?;
-        if version != VERSION {
+        if version != VERSION && version != VERSION_1 {
             return Err(HeaderError::Version(version));
         }
         if crc32fast::hash(&b[..CRC_AT]) != u32_at(CRC_AT)? {
@@ -128,7 +150,6 @@ impl Header {
             channels: u16_at(CHANNELS_AT)?,
             dies_per_channel: u16_at(DIES_AT)?,
             planes_per_die: u16_at(PLANES_AT)?,
-            over_provisioning_percent: *b.get(OP_AT).ok_or(short)?,
             blocks_per_plane: u32_at(BLOCKS_PER_PLANE_AT)?,
             pages_per_block: u32_at(PAGES_PER_BLOCK_AT)?,
             page_size: u32_at(PAGE_SIZE_AT)?,
@@ -137,7 +158,17 @@ impl Header {
         };
         geometry.validate().map_err(HeaderError::Geometry)?;
         let seed = le::u64_at(b, SEED_AT).ok_or(short)?;
-        let header = Header { geometry, seed };
+        let op = *b.get(OP_AT).ok_or(short)?;
+        let v1_op = (version == VERSION_1).then_some(op);
+        if v1_op.is_some_and(|op| !(1..=90).contains(&op)) {
+            // Version 1 always wrote a percentage there.
+            return Err(HeaderError::NotCanonical);
+        }
+        let header = Header {
+            geometry,
+            seed,
+            v1_op,
+        };
         // Paired check: what we decoded re-encodes to the very same bytes.
         if header.encode()[..] != *b {
             return Err(HeaderError::NotCanonical);
@@ -157,9 +188,9 @@ mod tests {
     fn geometry() -> impl Strategy<Value = Geometry> {
         (
             (1u16..=4, 1u16..=4, 1u16..=2, 1u32..=512),
-            (1u32..=256, 9u32..=16, 1u32..=16, 0u32..=512, 1u8..=90),
+            (1u32..=256, 9u32..=16, 1u32..=16, 0u32..=512),
         )
-            .prop_map(|((ch, dies, planes, bpp), (ppb, shift, spp, spare, op))| {
+            .prop_map(|((ch, dies, planes, bpp), (ppb, shift, spp, spare))| {
                 let sector_size = 1 << shift;
                 Geometry {
                     channels: ch,
@@ -170,25 +201,30 @@ mod tests {
                     page_size: sector_size * spp,
                     sector_size,
                     oob_size: oob::record_len(spp as usize) as u32 + spare,
-                    over_provisioning_percent: op,
                 }
             })
             .prop_filter("a usable geometry", |g| g.validate().is_ok())
     }
 
     fn header() -> impl Strategy<Value = Header> {
-        (geometry(), any::<u64>()).prop_map(|(geometry, seed)| Header { geometry, seed })
+        (geometry(), any::<u64>(), proptest::option::of(1u8..=90)).prop_map(
+            |(geometry, seed, v1_op)| Header {
+                geometry,
+                seed,
+                v1_op,
+            },
+        )
     }
 
     /// Any field values at all, usable or not.
     fn any_geometry() -> impl Strategy<Value = Geometry> {
         (
-            (any::<u16>(), any::<u16>(), any::<u16>(), any::<u8>()),
+            (any::<u16>(), any::<u16>(), any::<u16>()),
             (any::<u32>(), any::<u32>(), any::<u32>(), any::<u32>()),
             any::<u32>(),
         )
             .prop_map(
-                |((ch, dies, planes, op), (bpp, ppb, page, sector), oob)| Geometry {
+                |((ch, dies, planes), (bpp, ppb, page, sector), oob)| Geometry {
                     channels: ch,
                     dies_per_channel: dies,
                     planes_per_die: planes,
@@ -197,7 +233,6 @@ mod tests {
                     page_size: page,
                     sector_size: sector,
                     oob_size: oob,
-                    over_provisioning_percent: op,
                 },
             )
     }
@@ -213,7 +248,7 @@ mod tests {
             geometry in any_geometry(),
             seed in any::<u64>(),
         ) {
-            let h = Header { geometry, seed };
+            let h = Header::new(geometry, seed);
             let want = match geometry.validate() {
                 Ok(()) => Ok(h),
                 Err(e) => Err(HeaderError::Geometry(e)),
@@ -232,7 +267,11 @@ mod tests {
             let e = Header::decode(&b).unwrap_err();
             let want = match at {
                 0..=7 => HeaderError::BadMagic,
-                8..=11 => HeaderError::Version(le::u32_at(&b, VERSION_AT).unwrap()),
+                // Flipped to the other known version: the crc catches it.
+                8..=11 => match le::u32_at(&b, VERSION_AT).unwrap() {
+                    VERSION | VERSION_1 => HeaderError::Crc,
+                    v => HeaderError::Version(v),
+                },
                 _ => HeaderError::Crc,
             };
             prop_assert_eq!(e, want);
@@ -271,13 +310,14 @@ mod tests {
         }
     }
 
-    /// Version 1's bytes, worked out by hand from the drawing: a change
-    /// here breaks every existing image and needs a new version.
+    /// Version 1's bytes, worked out by hand from the drawing: images
+    /// written by earlier builds still open, and re-encode as read.
     #[test]
     fn the_bytes_of_version_1_are_pinned() {
         let h = Header {
-            geometry: Geometry::small(16, 8, 20),
+            geometry: Geometry::small(16, 8),
             seed: 0x0123_4567_89AB_CDEF,
+            v1_op: Some(20),
         };
         #[rustfmt::skip]
         let want: [u8; HEADER_LEN] = [
@@ -285,6 +325,21 @@ mod tests {
             1, 0, 1, 0, 1, 0, 20, 0, 16, 0, 0, 0, 8, 0, 0, 0,
             0x00, 0x40, 0, 0, 0x00, 0x10, 0, 0, 0x80, 0, 0, 0, 0, 0, 0, 0,
             0xEF, 0xCD, 0xAB, 0x89, 0x67, 0x45, 0x23, 0x01, 0, 0, 0, 0, 0x5E, 0x65, 0x4A, 0xC8,
+        ];
+        assert_eq!(h.encode(), want);
+        assert_eq!(Header::decode(&want), Ok(h));
+    }
+
+    /// Version 2's bytes (worked out the same way): byte 22 is reserved.
+    #[test]
+    fn the_bytes_of_version_2_are_pinned() {
+        let h = Header::new(Geometry::small(16, 8), 0x0123_4567_89AB_CDEF);
+        #[rustfmt::skip]
+        let want: [u8; HEADER_LEN] = [
+            b'Z', b'C', b'F', b'T', b'L', b'N', b'N', b'D', 2, 0, 0, 0, 64, 0, 0, 0,
+            1, 0, 1, 0, 1, 0, 0, 0, 16, 0, 0, 0, 8, 0, 0, 0,
+            0x00, 0x40, 0, 0, 0x00, 0x10, 0, 0, 0x80, 0, 0, 0, 0, 0, 0, 0,
+            0xEF, 0xCD, 0xAB, 0x89, 0x67, 0x45, 0x23, 0x01, 0, 0, 0, 0, 0x6f, 0x6f, 0x1d, 0x9c,
         ];
         assert_eq!(h.encode(), want);
         assert_eq!(Header::decode(&want), Ok(h));
@@ -302,11 +357,8 @@ mod tests {
 
     #[test]
     fn a_nonzero_reserved_byte_behind_a_good_crc_is_refused() {
-        let h = Header {
-            geometry: Geometry::small(16, 8, 20),
-            seed: 1,
-        };
-        for at in [LEN_AT, 23, 44, 56] {
+        let h = Header::new(Geometry::small(16, 8), 1);
+        for at in [LEN_AT, 22, 23, 44, 56] {
             let mut b = h.encode();
             b[at] ^= 1;
             let crc = crc32fast::hash(&b[..CRC_AT]);

@@ -130,7 +130,7 @@ mod tests {
 
     #[test]
     fn layout_is_aligned_and_sized() {
-        let g = Geometry::small(16, 8, 20);
+        let g = Geometry::small(16, 8);
         let l = Layout::new(&g).unwrap();
         assert_eq!(l.block_table, 4096);
         assert_eq!(l.page_states, 8192);
@@ -140,7 +140,7 @@ mod tests {
 
     #[test]
     fn regions_are_in_range_or_none() {
-        let g = Geometry::small(16, 8, 20);
+        let g = Geometry::small(16, 8);
         let l = Layout::new(&g).unwrap();
         assert_eq!(l.block_entry(2), Some(4096 + 16..4096 + 24));
         assert_eq!(l.block_entry(16), None);

@@ -16,7 +16,6 @@ pub fn geo() -> Geometry {
         page_size: 2048,
         sector_size: 512,
         oob_size: 64,
-        over_provisioning_percent: 20,
     };
     g.validate().expect("test geometry is valid");
     g

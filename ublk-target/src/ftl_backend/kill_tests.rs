@@ -33,7 +33,7 @@ use crate::backend::{Backend, IoError};
 use crate::copy::Bounce;
 
 fn geometry() -> Geometry {
-    Geometry::small(12, 8, 25)
+    Geometry::small(12, 8)
 }
 
 /// Block `lba`'s content in `version` (0 = zeros).
@@ -115,6 +115,7 @@ fn config() -> FtlConfig {
     FtlConfig {
         handles: 1,
         max_io_sectors: 8,
+        over_provisioning_percent: 25,
         ..FtlConfig::default()
     }
 }

@@ -27,7 +27,7 @@ impl FtlBackend {
 }
 
 fn small_geometry() -> Geometry {
-    Geometry::small(64, 16, 20)
+    Geometry::small(64, 16)
 }
 
 fn backend(handles: u32, cache_bytes: usize) -> FtlBackend {
