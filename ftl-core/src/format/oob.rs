@@ -37,7 +37,7 @@ const MAGIC: [u8; 4] = *b"ZCFP";
 pub const VERSION: u8 = 1;
 const HEADER_LEN: usize = 24;
 /// LBA slot value meaning "this sector holds no data" (padding).
-pub const NO_LBA: u32 = u32::MAX;
+pub const NO_LBA: u32 = 0xFFFF_FFFF;
 
 /// Bytes of OOB a page of `sectors` sectors needs.
 pub const fn record_len(sectors: usize) -> usize {

@@ -82,6 +82,12 @@ impl<N: Nand, M: SlotMemory> Ftl<N, M> {
         self.check_range(lba, sectors)
     }
 
+    /// Records `bytes` of payload the embedder had to copy (e.g. a bounce
+    /// buffer in a front end without zero-copy), so stats tell the truth.
+    pub fn note_bytes_copied(&mut self, bytes: u64) {
+        self.host.bytes_copied_by_embedder += bytes;
+    }
+
     /// The handle of the copying conveniences [`Ftl::write`] / [`Ftl::read`].
     fn internal_handle(&self) -> Handle {
         Handle(self.cache.handles() - 1)

@@ -181,12 +181,6 @@ impl<N: Nand, M: SlotMemory> Ftl<N, M> {
         }
     }
 
-    /// Records `bytes` of payload the embedder had to copy (e.g. a bounce
-    /// buffer in a front end without zero-copy), so stats tell the truth.
-    pub fn note_bytes_copied(&mut self, bytes: u64) {
-        self.host.bytes_copied_by_embedder += bytes;
-    }
-
     /// Erase count of `block` as the FTL knows it.
     pub fn erase_count(&self, block: BlockIdx) -> u32 {
         self.flash.erase_count(block)
