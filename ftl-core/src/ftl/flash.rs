@@ -223,11 +223,11 @@ impl FlashMap {
     /// A full data block with nothing valid left is garbage: stale (erased
     /// on reuse), or retired if a program failed in it. A block whose
     /// sectors still wait in the relocation group as sources
-    /// (`relocating`) is held back until that group is programmed: erasing
+    /// (`relocating`, asked only of an empty full block) is held back until that group is programmed: erasing
     /// and reusing it first could put a new version of an LBA at the very
     /// address the waiting copy names as its source (ABA).
-    pub fn settle(&mut self, b: BlockIdx, relocating: bool) {
-        if self.blocks.state(b) != BlockState::Full || self.valid.count(b) != 0 || relocating {
+    pub fn settle(&mut self, b: BlockIdx, relocating: impl FnOnce(BlockIdx) -> bool) {
+        if self.blocks.state(b) != BlockState::Full || self.valid.count(b) != 0 || relocating(b) {
             return;
         }
         if self.blocks.is_retiring(b) {

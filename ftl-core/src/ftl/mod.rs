@@ -208,8 +208,9 @@ impl<N: Nand, M: SlotMemory> Ftl<N, M> {
     /// Lets the flash map reclaim block `b` if nothing valid is left in it,
     /// unless the relocation group still holds a sector read from it.
     fn settle(&mut self, b: BlockIdx) {
-        let relocating = self.cache.relocating_from(b, self.flash.layout());
-        self.flash.settle(b, relocating);
+        let layout = *self.flash.layout();
+        let cache = &self.cache;
+        self.flash.settle(b, |b| cache.relocating_from(b, &layout));
     }
 }
 
