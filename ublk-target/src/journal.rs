@@ -48,6 +48,7 @@ use std::os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use ftl_core::format::le;
 use simulator::mmap::{Atomics, Mapping, Populate};
 
 use crate::slots::{pool_len, SlotPool};
@@ -118,14 +119,14 @@ impl Record {
             Record::Trim { lba, sectors } => (lba | TRIM_BIT, sectors, 0),
             Record::Write { lba, slot, epoch } => (lba, slot, epoch),
         };
-        out[0..8].copy_from_slice(&a.to_le_bytes());
-        out[8..12].copy_from_slice(&b.to_le_bytes());
-        out[12..16].copy_from_slice(&c.to_le_bytes());
+        le::put_u64(out, 0, a);
+        le::put_u32(out, 8, b);
+        le::put_u32(out, 12, c);
     }
 
     fn decode(b: &[u8]) -> Record {
-        let a = le64(&b[0..8]);
-        let (x, y) = (le32(&b[8..12]), le32(&b[12..16]));
+        let a = le64(b, 0);
+        let (x, y) = (le32(b, 8), le32(b, 12));
         if a & TRIM_BIT != 0 {
             Record::Trim {
                 lba: a & !TRIM_BIT,
@@ -141,16 +142,15 @@ impl Record {
     }
 }
 
-fn le64(b: &[u8]) -> u64 {
-    let mut a = [0u8; 8];
-    a.copy_from_slice(b);
-    u64::from_le_bytes(a)
+/// The `u64` at `at` of a fixed-size region (in bounds by construction;
+/// zero otherwise, which no check accepts).
+fn le64(b: &[u8], at: usize) -> u64 {
+    le::u64_at(b, at).unwrap_or(0)
 }
 
-fn le32(b: &[u8]) -> u32 {
-    let mut a = [0u8; 4];
-    a.copy_from_slice(b);
-    u32::from_le_bytes(a)
+/// The `u32` at `at` of a fixed-size region (see [`le64`]).
+fn le32(b: &[u8], at: usize) -> u32 {
+    le::u32_at(b, at).unwrap_or(0)
 }
 
 /// Where things sit in a journal of `slots` slots and `records` records.
@@ -305,18 +305,18 @@ impl Journal {
         file.set_len(layout.file_len())?;
         let mut header = [0u8; HEADER_LEN];
         header[0..4].copy_from_slice(MAGIC);
-        header[4..8].copy_from_slice(&VERSION.to_le_bytes());
-        header[8..16].copy_from_slice(&image.dev.to_le_bytes());
-        header[16..24].copy_from_slice(&image.ino.to_le_bytes());
-        header[24..28].copy_from_slice(&slots.to_le_bytes());
-        header[28..32].copy_from_slice(&BLOCK_SIZE.to_le_bytes());
-        header[32..36].copy_from_slice(&records.to_le_bytes());
+        le::put_u32(&mut header, 4, VERSION);
+        le::put_u64(&mut header, 8, image.dev);
+        le::put_u64(&mut header, 16, image.ino);
+        le::put_u32(&mut header, 24, slots);
+        le::put_u32(&mut header, 28, BLOCK_SIZE);
+        le::put_u32(&mut header, 32, records);
         let p = image_path.as_os_str().as_encoded_bytes();
         let p = &p[..p.len().min(PATH_MAX)];
-        header[36..40].copy_from_slice(&(p.len() as u32).to_le_bytes());
+        le::put_u32(&mut header, 36, p.len() as u32);
         header[PATH_AT..PATH_AT + p.len()].copy_from_slice(p);
         let crc = crc32fast::hash(&header[..HEADER_CRC_AT]);
-        header[HEADER_CRC_AT..ACTIVE_AT].copy_from_slice(&crc.to_le_bytes());
+        le::put_u32(&mut header, HEADER_CRC_AT, crc);
         file.write_all_at(&header, 0)?;
         Self::map(&file, layout)
     }
@@ -353,23 +353,23 @@ impl Journal {
         if &h[0..4] != MAGIC {
             return Err(JournalError::Foreign(p()));
         }
-        if le32(&h[4..8]) != VERSION {
+        if le32(&h, 4) != VERSION {
             return Err(JournalError::Version {
                 path: p(),
-                found: le32(&h[4..8]),
+                found: le32(&h, 4),
             });
         }
-        if crc32fast::hash(&h[..HEADER_CRC_AT]) != le32(&h[HEADER_CRC_AT..ACTIVE_AT]) {
+        if crc32fast::hash(&h[..HEADER_CRC_AT]) != le32(&h, HEADER_CRC_AT) {
             return Err(JournalError::DamagedHeader(p()));
         }
         let found = ImageId {
-            dev: le64(&h[8..16]),
-            ino: le64(&h[16..24]),
+            dev: le64(&h, 8),
+            ino: le64(&h, 16),
         };
         if found != image {
             return Err(JournalError::OtherImage(p()));
         }
-        let (slots, slot_size, records) = (le32(&h[24..28]), le32(&h[28..32]), le32(&h[32..36]));
+        let (slots, slot_size, records) = (le32(&h, 24), le32(&h, 28), le32(&h, 32));
         if slot_size != BLOCK_SIZE || slots == 0 || records > 1 << 20 {
             return Err(JournalError::Layout(p()));
         }
@@ -413,19 +413,19 @@ impl Journal {
         let at = self.layout.copy_at(g);
         let b = self.bytes();
         let c = &b[at..at + self.layout.copy_len];
-        let n = le32(&c[16..20]) as usize;
-        if le64(&c[0..8]) != g || n > self.capacity() {
+        let n = le32(c, 16) as usize;
+        if le64(c, 0) != g || n > self.capacity() {
             return Err(JournalError::DamagedList);
         }
         let body = &c[COPY_HEADER..COPY_HEADER + n * RECORD_LEN];
         let mut h = crc32fast::Hasher::new();
         h.update(&c[0..20]);
         h.update(body);
-        if h.finalize() != le32(&c[20..24]) {
+        if h.finalize() != le32(c, 20) {
             return Err(JournalError::ListChecksum);
         }
         Ok(Snapshot {
-            seq: le64(&c[8..16]),
+            seq: le64(c, 8),
             records: body.chunks_exact(RECORD_LEN).map(Record::decode).collect(),
         })
     }
@@ -447,9 +447,9 @@ impl Journal {
         let at = self.layout.copy_at(g);
         let copy_len = self.layout.copy_len;
         let c = &mut self.bytes_mut()[at..at + copy_len];
-        c[0..8].copy_from_slice(&g.to_le_bytes());
-        c[8..16].copy_from_slice(&seq.to_le_bytes());
-        c[16..20].copy_from_slice(&(records.len() as u32).to_le_bytes());
+        le::put_u64(c, 0, g);
+        le::put_u64(c, 8, seq);
+        le::put_u32(c, 16, records.len() as u32);
         for (r, out) in records
             .iter()
             .zip(c[COPY_HEADER..].chunks_exact_mut(RECORD_LEN))
@@ -459,7 +459,7 @@ impl Journal {
         let mut h = crc32fast::Hasher::new();
         h.update(&c[0..20]);
         h.update(&c[COPY_HEADER..COPY_HEADER + records.len() * RECORD_LEN]);
-        c[20..24].copy_from_slice(&h.finalize().to_le_bytes());
+        le::put_u32(c, 20, h.finalize());
         // The commit point: the copy is whole before it becomes active.
         self.active().store(g, Ordering::Release);
         self.generation = g;

@@ -126,5 +126,5 @@ fn foreign_damaged_and_mismatched_files_are_errors() {
 }
 
 fn j_copy_len(file: &[u8]) -> usize {
-    Layout::new(le32(&file[24..28]), le32(&file[32..36])).copy_len
+    Layout::new(le32(file, 24), le32(file, 32)).copy_len
 }
