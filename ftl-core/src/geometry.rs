@@ -108,14 +108,17 @@ impl Geometry {
         if self.page_size == 0 || self.page_size % self.sector_size != 0 {
             return Err(GeometryError::PageSize);
         }
-        // u128: the factors can overflow u64 (found by fuzzing).
-        let sectors = u128::from(self.channels)
-            * u128::from(self.dies_per_channel)
-            * u128::from(self.planes_per_die)
-            * u128::from(self.blocks_per_plane)
-            * u128::from(self.pages_per_block)
-            * u128::from(self.page_size / self.sector_size);
-        if sectors > u128::from(u32::MAX) {
+        // Checked: six hostile factors overflow even u128 (found by fuzzing).
+        let sectors = [
+            u64::from(self.dies_per_channel),
+            u64::from(self.planes_per_die),
+            u64::from(self.blocks_per_plane),
+            u64::from(self.pages_per_block),
+            u64::from(self.page_size / self.sector_size),
+        ]
+        .iter()
+        .try_fold(u64::from(self.channels), |acc, &f| acc.checked_mul(f));
+        if !matches!(sectors, Some(n) if n <= u64::from(u32::MAX)) {
             return Err(GeometryError::TooLarge);
         }
         Ok(())
@@ -208,6 +211,23 @@ mod tests {
         };
         assert!(g.validate().is_err());
         assert_eq!(g.raw_bytes(), u64::MAX);
+    }
+
+    #[test]
+    fn six_large_factors_are_too_large_not_an_overflow() {
+        // Found by fuzzing (cli_parse): sectors per page up to 2^23 made the
+        // product of the six counts overflow u128.
+        let g = Geometry {
+            channels: u16::MAX,
+            dies_per_channel: u16::MAX,
+            planes_per_die: u16::MAX,
+            blocks_per_plane: u32::MAX,
+            pages_per_block: u32::MAX,
+            page_size: 1 << 31,
+            sector_size: 512,
+            oob_size: 0,
+        };
+        assert_eq!(g.validate(), Err(GeometryError::TooLarge));
     }
 
     #[test]

@@ -129,9 +129,11 @@ fn blocks_u128(g: &Geometry) -> u128 {
         * u128::from(g.blocks_per_plane)
 }
 
-/// Sectors in the array, without overflow.
+/// Sectors in the array, saturating (six large counts overflow u128).
 fn sectors_u128(g: &Geometry) -> u128 {
-    blocks_u128(g) * u128::from(g.pages_per_block) * u128::from(g.page_size / g.sector_size.max(1))
+    blocks_u128(g)
+        .saturating_mul(u128::from(g.pages_per_block))
+        .saturating_mul(u128::from(g.page_size / g.sector_size.max(1)))
 }
 
 /// The shape refusal names something really wrong with `g`.
