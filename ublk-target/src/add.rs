@@ -122,17 +122,19 @@ fn open_backend(a: &AddArgs) -> Result<Served, CliError> {
     }
     let handles = u32::from(a.queues) * u32::from(a.depth);
     let opened = open_or_create(&a.image, a.size.as_deref(), a.geometry.as_deref())?;
+    let mut cfg = crate::ftl_backend::ftl_config(handles);
+    // An existing image serves the capacity on its flash; a new one is
+    // formatted with the over-provisioning asked for.
     let (nand, fresh) = match opened {
         Opened::Existing(n) => (n, false),
-        Opened::Created(n) => (n, true),
+        Opened::Created(n, op) => {
+            cfg.over_provisioning_percent = op;
+            (n, true)
+        }
     };
     let journal = JournalAt {
         dir: Path::new(JOURNAL_DIR),
         image: &a.image,
-    };
-    let cfg = ftl_core::FtlConfig {
-        over_provisioning_percent: crate::spec::op_for(a.geometry.as_deref())?,
-        ..crate::ftl_backend::ftl_config(handles)
     };
     let b = FtlBackend::with_config(nand, fresh, cfg, CACHE_BYTES, Some(journal))
         .map_err(|e| CliError::new(format!("image {}: {e}", a.image.display())))?;

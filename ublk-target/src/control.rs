@@ -139,13 +139,13 @@ pub fn show_stats(id: u32, json: bool) -> Result<(), CliError> {
 
 /// `ftl-ublk format`: a fresh image with a freshly formatted FTL.
 pub fn format(a: FormatArgs) -> Result<(), CliError> {
-    let nand = crate::image::create(&a.image, a.size.as_deref(), a.geometry.as_deref())?;
+    let (nand, op) = crate::image::create(&a.image, a.size.as_deref(), a.geometry.as_deref())?;
     // A crash journal of whatever image had this identity before is void.
     if let Ok(id) = crate::journal::ImageId::of(&a.image) {
         let _ = std::fs::remove_file(id.journal_path(Path::new(crate::journal::JOURNAL_DIR)));
     }
     let cfg = ftl_core::FtlConfig {
-        over_provisioning_percent: crate::spec::op_for(a.geometry.as_deref())?,
+        over_provisioning_percent: op,
         ..crate::ftl_backend::ftl_config(1)
     };
     let b = FtlBackend::with_config(nand, true, cfg, 0, None)

@@ -9,7 +9,7 @@ use ftl_core::Geometry;
 use simulator::{ImageError, SimNand, SimOptions};
 
 use crate::errors::CliError;
-use crate::spec::{check_geometry, geometry_for, parse_size};
+use crate::spec::{check_geometry, geometry_for, parse_size, spec_for};
 
 /// Why an image was refused, as a one-line error naming the fix.
 pub fn image_error(path: &Path, e: ImageError) -> CliError {
@@ -38,8 +38,9 @@ pub fn image_error(path: &Path, e: ImageError) -> CliError {
 pub enum Opened {
     /// An existing image, to be mounted.
     Existing(SimNand),
-    /// A new, erased image, to be formatted.
-    Created(SimNand),
+    /// A new, erased image, to be formatted with this over-provisioning
+    /// (percent).
+    Created(SimNand, u8),
 }
 
 /// Opens the image at `path`, or creates it if it does not exist. A given
@@ -62,14 +63,14 @@ pub fn open_or_create(
         check_matches(path, &have, size, geometry)?;
         return Ok(Opened::Existing(nand));
     }
-    let geo = geometry_for(size, geometry)?;
+    let (geo, op) = spec_for(size, geometry)?;
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir)
             .map_err(|e| CliError::new(format!("cannot create {}: {e}", dir.display())))?;
     }
     let nand = SimNand::create_image(path, geo, SimOptions::default())
         .map_err(|e| image_error(path, e))?;
-    Ok(Opened::Created(nand))
+    Ok(Opened::Created(nand, op))
 }
 
 fn check_matches(
@@ -117,19 +118,22 @@ pub fn check_replaceable(path: &Path) -> Result<(), CliError> {
     }
 }
 
-/// Creates an erased image for `format`.
+/// Creates an erased image for `format`; returns it and the
+/// over-provisioning (percent) to format it with.
 pub fn create(
     path: &Path,
     size: Option<&str>,
     geometry: Option<&str>,
-) -> Result<SimNand, CliError> {
-    let geo = geometry_for(size, geometry)?;
+) -> Result<(SimNand, u8), CliError> {
+    let (geo, op) = spec_for(size, geometry)?;
     check_replaceable(path)?;
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir)
             .map_err(|e| CliError::new(format!("cannot create {}: {e}", dir.display())))?;
     }
-    SimNand::create_image(path, geo, SimOptions::default()).map_err(|e| image_error(path, e))
+    let nand = SimNand::create_image(path, geo, SimOptions::default())
+        .map_err(|e| image_error(path, e))?;
+    Ok((nand, op))
 }
 
 #[cfg(test)]
@@ -159,7 +163,7 @@ mod tests {
         let p = tmp("busy");
         let _ = std::fs::remove_file(&p);
         let first = match open_or_create(&p, Some("16M"), None) {
-            Ok(Opened::Created(n)) => n,
+            Ok(Opened::Created(n, _)) => n,
             _ => panic!("expected a new image"),
         };
         // Held by `first`: a second opener is refused with the busy message.

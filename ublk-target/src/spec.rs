@@ -8,7 +8,7 @@
 //! size given too fills in the block count.
 //!
 //! `op=` in `--geometry` is not part of the NAND's shape: it is the FTL's
-//! over-provisioning when it formats the image (`op_for`). The FTL records
+//! over-provisioning when it formats the image (`spec_for`). The FTL records
 //! the capacity it formatted on the flash itself, so a later `add` of the
 //! image serves that capacity whatever `op=` says.
 
@@ -124,6 +124,13 @@ pub fn parse_size(text: &str) -> Result<u64, SpecError> {
 
 /// The geometry for `format`/`add` of a new image.
 pub fn geometry_for(size: Option<&str>, spec: Option<&str>) -> Result<Geometry, SpecError> {
+    spec_for(size, spec).map(|(g, _)| g)
+}
+
+/// The geometry of a new image and the FTL's over-provisioning (percent)
+/// to format it with: the `op=` item, or the FTL's default.
+pub fn spec_for(size: Option<&str>, spec: Option<&str>) -> Result<(Geometry, u8), SpecError> {
+    let mut op = FtlConfig::default().over_provisioning_percent;
     let mut g = Geometry {
         pages_per_block: 64,
         ..Geometry::default()
@@ -160,10 +167,8 @@ pub fn geometry_for(size: Option<&str>, spec: Option<&str>) -> Result<Geometry, 
                 "page" => g.page_size = small(u32::MAX.into())? as u32,
                 "sector" => g.sector_size = small(u32::MAX.into())? as u32,
                 "oob" => g.oob_size = small(u32::MAX.into())? as u32,
-                // The FTL's, not the NAND's: see `op_for`.
-                "op" => {
-                    small(u8::MAX.into())?;
-                }
+                // The FTL's, not the NAND's (see the module docs).
+                "op" => op = small(u8::MAX.into())? as u8,
                 other => return Err(SpecError::UnknownKey(other.into())),
             }
         }
@@ -199,26 +204,8 @@ pub fn geometry_for(size: Option<&str>, spec: Option<&str>) -> Result<Geometry, 
             });
         }
     }
-    check_geometry(&g, op_for(spec)?)?;
-    Ok(g)
-}
-
-/// The FTL's over-provisioning (percent) for formatting a new image: the
-/// `op=` item of `--geometry`, or the FTL's default.
-pub fn op_for(spec: Option<&str>) -> Result<u8, SpecError> {
-    let mut op = FtlConfig::default().over_provisioning_percent;
-    for item in spec.unwrap_or("").split(',').map(str::trim) {
-        if let Some((key, val)) = item.split_once('=') {
-            if key.trim() == "op" {
-                let v = parse_size(val)?;
-                op = u8::try_from(v).map_err(|_| SpecError::GeometryValueTooLarge {
-                    key: key.into(),
-                    value: val.into(),
-                })?;
-            }
-        }
-    }
-    Ok(op)
+    check_geometry(&g, op)?;
+    Ok((g, op))
 }
 
 /// Checks the FTL can run on a geometry formatted with `op` percent
@@ -270,8 +257,11 @@ mod tests {
     fn spec_overrides_and_checks() {
         let g = geometry_for(None, Some("blocks=32,pages=32,op=20")).unwrap();
         assert_eq!((g.blocks_per_plane, g.pages_per_block), (32, 32));
-        assert_eq!(op_for(Some("blocks=32,pages=32,op=20")), Ok(20));
-        assert_eq!(op_for(Some("blocks=32")), Ok(12));
+        assert_eq!(
+            spec_for(None, Some("blocks=32,pages=32,op=20")).map(|s| s.1),
+            Ok(20)
+        );
+        assert_eq!(spec_for(None, Some("blocks=32")).map(|s| s.1), Ok(12));
         assert!(geometry_for(None, Some("blocks=32,pages=32,op=95")).is_err());
         let g = geometry_for(Some("64M"), Some("pages=128")).unwrap();
         assert_eq!(g.raw_bytes(), 64 << 20);
