@@ -3,10 +3,11 @@
 //! This file is the mapping seam. The FTL asks the map what an LBA is — a
 //! [`Mapping`] — and tells it where an LBA now lives; it never sees how the
 //! map stores that. [`FlatMap`] keeps one `u32` per LBA in RAM, with two
-//! values reserved as markers; those markers exist only here. The FTL
-//! reaches the map through one fallible call (`Ftl::mapping`), so a
-//! demand-paged map whose lookup must first read a translation page from
-//! NAND can take this one's place without touching the callers.
+//! values reserved as markers; those markers exist only here. The host's
+//! lookups reach the map through one fallible call (`Ftl::mapping`), where a
+//! demand-paged map can first read a translation page from NAND; the
+//! currency checks of read misses and relocation (`FlashMap::is_current`)
+//! read it directly (see ARCHITECTURE.md, *The mapping seam*).
 //!
 //! Checkpoints store the map through [`Mapping::to_raw`] /
 //! [`Mapping::from_raw`]: the same `u32` per LBA, little-endian.

@@ -23,6 +23,7 @@ use crate::read_map::ReadMap;
 use crate::slot::{SlotMemory, SlotState, SlotTable};
 use crate::write_map::{WriteGrant, WriteMap};
 
+use super::check::ensure;
 use super::io::Segment;
 
 /// Every slot is held by a command in flight, a page being read or a group
@@ -615,13 +616,5 @@ impl<M: SlotMemory> Cache<M> {
             self.read_map.len() as u32 <= dirty + clean,
             "read map larger than the cache",
         )
-    }
-}
-
-fn ensure(ok: bool, what: &'static str) -> Result<(), &'static str> {
-    if ok {
-        Ok(())
-    } else {
-        Err(what)
     }
 }

@@ -17,6 +17,15 @@ impl core::fmt::Display for IntegrityError {
     }
 }
 
+/// `Err(what)` unless `ok`: the parts' own checks are built of these.
+pub(super) fn ensure(ok: bool, what: &'static str) -> Result<(), &'static str> {
+    if ok {
+        Ok(())
+    } else {
+        Err(what)
+    }
+}
+
 impl<N: Nand, M: SlotMemory> Ftl<N, M> {
     /// Checks every invariant linking the map, validity, blocks, slots and
     /// cache tables.

@@ -17,6 +17,8 @@ use crate::map::{FlatMap, Mapping};
 use crate::validity::Validity;
 use crate::wear;
 
+use super::check::ensure;
+
 /// Where each LBA lives, and each block's state, wear and write pointer.
 pub(super) struct FlashMap {
     layout: Layout,
@@ -230,16 +232,18 @@ impl FlashMap {
         if self.blocks.state(b) != BlockState::Full || self.valid.count(b) != 0 || relocating(b) {
             return;
         }
-        if self.blocks.is_retiring(b) {
-            self.retire(b);
-        } else {
-            self.blocks.set_state(b, BlockState::Stale);
-        }
+        self.discard(b);
     }
 
     /// A meta block no recovery needs any more.
     pub fn release_meta(&mut self, b: BlockIdx) {
         assert_eq!(self.blocks.state(b), BlockState::Meta);
+        self.discard(b);
+    }
+
+    /// `b` holds nothing anyone needs: stale (erased on reuse), or retired
+    /// if a program failed in it.
+    fn discard(&mut self, b: BlockIdx) {
         if self.blocks.is_retiring(b) {
             self.retire(b);
         } else {
@@ -390,13 +394,5 @@ impl FlashMap {
             )?;
         }
         Ok(())
-    }
-}
-
-fn ensure(ok: bool, what: &'static str) -> Result<(), &'static str> {
-    if ok {
-        Ok(())
-    } else {
-        Err(what)
     }
 }

@@ -82,10 +82,9 @@ impl MetaStream {
 
     /// Builds the trim record of the pending trims in the page buffer and
     /// forgets them (the caller programs the page).
-    pub fn build_trim_record(&mut self) -> &[u8] {
+    pub fn build_trim_record(&mut self) {
         trim_record::encode(&mut self.page, &self.pending_trims);
         self.pending_trims.clear();
-        &self.page
     }
 
     /// A trim record reached flash.
