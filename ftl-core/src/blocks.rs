@@ -58,7 +58,7 @@ pub enum Stream {
     Host = 0,
     /// Data moved by garbage collection or wear leveling.
     Relocated = 1,
-    /// Checkpoints and trim records.
+    /// Checkpoints, trim records and translation pages.
     Meta = 2,
 }
 
@@ -100,6 +100,12 @@ impl BlockTable {
             held: alloc::vec![false; n],
             available: blocks,
         }
+    }
+
+    /// Bytes of RAM held.
+    pub fn ram_bytes(&self) -> usize {
+        let n = self.state.capacity();
+        n * (core::mem::size_of::<BlockState>() + 4 + 4 + 8 + 3)
     }
 
     /// Number of blocks.

@@ -6,6 +6,7 @@
 use crate::format::checkpoint::Shape;
 use crate::format::meta_page::HEADER_LEN;
 use crate::format::oob::{self, MAX_SECTORS_PER_PAGE};
+use crate::format::{summary, translation};
 use crate::gc::GcPolicy;
 use crate::geometry::Geometry;
 
@@ -36,9 +37,19 @@ pub struct FtlConfig {
     /// Largest allowed spread between the most- and least-erased good block
     /// before static wear leveling migrates cold data.
     pub wear_leveling_bound: u32,
-    /// A checkpoint is written after this many host pages: recovery replays
-    /// at most about this many pages (plus the open blocks).
+    /// A checkpoint (the translation directory and the block table) is
+    /// written after this many host pages; 0 = sized to the array (see
+    /// [`FtlConfig::checkpoint_interval`]).
     pub checkpoint_interval_pages: u32,
+    /// Map entries per translation page; 0 = as many as a page holds
+    /// (4090 for 16 KiB pages). Smaller pages cost more flash and RAM; tests
+    /// use them to exercise many translation pages on tiny arrays.
+    pub translation_entries: u32,
+    /// Translation pages written back per thousand host pages, the
+    /// oldest-changed first: the map's share of the flash writes. Fewer
+    /// means a longer replay after a power cut (each dirty page keeps
+    /// the horizon back); 1000 writes one back per host page.
+    pub translation_write_permille: u16,
     /// Percent of the usable flash hidden from the host so garbage
     /// collection always finds space (1..=90). Applies at format: a mount
     /// takes the capacity the media was formatted with.
@@ -54,7 +65,9 @@ impl Default for FtlConfig {
             gc_threshold_blocks: 3,
             gc_policy: GcPolicy::Greedy,
             wear_leveling_bound: 16,
-            checkpoint_interval_pages: 1024,
+            checkpoint_interval_pages: 0,
+            translation_entries: 0,
+            translation_write_permille: 15,
             over_provisioning_percent: 12,
         }
     }
@@ -78,8 +91,6 @@ pub enum ConfigError {
     },
     /// The GC threshold leaves no room (must be 2..=3).
     GcThreshold,
-    /// The checkpoint interval is zero.
-    CheckpointInterval,
     /// Pages of more than [`MAX_SECTORS_PER_PAGE`] sectors, or smaller than
     /// a meta page header needs.
     PageSize,
@@ -99,6 +110,9 @@ pub enum ConfigError {
     /// The array has 2³² − 2 sectors or more: the map's sector numbers
     /// would collide with its markers.
     TooLarge,
+    /// `translation_entries` exceeds what a page holds, or
+    /// `translation_write_permille` is 0 or over 1000.
+    Translation,
 }
 
 impl core::fmt::Display for ConfigError {
@@ -114,9 +128,6 @@ impl core::fmt::Display for ConfigError {
                 )
             }
             ConfigError::GcThreshold => write!(f, "GC threshold must be 2 or 3 blocks"),
-            ConfigError::CheckpointInterval => {
-                write!(f, "checkpoint interval must be at least 1 page")
-            }
             ConfigError::PageSize => write!(
                 f,
                 "page size must hold at most {MAX_SECTORS_PER_PAGE} sectors and at least {MIN_PAGE_SIZE} bytes"
@@ -135,6 +146,10 @@ impl core::fmt::Display for ConfigError {
                 "over-provisioning must be 1..=90 % and leave room for the GC reserve"
             ),
             ConfigError::TooLarge => write!(f, "geometry exceeds 2^32 - 2 physical sectors"),
+            ConfigError::Translation => write!(
+                f,
+                "translation entries must fit a page and the write-back rate be 1..=1000 per mille"
+            ),
         }
     }
 }
@@ -175,23 +190,76 @@ impl FtlConfig {
         if geo.total_blocks() < MIN_BLOCKS {
             return Err(ConfigError::TooFewBlocks { needed: MIN_BLOCKS });
         }
+        if self.translation_entries as usize > translation::capacity(geo.page_size as usize)
+            || !(1..=1000).contains(&self.translation_write_permille)
+        {
+            return Err(ConfigError::Translation);
+        }
         if !(1..=90).contains(&self.over_provisioning_percent) || self.logical_sectors(geo) == 0 {
             return Err(ConfigError::OverProvisioning);
         }
         Ok(())
     }
 
-    /// Blocks the meta stream may hold at once: two checkpoints (the one
-    /// being written and the last complete one) plus one for trim records.
-    /// Sized from an upper bound of the checkpoint (every physical sector
-    /// an LBA), so it does not depend on the logical size it helps set.
-    pub fn meta_blocks(&self, geo: &Geometry) -> u32 {
-        let chunks = Shape {
-            logical: u64::from(geo.total_sectors()),
-            blocks: geo.total_blocks(),
+    /// Map entries per translation page on `geo`.
+    pub fn entries_per_translation_page(&self, geo: &Geometry) -> u32 {
+        match self.translation_entries {
+            0 => translation::capacity(geo.page_size as usize) as u32,
+            n => n,
         }
-        .chunks(geo.page_size as usize);
-        2 * chunks.div_ceil(geo.pages_per_block) + 1
+    }
+
+    /// The checkpoint's shape for `logical` LBAs on `geo`.
+    pub fn checkpoint_shape(&self, geo: &Geometry, logical: u64) -> Shape {
+        let entries = self.entries_per_translation_page(geo);
+        Shape {
+            logical,
+            blocks: geo.total_blocks(),
+            tps: logical.div_ceil(u64::from(entries)) as u32,
+            entries,
+        }
+    }
+
+    /// Blocks the meta stream may hold at once: every translation page
+    /// twice (its newest copy and the one the last checkpoint names), two
+    /// checkpoints (the one being written and the last complete one), half
+    /// a block of trim records, and one more block to clean into. Sized
+    /// from an upper bound of the logical size (all blocks but the fixed
+    /// reserve, less over-provisioning), so it does not depend on the size
+    /// it helps set.
+    pub fn meta_blocks(&self, geo: &Geometry) -> u32 {
+        let data_sectors = u64::from(geo.total_blocks().saturating_sub(RESERVED_BLOCKS))
+            * u64::from(Self::data_pages_per_block(geo))
+            * geo.sectors_per_page() as u64;
+        let bound = data_sectors * u64::from(100 - self.over_provisioning_percent.min(99)) / 100;
+        let shape = self.checkpoint_shape(geo, bound.max(1));
+        let chunks = shape.chunks(geo.page_size as usize);
+        let ppb = geo.pages_per_block;
+        (2 * shape.tps + 2 * chunks + ppb / 2).div_ceil(ppb) + 1
+    }
+
+    /// Host pages between checkpoints on `geo`: `checkpoint_interval_pages`
+    /// if set, else 1024 or 200 times the checkpoint's own pages, whichever
+    /// is more, so checkpoints cost at most 0.5 % of the host's writes.
+    pub fn checkpoint_interval(&self, geo: &Geometry) -> u32 {
+        if self.checkpoint_interval_pages != 0 {
+            return self.checkpoint_interval_pages;
+        }
+        let chunks = self
+            .checkpoint_shape(geo, self.logical_sectors(geo))
+            .chunks(geo.page_size as usize);
+        chunks.saturating_mul(200).max(1024)
+    }
+
+    /// Pages of each data block that hold data: all but the last, which
+    /// holds the block's summary, if a summary fits a page.
+    pub fn data_pages_per_block(geo: &Geometry) -> u32 {
+        let ppb = geo.pages_per_block;
+        if summary::fits(geo.page_size as usize, ppb, geo.sectors_per_page()) {
+            ppb - 1
+        } else {
+            ppb
+        }
     }
 
     /// Blocks kept out of the host's reach: open blocks, GC reserve, meta.
@@ -205,7 +273,8 @@ impl FtlConfig {
     /// (physical − logical) / logical, is [`FtlConfig::effective_op`].
     pub fn logical_sectors(&self, geo: &Geometry) -> u64 {
         let usable = u64::from(geo.total_blocks().saturating_sub(self.reserved_blocks(geo)))
-            * u64::from(geo.sectors_per_block());
+            * u64::from(Self::data_pages_per_block(geo))
+            * geo.sectors_per_page() as u64;
         let op = u64::from(self.over_provisioning_percent.min(100));
         let after_op = usable * (100 - op) / 100;
         let spp = geo.sectors_per_page().max(1) as u64;
@@ -239,9 +308,6 @@ impl FtlConfig {
         }
         if !(2..=RESERVED_BLOCKS - 2).contains(&self.gc_threshold_blocks) {
             return Err(ConfigError::GcThreshold);
-        }
-        if self.checkpoint_interval_pages == 0 {
-            return Err(ConfigError::CheckpointInterval);
         }
         Ok(())
     }

@@ -16,6 +16,9 @@ pub struct Layout {
     pub ppb: u32,
     /// Sectors per block.
     pub spb: u32,
+    /// Pages per data block that hold data (the last one may hold the
+    /// block's summary).
+    pub data_ppb: u32,
     /// Sectors in the array.
     pub total: u32,
 }
@@ -28,6 +31,7 @@ impl Layout {
             spp,
             ppb: geo.pages_per_block,
             spb: spp * geo.pages_per_block,
+            data_ppb: crate::config::FtlConfig::data_pages_per_block(geo),
             total: geo.total_sectors(),
         }
     }
@@ -50,6 +54,23 @@ impl Layout {
     /// The block holding `psa`.
     pub fn block(&self, psa: Psa) -> BlockIdx {
         BlockIdx(psa.0 / self.spb)
+    }
+
+    /// Whether data blocks end with a summary page.
+    pub fn has_summary(&self) -> bool {
+        self.data_ppb < self.ppb
+    }
+
+    /// Page address of `ppa` as the translation directory stores it.
+    pub fn page_index(&self, ppa: Ppa) -> u32 {
+        ppa.block.0 * self.ppb + ppa.page
+    }
+
+    /// The page a directory address names, if inside the array.
+    pub fn page_at(&self, index: u32) -> Option<Ppa> {
+        let b = index / self.ppb;
+        (u64::from(index) * u64::from(self.spp) < u64::from(self.total))
+            .then(|| Ppa::new(BlockIdx(b), index % self.ppb))
     }
 
     /// Whether `psa` lies inside the array.

@@ -53,6 +53,7 @@ pub mod read_map;
 pub mod slot;
 pub mod stats;
 pub mod testing;
+pub mod translation;
 pub mod validity;
 pub mod wear;
 pub mod write_map;

@@ -66,6 +66,23 @@ pub struct Stats {
     pub mount_pages_replayed: u64,
     /// Bytes of RAM the logical-to-physical map holds.
     pub map_ram_bytes: u64,
+    /// Bytes of RAM the translation table holds (where each translation
+    /// page is, which are dirty).
+    pub translation_ram_bytes: u64,
+    /// Bytes of RAM the validity bitmap and per-block counts hold.
+    pub validity_ram_bytes: u64,
+    /// Bytes of RAM the block table holds.
+    pub block_table_ram_bytes: u64,
+    /// Translation pages written (write-back, cleaning, wear leveling).
+    pub translation_pages_written: u64,
+    /// Checkpoint chunks written (directory and block table).
+    pub checkpoint_pages_written: u64,
+    /// Block summaries written.
+    pub summary_pages_written: u64,
+    /// Translation pages whose slice of the map changed since written.
+    pub dirty_translation_pages: u64,
+    /// Translation pages in all.
+    pub translation_pages: u64,
 }
 
 impl Stats {
@@ -87,6 +104,16 @@ impl Stats {
         } else {
             sectors as f64 / self.host_sectors_written as f64
         }
+    }
+
+    /// Bytes of RAM the FTL's tables hold that grow with the array (map,
+    /// translation table, validity, block table); the slot pool and the
+    /// cache tables sized by it are the embedder's choice and not counted.
+    pub fn table_ram_bytes(&self) -> u64 {
+        self.map_ram_bytes
+            + self.translation_ram_bytes
+            + self.validity_ram_bytes
+            + self.block_table_ram_bytes
     }
 
     /// Share of read sectors served from the cache.

@@ -26,6 +26,11 @@ impl Validity {
         }
     }
 
+    /// Bytes of RAM held.
+    pub fn ram_bytes(&self) -> usize {
+        self.bits.capacity() / 8 + self.count.capacity() * 4
+    }
+
     /// Whether `psa` holds current data.
     pub fn is_valid(&self, psa: Psa) -> bool {
         self.bits[psa.0 as usize]

@@ -307,17 +307,21 @@ fn random_writes_before_gc_cost_exactly_one_nand_sector_each() {
     assert_eq!(st.gc_runs, 0);
     let spp = geo().sectors_per_page() as u64;
     assert_eq!(st.host_sectors_written, writes);
-    // The honest count includes the meta stream: here only the format's
-    // checkpoint, so that is all that may come on top of the data pages.
-    let chunks = ftl_core::format::checkpoint::Shape {
-        logical: n,
-        blocks: geo().total_blocks(),
-    }
-    .chunks(geo().page_size as usize);
+    // The honest count includes the FTL's own pages: checkpoints,
+    // translation pages and block summaries, and nothing else may come on
+    // top of the data pages.
+    let chunks = config()
+        .checkpoint_shape(&geo(), n)
+        .chunks(geo().page_size as usize);
     assert_eq!(st.trim_records, 0);
     assert_eq!(
+        st.checkpoint_pages_written,
+        st.checkpoints * u64::from(chunks)
+    );
+    assert_eq!(
         st.meta_sectors_written,
-        st.checkpoints * u64::from(chunks) * spp
+        (st.checkpoint_pages_written + st.translation_pages_written + st.summary_pages_written)
+            * spp
     );
     assert_eq!(
         st.nand_sectors_written - st.meta_sectors_written,

@@ -87,9 +87,10 @@ fn setup() -> impl Strategy<Value = Setup> {
         any::<bool>(),                           // cost-benefit GC?
         2u32..=6,                                // wear-leveling bound
         0u16..=2,                                // prefill
+        0usize..3,                               // map persistence
     )
         .prop_map(
-            |(blocks, pages, page_size, op, extra_slots, cb, wl, prefill)| {
+            |(blocks, pages, page_size, op, extra_slots, cb, wl, prefill, map)| {
                 let geo = Geometry {
                     page_size,
                     ..Geometry::small(blocks, pages)
@@ -106,6 +107,22 @@ fn setup() -> impl Strategy<Value = Setup> {
                     wear_leveling_bound: wl,
                     over_provisioning_percent: op,
                     ..FtlConfig::default()
+                };
+                // The map in one translation page, written back lazily; or
+                // in many tiny ones, written back as often as possible (one
+                // per host page, a checkpoint every 2 host pages) or at a
+                // quarter of that.
+                let (entries, permille, interval) = [(0, 15, 0), (16, 1000, 2), (16, 250, 0)][map];
+                let sliced = FtlConfig {
+                    translation_entries: entries,
+                    translation_write_permille: permille,
+                    checkpoint_interval_pages: interval,
+                    ..cfg
+                };
+                let cfg = if sliced.check_geometry(&geo).is_ok() {
+                    sliced
+                } else {
+                    cfg
                 };
                 Setup {
                     geo,

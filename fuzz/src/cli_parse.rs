@@ -19,7 +19,7 @@
 
 use arbitrary::Arbitrary;
 use ftl_core::config::{MIN_BLOCKS, RESERVED_BLOCKS};
-use ftl_core::format::oob;
+use ftl_core::format::{oob, translation};
 use ftl_core::testing::RamNand;
 
 use ftl_core::{
@@ -171,6 +171,10 @@ fn check_config_refusal(g: &Geometry, cfg: &FtlConfig, e: ConfigError) -> Result
             !(1..=90).contains(&cfg.over_provisioning_percent) || cfg.logical_sectors(g) == 0
         }
         ConfigError::TooLarge => sectors_u128(g) >= u128::from(u32::MAX - 1),
+        ConfigError::Translation => {
+            cfg.translation_entries as usize > translation::capacity(g.page_size as usize)
+                || !(1..=1000).contains(&cfg.translation_write_permille)
+        }
         _ => false,
     };
     ensure(ok, || {
@@ -313,11 +317,6 @@ fn check_format(input: &Input, g: &Geometry) -> Result<(), String> {
                 !(2..=RESERVED_BLOCKS - 2).contains(&cfg.gc_threshold_blocks),
                 || format!("{cfg:?}: GC threshold refused"),
             );
-        }
-        Err(Error::Config(ConfigError::CheckpointInterval)) => {
-            return ensure(cfg.checkpoint_interval_pages == 0, || {
-                format!("{cfg:?}: checkpoint interval refused")
-            });
         }
         Err(e) => return Err(format!("{cfg:?} on {g:?}: format failed: {e}")),
     };

@@ -11,7 +11,7 @@
 //! a bounded [`CrashInput`].
 
 use arbitrary::Arbitrary;
-use zcftl_tests::crash::{run_case, CrashInput, CrashOp};
+use zcftl_tests::crash::{run_case, CrashInput, CrashOp, MapSetup};
 
 /// Workload steps per case.
 pub const MAX_OPS: usize = 64;
@@ -75,6 +75,11 @@ impl Input {
             ops,
             cut_after: self.cut_after.map(u64::from),
             recovery_cut_after: self.recovery_cut_after.map(u64::from),
+            map: if self.seed & 1 == 0 {
+                MapSetup::Whole
+            } else {
+                MapSetup::Sliced
+            },
         }
     }
 }

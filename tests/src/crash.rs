@@ -58,6 +58,21 @@ pub struct CrashInput {
     pub cut_after: Option<u64>,
     /// Cut power again after this many mutating operations of recovery.
     pub recovery_cut_after: Option<u64>,
+    /// How the map is persisted.
+    pub map: MapSetup,
+}
+
+/// How a crash case's FTL persists its map.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum MapSetup {
+    /// The default: the map in as few translation pages as fit, written
+    /// back lazily (here: one page holds the whole map).
+    #[default]
+    Whole,
+    /// Many tiny translation pages (8 entries), one written back per host
+    /// page and a checkpoint every 2 host pages: write-backs, cleaning and
+    /// horizons move on almost every operation.
+    Sliced,
 }
 
 /// What happened in a case.
@@ -77,22 +92,35 @@ pub struct CrashReport {
     pub stats_at_cut: Stats,
 }
 
-/// The small geometry every crash case runs on: GC runs constantly.
-pub fn geometry() -> Geometry {
+/// The small geometry a crash case runs on: GC runs constantly.
+pub fn geometry(map: MapSetup) -> Geometry {
+    let blocks = match map {
+        MapSetup::Whole => 12,
+        MapSetup::Sliced => 16,
+    };
     Geometry {
         page_size: 8192,
-        ..Geometry::small(12, 8)
+        ..Geometry::small(blocks, 8)
     }
 }
 
-/// The FTL configuration of every crash case.
-pub fn config() -> FtlConfig {
-    FtlConfig {
+/// The FTL configuration of a crash case.
+pub fn config(map: MapSetup) -> FtlConfig {
+    let base = FtlConfig {
         handles: 2,
         max_io_sectors: 4,
         wear_leveling_bound: 1,
         over_provisioning_percent: 25,
         ..FtlConfig::default()
+    };
+    match map {
+        MapSetup::Whole => base,
+        MapSetup::Sliced => FtlConfig {
+            translation_entries: 8,
+            translation_write_permille: 1000,
+            checkpoint_interval_pages: 2,
+            ..base
+        },
     }
 }
 
@@ -165,17 +193,18 @@ impl Nand for SharedNand {
 type Sim = Ftl<SharedNand, SlotPool<Vec<u8>>>;
 
 /// A fresh slot pool: what RAM holds after a power cut (nothing).
-fn pool() -> SlotPool<Vec<u8>> {
-    SlotPool::with_capacity(config().min_slots(&geometry()) + 16, 4096)
+fn pool(map: MapSetup) -> SlotPool<Vec<u8>> {
+    SlotPool::with_capacity(config(map).min_slots(&geometry(map)) + 16, 4096)
 }
 
 /// Runs one case; `Err` says which guarantee broke.
 pub fn run_case(input: &CrashInput) -> Result<CrashReport, String> {
-    let sim = SimNand::new_ram(geometry(), SimOptions::with_seed(input.seed))
+    let map = input.map;
+    let sim = SimNand::new_ram(geometry(map), SimOptions::with_seed(input.seed))
         .map_err(|e| e.to_string())?;
     let nand = SharedNand(Rc::new(RefCell::new(sim)));
     let mut ftl =
-        Ftl::format(nand.clone(), pool(), config()).map_err(|e| format!("format: {e}"))?;
+        Ftl::format(nand.clone(), pool(map), config(map)).map_err(|e| format!("format: {e}"))?;
     let n = ftl.logical_sectors();
     let start = nand.0.borrow().ops_done();
     if let Some(k) = input.cut_after {
@@ -189,7 +218,7 @@ pub fn run_case(input: &CrashInput) -> Result<CrashReport, String> {
             CrashOp::Write { lba, sectors } => {
                 let lba = lba % n;
                 let sectors = sectors
-                    .clamp(1, config().max_io_sectors)
+                    .clamp(1, config(map).max_io_sectors)
                     .min((n - lba) as u32);
                 version += 1;
                 let mut buf = Vec::with_capacity(sectors as usize * 4096);
@@ -246,7 +275,7 @@ pub fn run_case(input: &CrashInput) -> Result<CrashReport, String> {
     // Recovery; if it was cut, power comes back and recovery starts over.
     let mut recovery_cut = false;
     let mut before = nand.0.borrow().ops_done();
-    let mut ftl = match Ftl::open(nand.clone(), pool(), config()) {
+    let mut ftl = match Ftl::open(nand.clone(), pool(map), config(map)) {
         Ok(f) => f,
         Err(e) if e.is_power_loss() => {
             recovery_cut = true;
@@ -255,7 +284,7 @@ pub fn run_case(input: &CrashInput) -> Result<CrashReport, String> {
             sim.power_restore();
             before = sim.ops_done();
             drop(sim);
-            Ftl::open(nand.clone(), pool(), config())
+            Ftl::open(nand.clone(), pool(map), config(map))
                 .map_err(|e| format!("recovery after a cut recovery failed: {e}"))?
         }
         Err(e) => return Err(format!("recovery failed: {e}")),

@@ -3,7 +3,7 @@
 //! erases included, during host writes, GC, wear leveling and flushes).
 
 use proptest::prelude::*;
-use zcftl_tests::crash::{run_case, CrashInput, CrashOp};
+use zcftl_tests::crash::{run_case, CrashInput, CrashOp, MapSetup};
 
 /// A deterministic workload: random writes of 1–4 sectors over the whole
 /// device, a trim now and then, a flush every 16 steps.
@@ -32,25 +32,36 @@ fn workload(seed: u64, steps: usize) -> Vec<CrashOp> {
 
 #[test]
 fn cut_at_every_nand_operation() {
+    cut_at_every_operation_with(MapSetup::Whole);
+}
+
+#[test]
+fn cut_at_every_nand_operation_tiny_translation_pages() {
+    cut_at_every_operation_with(MapSetup::Sliced);
+}
+
+fn cut_at_every_operation_with(map: MapSetup) {
     let ops = workload(42, 1500);
     let full = run_case(&CrashInput {
         seed: 42,
         ops: ops.clone(),
         cut_after: None,
         recovery_cut_after: None,
+        map,
     })
     .unwrap_or_else(|e| panic!("uncut run: {e}"));
     let total = full.workload_nand_ops;
     let st = full.stats_at_cut;
     println!(
-        "workload: {} steps, {total} mutating NAND ops, {} GC runs, {} wear-level moves, {} erases, \
-         {} checkpoints, {} trim records",
+        "{map:?}: workload: {} steps, {total} mutating NAND ops, {} GC runs, {} wear-level moves, \
+         {} erases, {} checkpoints, {} trim records, {} translation pages written",
         ops.len(),
         st.gc_runs,
         st.wear_level_moves,
         st.erases,
         st.checkpoints,
-        st.trim_records
+        st.trim_records,
+        st.translation_pages_written
     );
     assert!(total >= 2000, "workload too small: {total} NAND operations");
     assert!(
@@ -66,6 +77,7 @@ fn cut_at_every_nand_operation() {
             ops: ops.clone(),
             cut_after: Some(k),
             recovery_cut_after: None,
+            map,
         };
         match run_case(&input) {
             Ok(r) => torn += u64::from(r.cut.is_some()),
@@ -85,6 +97,15 @@ fn cut_at_every_nand_operation() {
 
 #[test]
 fn cut_during_recovery_at_every_operation() {
+    cut_during_recovery_with(MapSetup::Whole);
+}
+
+#[test]
+fn cut_during_recovery_at_every_operation_tiny_translation_pages() {
+    cut_during_recovery_with(MapSetup::Sliced);
+}
+
+fn cut_during_recovery_with(map: MapSetup) {
     // First cuts spread over the workload; for each, a second cut at every
     // mutating operation recovery makes (it writes a checkpoint).
     let ops = workload(7, 600);
@@ -93,6 +114,7 @@ fn cut_during_recovery_at_every_operation() {
         ops,
         cut_after: None,
         recovery_cut_after: None,
+        map,
     };
     let total = run_case(&base)
         .unwrap_or_else(|e| panic!("uncut run: {e}"))
@@ -116,7 +138,7 @@ fn cut_during_recovery_at_every_operation() {
             tried += 1;
         }
     }
-    println!("recovery cut points tried: {tried}");
+    println!("{map:?}: recovery cut points tried: {tried}");
     assert!(tried > 0);
 }
 
@@ -150,8 +172,10 @@ proptest! {
         ops in proptest::collection::vec(op(), 1..400),
         cut in 0u64..3000,
         recovery_cut in proptest::option::of(0u64..50),
+        sliced: bool,
     ) {
-        let input = CrashInput { seed, ops, cut_after: Some(cut), recovery_cut_after: recovery_cut };
+        let map = if sliced { MapSetup::Sliced } else { MapSetup::Whole };
+        let input = CrashInput { seed, ops, cut_after: Some(cut), recovery_cut_after: recovery_cut, map };
         if let Err(e) = run_case(&input) {
             return Err(TestCaseError::fail(format!("seed {seed}, cut {cut}: {e}")));
         }

@@ -1,21 +1,23 @@
 //! The header every meta-stream page starts with.
 //!
-//! Meta pages (checkpoint chunks and trim records) live in blocks of their
-//! own and carry the usual spare-area record ([`super::oob`], kind 3 or 4)
-//! whose data crc covers the whole page. The page starts with this header
-//! (little-endian); the payload follows (see [`super::checkpoint`] and
-//! [`super::trim_record`]):
+//! Meta pages (checkpoint chunks, trim records, translation pages) live in
+//! blocks of their own, and a block summary is the last page of a data
+//! block. Each carries the usual spare-area record ([`super::oob`], kind
+//! 3 to 6) whose data crc covers the whole page, and starts with this
+//! header (little-endian); the payload follows (see [`super::checkpoint`],
+//! [`super::trim_record`], [`super::translation`], [`super::summary`]):
 //!
 //! ```text
 //!  offset size  field
 //!  0      4     magic "ZCMT"
-//!  4      1     version (1)
-//!  5      1     kind: 3 checkpoint chunk, 4 trim record
+//!  4      1     version (2)
+//!  5      1     kind: 3 checkpoint chunk, 4 trim record, 5 translation
+//!               page, 6 block summary
 //!  6      2     0
-//!  8      8     checkpoint: seq the snapshot was taken at (all pages with
-//!               seq ≤ it are reflected); trim record: 0
-//!  16     4     checkpoint: chunk index; trim record: number of ranges
-//!  20     4     checkpoint: chunk count; trim record: 0
+//!  8      8     checkpoint: seq the snapshot was taken at; others: 0
+//!  16     4     checkpoint: chunk index; trim record: number of ranges;
+//!               translation page: its number; summary: pages described
+//!  20     4     checkpoint: chunk count; translation page: entries; 0
 //!  24     ...   payload
 //! ```
 
@@ -24,11 +26,15 @@ use super::le;
 /// Bytes of the meta page header.
 pub const HEADER_LEN: usize = 24;
 const MAGIC: [u8; 4] = *b"ZCMT";
-const VERSION: u8 = 1;
+const VERSION: u8 = 2;
 /// Kind byte of a checkpoint chunk (also its spare-area kind).
 pub const KIND_CHECKPOINT: u8 = 3;
 /// Kind byte of a trim record (also its spare-area kind).
 pub const KIND_TRIM: u8 = 4;
+/// Kind byte of a translation page (also its spare-area kind).
+pub const KIND_TRANSLATION: u8 = 5;
+/// Kind byte of a block summary (also its spare-area kind).
+pub const KIND_SUMMARY: u8 = 6;
 /// Bytes per trim range in a trim record's payload.
 pub const TRIM_RANGE_LEN: usize = 8;
 
@@ -49,6 +55,18 @@ pub enum MetaHeader {
         /// Ranges in the payload.
         ranges: u32,
     },
+    /// Translation page `tp`, holding `entries` map entries.
+    Translation {
+        /// Which slice of the map.
+        tp: u32,
+        /// Entries in the payload.
+        entries: u32,
+    },
+    /// A block summary describing `pages` pages.
+    Summary {
+        /// Pages described.
+        pages: u32,
+    },
 }
 
 impl MetaHeader {
@@ -68,6 +86,15 @@ impl MetaHeader {
             MetaHeader::Trim { ranges } => {
                 page[5] = KIND_TRIM;
                 le::put_u32(page, 16, ranges);
+            }
+            MetaHeader::Translation { tp, entries } => {
+                page[5] = KIND_TRANSLATION;
+                le::put_u32(page, 16, tp);
+                le::put_u32(page, 20, entries);
+            }
+            MetaHeader::Summary { pages } => {
+                page[5] = KIND_SUMMARY;
+                le::put_u32(page, 16, pages);
             }
         }
     }
@@ -92,6 +119,14 @@ impl MetaHeader {
                 (ranges as usize <= (page.len() - HEADER_LEN) / TRIM_RANGE_LEN)
                     .then_some(MetaHeader::Trim { ranges })
             }
+            KIND_TRANSLATION => {
+                let (tp, entries) = (le::u32_at(page, 16)?, le::u32_at(page, 20)?);
+                (entries as usize <= (page.len() - HEADER_LEN) / 4)
+                    .then_some(MetaHeader::Translation { tp, entries })
+            }
+            KIND_SUMMARY => Some(MetaHeader::Summary {
+                pages: le::u32_at(page, 16)?,
+            }),
             _ => None,
         }
     }
@@ -117,11 +152,12 @@ mod tests {
 
     proptest! {
         #[test]
-        fn any_header_round_trips(seq: u64, count in 1u32.., pick: u32, ranges in 0u32..=5, ckpt: bool) {
-            let h = if ckpt {
-                MetaHeader::Checkpoint { seq, index: pick % count, count }
-            } else {
-                MetaHeader::Trim { ranges }
+        fn any_header_round_trips(seq: u64, count in 1u32.., pick: u32, ranges in 0u32..=5, kind in 0u8..4) {
+            let h = match kind {
+                0 => MetaHeader::Checkpoint { seq, index: pick % count, count },
+                1 => MetaHeader::Trim { ranges },
+                2 => MetaHeader::Translation { tp: pick, entries: ranges },
+                _ => MetaHeader::Summary { pages: pick },
             };
             let mut page = [0u8; 64];
             h.encode(&mut page);

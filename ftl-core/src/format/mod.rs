@@ -5,8 +5,10 @@
 //! |---|---|
 //! | [`oob`] | the spare area of every programmed page |
 //! | [`meta_page`] | the header of every meta-stream page |
-//! | [`checkpoint`] | checkpoint chunks (meta stream) |
+//! | [`checkpoint`] | checkpoint chunks: directory + block table (meta stream) |
 //! | [`trim_record`] | trim records (meta stream) |
+//! | [`translation`] | translation pages: slices of the map (meta stream) |
+//! | [`summary`] | block summaries: the last page of each data block |
 //!
 //! Every structure carries a magic, a version and a crc32 (the spare-area
 //! record's own crc, and its data crc over the whole page); decoders never
@@ -18,4 +20,6 @@ pub mod checkpoint;
 pub mod le;
 pub mod meta_page;
 pub mod oob;
+pub mod summary;
+pub mod translation;
 pub mod trim_record;

@@ -8,15 +8,18 @@
 //! ```text
 //!  offset  size  field
 //!  0       4     magic "ZCFP"
-//!  4       1     version (1)
+//!  4       1     version (2)
 //!  5       1     kind: 1 host data, 2 relocated data (GC / wear leveling),
-//!                3 checkpoint chunk, 4 trim record (see `meta_page`)
+//!                3 checkpoint chunk, 4 trim record, 5 translation page,
+//!                6 block summary (see `meta_page`)
 //!  6       1     n = sectors in the page
 //!  7       1     reserved, 0
 //!  8       8     seq: program sequence number
 //!  16      4     erase count of the block when the page was programmed
 //!  20      4     crc32 of the page's data (all n sectors)
 //!  24      4·n   LBA of each sector; 0xFFFF_FFFF = padding, no data
+//!                (meta pages: word 0 names the page — chunk index of a
+//!                checkpoint chunk, translation page number — the rest 0xFF)
 //!  24+4n   4     crc32 of bytes 0 .. 24+4n
 //! ```
 //!
@@ -25,7 +28,7 @@
 
 use crate::addr::{Lba, Seq};
 use crate::format::le;
-use crate::format::meta_page::{KIND_CHECKPOINT, KIND_TRIM};
+use crate::format::meta_page::{KIND_CHECKPOINT, KIND_SUMMARY, KIND_TRANSLATION, KIND_TRIM};
 
 /// Most sectors one page may hold: the record names an LBA per sector, and
 /// the FTL's fixed scatter lists are this long, so the I/O path never
@@ -34,7 +37,7 @@ pub const MAX_SECTORS_PER_PAGE: usize = 16;
 
 const MAGIC: [u8; 4] = *b"ZCFP";
 /// Version of the record layout written by this code.
-pub const VERSION: u8 = 1;
+pub const VERSION: u8 = 2;
 const HEADER_LEN: usize = 24;
 /// LBA slot value meaning "this sector holds no data" (padding).
 pub const NO_LBA: u32 = 0xFFFF_FFFF;
@@ -55,12 +58,26 @@ pub enum PageKind {
     Checkpoint,
     /// A trim record (meta stream).
     Trim,
+    /// A translation page: a slice of the map (meta stream).
+    Translation,
+    /// A data block's summary: what each of its pages holds (the block's
+    /// last page).
+    Summary,
 }
 
 impl PageKind {
     /// Whether the page belongs to the meta stream.
     pub fn is_meta(self) -> bool {
-        matches!(self, PageKind::Checkpoint | PageKind::Trim)
+        matches!(
+            self,
+            PageKind::Checkpoint | PageKind::Trim | PageKind::Translation
+        )
+    }
+
+    /// Whether the page carries host data (written by the host or moved by
+    /// GC); everything else is the FTL's own bookkeeping.
+    pub fn is_data(self) -> bool {
+        matches!(self, PageKind::Host | PageKind::Relocated)
     }
 }
 
@@ -118,6 +135,8 @@ impl PageRecord {
             PageKind::Relocated => 2,
             PageKind::Checkpoint => KIND_CHECKPOINT,
             PageKind::Trim => KIND_TRIM,
+            PageKind::Translation => KIND_TRANSLATION,
+            PageKind::Summary => KIND_SUMMARY,
         };
         out[6] = self.sectors;
         out[7] = 0;
@@ -156,6 +175,8 @@ impl PageRecord {
             2 => PageKind::Relocated,
             KIND_CHECKPOINT => PageKind::Checkpoint,
             KIND_TRIM => PageKind::Trim,
+            KIND_TRANSLATION => PageKind::Translation,
+            KIND_SUMMARY => PageKind::Summary,
             _ => return Err(OobError::Corrupt),
         };
         // In bounds: `buf` holds `record_len(n)` bytes (checked above).
@@ -215,14 +236,14 @@ mod tests {
     proptest::proptest! {
         #[test]
         fn any_record_round_trips(
-            kind in 0usize..4,
+            kind in 0usize..6,
             seq: u64,
             erase_count: u32,
             data_crc: u32,
             lbas in proptest::collection::vec(proptest::prelude::any::<u32>(), 1..=MAX_SECTORS_PER_PAGE),
         ) {
             let mut r = PageRecord {
-                kind: [PageKind::Host, PageKind::Relocated, PageKind::Checkpoint, PageKind::Trim][kind],
+                kind: [PageKind::Host, PageKind::Relocated, PageKind::Checkpoint, PageKind::Trim, PageKind::Translation, PageKind::Summary][kind],
                 seq: Seq(seq),
                 erase_count,
                 data_crc,

@@ -34,6 +34,21 @@ impl<N: Nand, M: SlotMemory> Ftl<N, M> {
         self.flash
             .check(self.logical, |b| self.cache.relocating_from(b, &layout))
             .map_err(IntegrityError)?;
+        let tps = self.flash.translation();
+        self.meta
+            .check_refs(|b| {
+                let in_b = |at: u32| {
+                    at != crate::translation::NO_PAGE
+                        && layout.page_at(at).is_some_and(|p| p.block == b)
+                };
+                (0..tps.len())
+                    .map(|t| {
+                        let (l, r) = (tps.loc(t), tps.root(t));
+                        u32::from(in_b(l)) + u32::from(r != l && in_b(r))
+                    })
+                    .sum()
+            })
+            .map_err(IntegrityError)?;
         self.cache.check().map_err(IntegrityError)
     }
 }

@@ -1,4 +1,5 @@
-//! Writing the meta stream: trim records and checkpoints.
+//! Writing the meta stream: trim records, translation pages and
+//! checkpoints.
 //!
 //! **Trim records** make trims durable. Trimmed ranges collect in the meta
 //! stream's pending list and are logged as one meta page before the next
@@ -7,23 +8,34 @@
 //! written before the trim and every page written after it, and no block
 //! the trim emptied can be erased before the record is on flash.
 //!
-//! **Checkpoints** snapshot the map and the block table into meta pages,
-//! taken at sequence `S`: recovery loads the newest *complete* checkpoint
-//! and replays only what was written after `S`. Meta blocks older than the
-//! new checkpoint are released only once it is complete and synced, so a
-//! cut while writing one leaves the previous one whole. The map is read
-//! through its own interface (`Mapping::to_raw`).
+//! **Translation pages** hold the map, a slice each. A checkpoint writes
+//! back only dirty slices, the oldest-changed first, as many as the
+//! write-back credit allows (`translation_write_permille` per host page),
+//! so the map costs a fixed small share of the writes whatever the
+//! capacity; the price is replay: recovery replays from the *horizon*, the
+//! oldest change not yet written back.
+//!
+//! **Checkpoints** write the translation directory and the block table as
+//! of sequence `S`, with the horizon. Meta blocks older than the new
+//! checkpoint are released only once it is complete and synced, and only
+//! if nothing in them is still needed (see `meta_stream.rs`), so a cut while
+//! writing one leaves the previous one whole. When the meta stream holds
+//! all the blocks it may, its oldest block is cleaned: the translation
+//! pages it holds are written again and the slices whose change predates
+//! its trim records are written back, so the checkpoint releases it.
 //!
 //! The meta stream keeps an erased page ready at all times (refilled after
 //! each meta page), so logging trims never needs a block erased first.
 
-use crate::addr::{Lba, Ppa};
+use crate::addr::{BlockIdx, Lba, Ppa};
 use crate::blocks::{BlockState, Stream};
 use crate::error::Error;
 use crate::format::checkpoint::{BlockRecord, Shape};
 use crate::format::oob::PageKind;
+use crate::format::translation;
 use crate::nand::{Nand, NandError, NandErrorKind};
 use crate::slot::SlotMemory;
+use crate::translation::NO_PAGE;
 
 use super::{Ftl, FtlResult};
 
@@ -35,27 +47,115 @@ impl<N: Nand, M: SlotMemory> Ftl<N, M> {
             return Ok(());
         }
         self.meta.build_trim_record();
-        self.program_meta_page(PageKind::Trim)?;
+        let ppa = self.program_meta_page(PageKind::Trim, 0)?;
         self.flash.release_holds();
-        self.meta.trim_record_written();
+        self.meta.trim_record_written(ppa.block, self.media.seq());
         self.ready_meta_page()
     }
 
-    /// Writes a checkpoint: the map and block table as of now. Public so an
-    /// embedder can take one at a clean shutdown (the next mount then has
-    /// nothing to replay).
+    /// Writes a checkpoint: dirty translation pages as the credit allows,
+    /// then the directory and block table as of now. Public so an embedder
+    /// can take one at a clean shutdown.
     pub fn checkpoint(&mut self) -> FtlResult<(), N> {
+        self.checkpoint_cleaning(None)
+    }
+
+    /// A checkpoint that also empties meta block `evacuate` (wear
+    /// leveling), or the oldest one if the meta stream is at its limit.
+    pub(super) fn checkpoint_cleaning(&mut self, evacuate: Option<BlockIdx>) -> FtlResult<(), N> {
         self.log_trims()?;
+        let limit = self.cfg.meta_blocks(&self.geo);
+        let clean = evacuate.or_else(|| {
+            (self.meta.block_count() + 1 >= limit)
+                .then(|| self.meta.oldest().map(|(b, _)| b))
+                .flatten()
+        });
+        if let Some(b) = clean {
+            self.evacuate_meta_block(b)?;
+        }
+        while let Some((t, _)) = self.flash.translation().oldest() {
+            if !self.meta.take_write_back_credit() {
+                break;
+            }
+            self.write_translation_page(t)?;
+        }
+        if self.flash.translation().dirty() == 0 {
+            // Nothing to spend it on: credit is not banked for later bursts.
+            self.meta.clear_write_back_credit();
+        }
+        self.write_root()
+    }
+
+    /// Writes again every translation page the table names in meta block
+    /// `b`, and writes back every slice changed before `b`'s newest trim
+    /// record, so the next checkpoint can release `b`.
+    fn evacuate_meta_block(&mut self, b: BlockIdx) -> FtlResult<(), N> {
+        if self.flash.open_block(Stream::Meta) == Some(b) {
+            self.flash.close(Stream::Meta);
+            self.ready_meta_page()?;
+        }
+        let newest_trim = self
+            .meta
+            .oldest()
+            .filter(|&(o, _)| o == b)
+            .map_or(0, |(_, s)| s);
+        while let Some((t, since)) = self.flash.translation().oldest() {
+            if since > newest_trim {
+                break;
+            }
+            self.write_translation_page(t)?;
+        }
+        let layout = *self.flash.layout();
+        for t in 0..self.flash.translation().len() {
+            let named = [
+                self.flash.translation().loc(t),
+                self.flash.translation().root(t),
+            ];
+            if named
+                .iter()
+                .any(|&at| at != NO_PAGE && layout.page_at(at).is_some_and(|p| p.block == b))
+            {
+                self.write_translation_page(t)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes translation page `t` from the map.
+    fn write_translation_page(&mut self, t: u32) -> FtlResult<(), N> {
+        let (first, n) = self.flash.translation_entries(t);
+        let flash = &self.flash;
+        translation::encode(self.meta.page_mut(), t, n, |i| {
+            flash.mapping(Lba(first + i as u64)).to_raw()
+        });
+        let ppa = self.program_meta_page(PageKind::Translation, t)?;
+        let root = self.flash.translation().root(t);
+        let old = self.flash.translation_written(t, ppa);
+        self.meta.add_ref(ppa.block);
+        if old != NO_PAGE && old != root {
+            let b = self.flash.layout().page_at(old).expect("named page").block;
+            self.meta.drop_ref(b);
+        }
+        self.ready_meta_page()
+    }
+
+    /// Writes the directory and the block table, syncs, and releases what
+    /// the previous checkpoint needed and this one does not.
+    fn write_root(&mut self) -> FtlResult<(), N> {
         let snapshot = self.media.seq();
+        let horizon = self.flash.translation().horizon(snapshot);
         // Blocks open at the snapshot are recorded open whatever they are by
         // the time the block table is written (the meta stream may fill and
         // open blocks while the checkpoint is written): recovery replays
         // open blocks, and their pages past the snapshot must not be missed.
         let open_at_snapshot =
             [Stream::Host, Stream::Relocated, Stream::Meta].map(|s| self.flash.open_block(s));
+        let tps = self.flash.translation();
         let shape = Shape {
             logical: self.logical,
             blocks: self.flash.block_count(),
+            tps: tps.len(),
+            entries: tps.entries(),
         };
         let count = shape.chunks(self.geo.page_size as usize);
         let mut first_block = None;
@@ -66,9 +166,10 @@ impl<N: Nand, M: SlotMemory> Ftl<N, M> {
                 snapshot,
                 index,
                 count,
-                |l| flash.mapping(Lba(l)).to_raw(),
+                horizon,
+                |t| flash.translation().loc(t),
                 |b| {
-                    let b = crate::addr::BlockIdx(b);
+                    let b = BlockIdx(b);
                     BlockRecord {
                         erase_count: flash.erase_count(b),
                         next_page: flash.next_page(b),
@@ -77,30 +178,42 @@ impl<N: Nand, M: SlotMemory> Ftl<N, M> {
                         } else {
                             flash.state(b)
                         },
+                        last_seq: flash.blocks().last_seq(b),
                     }
                 },
             );
-            let ppa = self.program_meta_page(PageKind::Checkpoint)?;
+            let ppa = self.program_meta_page(PageKind::Checkpoint, index)?;
             self.ready_meta_page()?;
             first_block.get_or_insert(ppa.block);
         }
         self.media.sync().map_err(Error::Nand)?;
-        // Complete and durable: meta blocks before this checkpoint's first
-        // are obsolete.
+        // Complete and durable: it names the newest translation pages, and
+        // what only the previous one needed is obsolete.
+        let layout = *self.flash.layout();
+        let meta = &mut self.meta;
+        self.flash.translation_checkpointed(|old, _| {
+            if let Some(p) = layout.page_at(old).filter(|_| old != NO_PAGE) {
+                meta.drop_ref(p.block);
+            }
+        });
         let first = first_block.expect("a checkpoint has at least one chunk");
         let flash = &mut self.flash;
-        self.meta.checkpoint_done(first, |b| flash.release_meta(b));
+        self.meta
+            .checkpoint_done(first, horizon, |b| flash.release_meta(b));
         Ok(())
     }
 
-    /// Programs the meta stream's page buffer as its next page; a program
-    /// failure retires the block (once obsolete) and retries elsewhere.
-    fn program_meta_page(&mut self, kind: PageKind) -> FtlResult<Ppa, N> {
+    /// Programs the meta stream's page buffer as its next page, naming
+    /// `word` in its spare area (chunk index, translation page number); a
+    /// program failure retires the block (once obsolete) and retries
+    /// elsewhere.
+    fn program_meta_page(&mut self, kind: PageKind, word: u32) -> FtlResult<Ppa, N> {
         loop {
             let ppa = self.frontier_page(Stream::Meta)?;
             let erase_count = self.flash.erase_count(ppa.block);
             let page = self.meta.page();
-            match self.media.program(ppa, kind, &[], &[page], erase_count) {
+            let name = [Some(Lba(u64::from(word)))];
+            match self.media.program(ppa, kind, &name, &[page], erase_count) {
                 Ok(seq) => {
                     self.flash.programmed(ppa.block, seq.0);
                     return Ok(ppa);

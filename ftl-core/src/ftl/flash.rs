@@ -1,8 +1,10 @@
 //! The flash map: where every LBA lives on flash and what every block holds.
 //!
 //! [`FlashMap`] owns the logical-to-physical map (through the mapping seam
-//! in `crate::map`), the validity bitmap, the block table, the write
-//! frontier of each stream (its open block), the blocks held back by trims
+//! in `crate::map`) and which of its translation pages changed since they
+//! were written (`crate::translation`), the validity bitmap, the block
+//! table, the write frontier of each stream (its open block) with the
+//! summary each open data block collects, the blocks held back by trims
 //! not yet logged and the blocks whose bad mark is still to be written.
 //! It issues no NAND operation: the FTL programs and erases through the
 //! media port, then tells the flash map what happened.
@@ -11,9 +13,11 @@ use alloc::vec::Vec;
 
 use crate::addr::{BlockIdx, Lba, Ppa, Psa};
 use crate::blocks::{BlockState, BlockTable, Stream, Wear};
+use crate::format::summary::SummaryBuilder;
 use crate::gc::{self, GcPolicy};
 use crate::layout::Layout;
 use crate::map::{FlatMap, Mapping};
+use crate::translation::TranslationTable;
 use crate::validity::Validity;
 use crate::wear;
 
@@ -23,6 +27,14 @@ use super::check::ensure;
 pub(super) struct FlashMap {
     layout: Layout,
     map: FlatMap,
+    /// Where each translation page is, and which changed since written.
+    tps: TranslationTable,
+    /// The newest sequence number programmed: a change to the map is
+    /// dated by it.
+    now: u64,
+    /// The summary each open data block (host, relocation) collects, in a
+    /// page buffer of its own.
+    summaries: [(SummaryBuilder, Vec<u8>); 2],
     valid: Validity,
     blocks: BlockTable,
     /// Open block per stream (host, relocation, meta).
@@ -36,10 +48,17 @@ pub(super) struct FlashMap {
 }
 
 impl FlashMap {
-    pub fn new(layout: Layout, logical: u64, blocks: u32) -> Self {
+    pub fn new(layout: Layout, logical: u64, blocks: u32, entries: u32, page_size: usize) -> Self {
+        let summary = || {
+            let mut page = alloc::vec![0u8; page_size];
+            (SummaryBuilder::start(&mut page, layout.spp as usize), page)
+        };
         FlashMap {
             layout,
             map: FlatMap::new(logical),
+            tps: TranslationTable::new(logical, entries),
+            now: 0,
+            summaries: [summary(), summary()],
             valid: Validity::new(layout, blocks),
             blocks: BlockTable::new(blocks),
             open: [None, None, None],
@@ -75,6 +94,7 @@ impl FlashMap {
             "remap into a block not written by a data stream"
         );
         self.valid.set(psa);
+        self.touch(lba);
         let old = self.map.set(lba, Mapping::Flash(psa)).psa()?;
         self.valid.clear(old);
         Some(self.layout.block(old))
@@ -84,6 +104,7 @@ impl FlashMap {
     /// Returns the block that lost data, to settle.
     pub fn unmap(&mut self, lba: Lba) -> Option<BlockIdx> {
         let old = self.map.set(lba, Mapping::Unmapped).psa()?;
+        self.touch(lba);
         let b = self.layout.block(old);
         if !self.blocks.is_held(b) {
             self.blocks.set_held(b, true);
@@ -100,6 +121,7 @@ impl FlashMap {
     pub fn lose(&mut self, psa: Psa) -> BlockIdx {
         if let Some(l) = self.map.find(psa) {
             self.map.set(l, Mapping::Lost);
+            self.touch(l);
             debug_assert!(self.map.find(psa).is_none(), "two LBAs at {psa}");
         }
         self.valid.clear(psa);
@@ -114,9 +136,50 @@ impl FlashMap {
         self.valid.page_has_valid(ppa)
     }
 
+    /// The map changed at `lba`: its translation page is dirty from now.
+    fn touch(&mut self, lba: Lba) {
+        let t = self.tps.page_of(lba);
+        self.tps.touch(t, self.now);
+    }
+
     /// Bytes of RAM the map holds.
     pub fn map_ram_bytes(&self) -> usize {
         self.map.ram_bytes()
+    }
+
+    /// Bytes of RAM the translation table holds.
+    pub fn translation_ram_bytes(&self) -> usize {
+        self.tps.ram_bytes()
+    }
+
+    /// Bytes of RAM the validity bitmap and the block table hold.
+    pub fn block_ram_bytes(&self) -> (usize, usize) {
+        (self.valid.ram_bytes(), self.blocks.ram_bytes())
+    }
+
+    // ---- translation pages ----------------------------------------------------------
+
+    pub fn translation(&self) -> &TranslationTable {
+        &self.tps
+    }
+
+    /// Translation page `t` was written at `ppa`; returns the address of the
+    /// copy it replaces.
+    pub fn translation_written(&mut self, t: u32, ppa: Ppa) -> u32 {
+        let at = self.layout.page_index(ppa);
+        self.tps.written(t, at)
+    }
+
+    /// A checkpoint naming every newest translation page is complete.
+    pub fn translation_checkpointed(&mut self, moved: impl FnMut(u32, u32)) {
+        self.tps.checkpointed(moved);
+    }
+
+    /// The persisted entries of translation page `t`, for `out(i, raw)`.
+    pub fn translation_entries(&self, t: u32) -> (u64, usize) {
+        let first = self.tps.first_lba(t).0;
+        let n = (self.map.len() - first).min(u64::from(self.tps.entries()));
+        (first, n as usize)
     }
 
     // ---- blocks -------------------------------------------------------------------
@@ -158,17 +221,65 @@ impl FlashMap {
     }
 
     /// The next page of the stream's open block, if it has one; the block
-    /// turns `Full` (or `Meta`) when its last page is handed out.
+    /// turns `Full` (or `Meta`) when its last page is handed out. A data
+    /// block whose last data page was handed out waits for its summary
+    /// (`summary_due`) and hands out nothing more.
     pub fn advance(&mut self, stream: Stream) -> Option<Ppa> {
         let k = stream as usize;
         let b = self.open[k]?;
         let p = self.blocks.next_page(b);
-        debug_assert!(p < self.layout.ppb);
+        let limit = match stream {
+            Stream::Meta => self.layout.ppb,
+            Stream::Host | Stream::Relocated => self.layout.data_ppb,
+        };
+        if p >= limit {
+            return None;
+        }
         self.blocks.set_next_page(b, p + 1);
         if p + 1 == self.layout.ppb {
             self.close(stream);
         }
         Some(Ppa::new(b, p))
+    }
+
+    /// Whether the data stream's open block has all its data pages and
+    /// waits for its summary.
+    pub fn summary_due(&self, stream: Stream) -> bool {
+        self.open[stream as usize].is_some_and(|b| {
+            self.layout.has_summary() && self.blocks.next_page(b) == self.layout.data_ppb
+        })
+    }
+
+    /// Notes a data page programmed in the stream's open block, for its
+    /// summary.
+    pub fn summarize(&mut self, stream: Stream, ppa: Ppa, seq: u64, lbas: &[u32]) {
+        let (b, page) = &mut self.summaries[stream as usize];
+        if self.layout.has_summary() && ppa.page == b.pages() {
+            b.note(page, ppa.page, seq, lbas);
+        }
+    }
+
+    /// The summary page of the stream's open block, ready to program, and
+    /// where it goes; the block is then full.
+    pub fn take_summary(&mut self, stream: Stream) -> Option<(Ppa, &[u8])> {
+        if !self.summary_due(stream) {
+            return None;
+        }
+        let b = self.open[stream as usize]?;
+        let complete = self.summaries[stream as usize].0.pages() == self.layout.data_ppb;
+        self.blocks.set_next_page(b, self.layout.ppb);
+        self.close(stream);
+        if !complete {
+            // A page of it was not noted (cannot happen: a failed program
+            // closes the block); no summary, recovery scans the block.
+            return None;
+        }
+        let (builder, page) = &mut self.summaries[stream as usize];
+        builder.finish(page);
+        Some((
+            Ppa::new(b, self.layout.data_ppb),
+            &self.summaries[stream as usize].1,
+        ))
     }
 
     /// Closes the stream's open block where it stands.
@@ -205,11 +316,17 @@ impl FlashMap {
         self.blocks.set_state(b, BlockState::Open);
         self.blocks.set_next_page(b, 0);
         self.open[k] = Some(b);
+        if stream != Stream::Meta {
+            let (builder, page) = &mut self.summaries[k];
+            *builder = SummaryBuilder::start(page, self.layout.spp as usize);
+        }
     }
 
-    /// Notes a page programmed into `b` at `seq` (its age, for GC).
+    /// Notes a page programmed into `b` at `seq` (its age, for GC; and the
+    /// date of the map changes it causes).
     pub fn programmed(&mut self, b: BlockIdx, seq: u64) {
         self.blocks.set_last_seq(b, seq);
+        self.now = self.now.max(seq);
     }
 
     /// A program failed in the stream's open block `b`: close it. Data
@@ -311,13 +428,37 @@ impl FlashMap {
     }
 
     /// Mount, before anything is mapped: the media holds `logical` LBAs.
-    pub fn resize_map(&mut self, logical: u64) {
+    pub fn resize_map(&mut self, logical: u64, entries: u32) {
         self.map = FlatMap::new(logical);
+        self.tps = TranslationTable::new(logical, entries);
     }
 
-    /// Mount: `lba` is `m`, as the checkpoint or replay says.
-    pub fn restore_mapping(&mut self, lba: Lba, m: Mapping) {
+    /// Mount: `lba` is `m`, as a translation page says.
+    pub fn load_mapping(&mut self, lba: Lba, m: Mapping) {
         self.map.set(lba, m);
+    }
+
+    /// Mount: `lba` became `m` by an event at `seq` replayed from after
+    /// the horizon; its translation page must be written again.
+    pub fn replay_mapping(&mut self, lba: Lba, m: Mapping, seq: u64) {
+        self.map.set(lba, m);
+        let t = self.tps.page_of(lba);
+        self.tps.touch(t, seq);
+    }
+
+    /// Mount: translation page `t` is at directory address `at`.
+    pub fn restore_translation(&mut self, t: u32, at: u32) {
+        self.tps.restore(t, at);
+    }
+
+    /// Mount: the newest page of `b` has sequence number `seq`.
+    pub fn restore_last_seq(&mut self, b: BlockIdx, seq: u64) {
+        self.blocks.set_last_seq(b, seq);
+    }
+
+    /// Mount: the newest sequence number on flash.
+    pub fn restore_now(&mut self, seq: u64) {
+        self.now = self.now.max(seq);
     }
 
     /// Mount: derives validity from the map. An LBA claiming a sector
@@ -354,6 +495,7 @@ impl FlashMap {
         logical: u64,
         relocating: impl Fn(BlockIdx) -> bool,
     ) -> Result<(), &'static str> {
+        self.tps.check()?;
         let mut mapped = 0u64;
         for l in (0..logical).map(Lba) {
             let Some(psa) = self.map.get(l).psa() else {

@@ -172,12 +172,14 @@ impl<N: Nand, M: SlotMemory> Ftl<N, M> {
         Ok(())
     }
 
-    /// The end of every update: writes a checkpoint if one is due.
+    /// The end of every update: writes a checkpoint if one is due, after
+    /// collecting garbage if the blocks it may need are short (the meta
+    /// stream takes its blocks from the same pool as the host).
     fn end_update(&mut self) -> FtlResult<(), N> {
-        if self
-            .meta
-            .checkpoint_due(self.cfg.checkpoint_interval_pages, self.flash.layout().ppb)
-        {
+        if self.meta.checkpoint_due(self.flash.layout().ppb) {
+            if self.flash.available() < self.cfg.gc_threshold_blocks {
+                self.maintain()?;
+            }
             self.checkpoint()?;
         }
         Ok(())

@@ -76,10 +76,11 @@ impl<N: Nand, M: SlotMemory> Ftl<N, M> {
         self.mark_pending_bad()
     }
 
-    /// The meta stream writes little, so its blocks can be the coldest of
-    /// all. When one is the least worn and the spread exceeds the bound,
-    /// close the meta stream's block and checkpoint: the checkpoint lands in
-    /// a fresh block and releases the old ones to the free pool.
+    /// The meta stream's blocks can be the coldest of all (a translation
+    /// page of cold data is never rewritten). When one is the least worn
+    /// and the spread exceeds the bound, checkpoint while evacuating it:
+    /// its live pages are written again elsewhere and it returns to the
+    /// free pool.
     fn rotate_cold_meta(&mut self) -> FtlResult<(), N> {
         let wear = self.flash.wear();
         if wear.max.saturating_sub(wear.min) <= self.cfg.wear_leveling_bound {
@@ -88,14 +89,12 @@ impl<N: Nand, M: SlotMemory> Ftl<N, M> {
         let cold = self
             .meta
             .blocks()
-            .iter()
-            .any(|&b| self.flash.erase_count(b) == wear.min);
-        if !cold {
+            .find(|&b| self.flash.erase_count(b) == wear.min);
+        let Some(cold) = cold else {
             return Ok(());
-        }
-        self.flash.close(Stream::Meta);
+        };
         self.maint.wear_level_moves += 1;
-        self.checkpoint()
+        self.checkpoint_cleaning(Some(cold))
     }
 
     /// Moves every valid sector of `victim` into the relocation stream.

@@ -22,6 +22,10 @@ pub(super) struct MediaCounters {
     pub meta_pages_programmed: u64,
     /// Data pages programmed with padding (partial groups).
     pub padded_pages: u64,
+    /// Of the meta pages: translation pages, checkpoint chunks, summaries.
+    pub translation_pages: u64,
+    pub checkpoint_pages: u64,
+    pub summary_pages: u64,
     /// Sectors read (data reads, not spare-only reads).
     pub sectors_read: u64,
     pub erases: u64,
@@ -127,7 +131,13 @@ impl<N: Nand> Media<N> {
 
     fn count_program(&mut self, kind: PageKind, data_sectors: usize) {
         self.counters.pages_programmed += 1;
-        if kind.is_meta() {
+        match kind {
+            PageKind::Translation => self.counters.translation_pages += 1,
+            PageKind::Checkpoint => self.counters.checkpoint_pages += 1,
+            PageKind::Summary => self.counters.summary_pages += 1,
+            PageKind::Host | PageKind::Relocated | PageKind::Trim => {}
+        }
+        if !kind.is_data() {
             self.counters.meta_pages_programmed += 1;
         } else if data_sectors < self.spp {
             self.counters.padded_pages += 1;

@@ -1,9 +1,15 @@
 //! The meta stream's state: trims waiting for a trim record, the meta
-//! blocks recovery still needs, and when the next checkpoint is due.
+//! blocks and what in each one recovery still needs, when the next
+//! checkpoint is due and how many translation pages it may write back.
 //!
 //! [`MetaStream`] owns these and the page buffer meta pages are built in;
 //! `checkpoint.rs` writes the pages through the media port. The formats
-//! are in `crate::format::{checkpoint, trim_record}`.
+//! are in `crate::format::{checkpoint, trim_record, translation}`.
+//!
+//! A meta block is needed while it holds a translation page the translation
+//! table names (newest copy, or the copy the last checkpoint names: its
+//! *references*), a trim record at or after the last checkpoint's horizon,
+//! or any page of the last complete checkpoint or after it.
 
 use alloc::vec::Vec;
 
@@ -17,32 +23,49 @@ pub(super) struct MetaCounters {
     pub trim_records: u64,
 }
 
+/// A block of the meta stream and what it holds that someone needs.
+#[derive(Clone, Copy, Debug)]
+struct MetaBlock {
+    block: BlockIdx,
+    /// Translation pages in it the translation table names.
+    refs: u32,
+    /// Sequence number of its newest trim record (0: none).
+    newest_trim: u64,
+}
+
 /// Pending trims, live meta blocks and checkpoint bookkeeping.
 pub(super) struct MetaStream {
     /// Trimmed ranges not yet in a trim record: (first LBA, count).
     pending_trims: Vec<(u32, u32)>,
     trim_capacity: usize,
-    /// Meta blocks still needed by recovery, oldest first.
-    blocks: Vec<BlockIdx>,
+    /// Meta blocks, oldest first.
+    blocks: Vec<MetaBlock>,
+    /// Translation pages the next checkpoint may write back, in
+    /// thousandths (credited per host page).
+    write_back_credit: u64,
     /// One page of scratch for building meta pages.
     page: Vec<u8>,
     /// Host pages programmed since that checkpoint.
     host_pages_since: u32,
     /// Trim records written since that checkpoint.
     trim_records_since: u32,
+    /// Host pages between checkpoints.
+    interval: u32,
     pub counters: MetaCounters,
 }
 
 impl MetaStream {
-    pub fn new(page_size: usize, blocks: u32) -> Self {
+    pub fn new(page_size: usize, blocks: u32, interval: u32) -> Self {
         let trim_capacity = trim_record::capacity(page_size);
         MetaStream {
             pending_trims: Vec::with_capacity(trim_capacity),
             trim_capacity,
             blocks: Vec::with_capacity(blocks as usize),
+            write_back_credit: 0,
             page: alloc::vec![0; page_size],
             host_pages_since: 0,
             trim_records_since: 0,
+            interval,
             counters: MetaCounters::default(),
         }
     }
@@ -87,10 +110,13 @@ impl MetaStream {
         self.pending_trims.clear();
     }
 
-    /// A trim record reached flash.
-    pub fn trim_record_written(&mut self) {
+    /// A trim record reached flash in block `b` at `seq`.
+    pub fn trim_record_written(&mut self, b: BlockIdx, seq: u64) {
         self.counters.trim_records += 1;
         self.trim_records_since += 1;
+        if let Some(m) = self.find(b) {
+            m.newest_trim = m.newest_trim.max(seq);
+        }
     }
 
     /// The page buffer, for a checkpoint chunk.
@@ -102,38 +128,142 @@ impl MetaStream {
         &self.page
     }
 
-    /// A host page reached flash.
-    pub fn host_page_written(&mut self) {
+    /// A host page reached flash: `permille` thousandths of a translation
+    /// page may be written back for it.
+    pub fn host_page_written(&mut self, permille: u16) {
         self.host_pages_since += 1;
+        self.write_back_credit += u64::from(permille);
     }
 
-    /// Whether a checkpoint is due: `interval` host pages, or half a block
-    /// (`ppb / 2`) of trim records, since the last one. The trim bound keeps
-    /// the meta stream within its reserved blocks.
-    pub fn checkpoint_due(&self, interval: u32, ppb: u32) -> bool {
-        self.host_pages_since >= interval || self.trim_records_since >= ppb / 2
+    /// Forgets the credit.
+    pub fn clear_write_back_credit(&mut self) {
+        self.write_back_credit = 0;
+    }
+
+    /// Takes the credit for one translation page write-back, if there is
+    /// enough.
+    pub fn take_write_back_credit(&mut self) -> bool {
+        if self.write_back_credit < 1000 {
+            return false;
+        }
+        self.write_back_credit -= 1000;
+        true
+    }
+
+    /// Whether a checkpoint is due: the interval's host pages, or half a
+    /// block (`ppb / 2`) of trim records, since the last one. The trim bound
+    /// keeps the meta stream within its reserved blocks.
+    pub fn checkpoint_due(&self, ppb: u32) -> bool {
+        self.host_pages_since >= self.interval || self.trim_records_since >= ppb / 2
     }
 
     /// A block joins the meta stream.
     pub fn add_block(&mut self, b: BlockIdx) {
-        debug_assert!(!self.blocks.contains(&b));
-        self.blocks.push(b);
+        debug_assert!(self.find(b).is_none());
+        self.blocks.push(MetaBlock {
+            block: b,
+            refs: 0,
+            newest_trim: 0,
+        });
     }
 
-    pub fn blocks(&self) -> &[BlockIdx] {
-        &self.blocks
+    fn find(&mut self, b: BlockIdx) -> Option<&mut MetaBlock> {
+        self.blocks.iter_mut().rev().find(|m| m.block == b)
     }
 
-    /// The checkpoint whose first chunk is in `first` is
-    /// complete and durable: the meta blocks before `first` are obsolete.
-    /// Calls `release` for each, oldest first.
-    pub fn checkpoint_done(&mut self, first: BlockIdx, mut release: impl FnMut(BlockIdx)) {
-        let keep_from = self.blocks.iter().position(|&b| b == first).unwrap_or(0);
-        for b in self.blocks.drain(..keep_from) {
-            release(b);
+    /// Meta blocks, oldest first.
+    pub fn blocks(&self) -> impl Iterator<Item = BlockIdx> + '_ {
+        self.blocks.iter().map(|m| m.block)
+    }
+
+    /// Meta blocks held.
+    pub fn block_count(&self) -> u32 {
+        self.blocks.len() as u32
+    }
+
+    /// The translation table names a page in `b` once more.
+    pub fn add_ref(&mut self, b: BlockIdx) {
+        let m = self
+            .find(b)
+            .expect("translation page outside the meta stream");
+        m.refs += 1;
+    }
+
+    /// The translation table names a page in `b` once less.
+    pub fn drop_ref(&mut self, b: BlockIdx) {
+        let m = self
+            .find(b)
+            .expect("translation page outside the meta stream");
+        assert!(m.refs > 0, "meta block {b} references underflow");
+        m.refs -= 1;
+    }
+
+    /// Mount: a translation page the checkpoint names is in `b` (a meta
+    /// block, checked by the caller).
+    pub fn restore_ref(&mut self, b: BlockIdx) {
+        if let Some(m) = self.find(b) {
+            m.refs += 1;
         }
+    }
+
+    /// The oldest meta block and its newest trim record: the one to clean.
+    pub fn oldest(&self) -> Option<(BlockIdx, u64)> {
+        self.blocks.first().map(|m| (m.block, m.newest_trim))
+    }
+
+    /// The checkpoint whose first chunk is in `first` and whose horizon is
+    /// `horizon` is complete and durable. Meta blocks before `first` that
+    /// hold no named translation page and no trim record at or after the
+    /// horizon are obsolete: `release` is called for each, oldest first.
+    pub fn checkpoint_done(
+        &mut self,
+        first: BlockIdx,
+        horizon: u64,
+        release: impl FnMut(BlockIdx),
+    ) {
+        self.release_unneeded(Some(first), horizon, release);
         self.host_pages_since = 0;
         self.trim_records_since = 0;
         self.counters.checkpoints += 1;
+    }
+
+    /// Releases the meta blocks before `first` (all, if no checkpoint) that
+    /// hold no named translation page and no trim record at or after
+    /// `horizon`.
+    pub fn release_unneeded(
+        &mut self,
+        first: Option<BlockIdx>,
+        horizon: u64,
+        mut release: impl FnMut(BlockIdx),
+    ) {
+        let keep_from = match first {
+            Some(f) => self.blocks.iter().position(|m| m.block == f).unwrap_or(0),
+            None => self.blocks.len(),
+        };
+        let mut i = 0;
+        self.blocks.retain(|m| {
+            let before = i < keep_from;
+            i += 1;
+            let needed = !before || m.refs > 0 || m.newest_trim >= horizon;
+            if !needed {
+                release(m.block);
+            }
+            needed
+        });
+    }
+
+    /// Mount: block `b` holds a trim record at `seq`.
+    pub fn restore_trim(&mut self, b: BlockIdx, seq: u64) {
+        if let Some(m) = self.find(b) {
+            m.newest_trim = m.newest_trim.max(seq);
+        }
+    }
+
+    /// Checks the references against a recount.
+    pub fn check_refs(&self, count: impl Fn(BlockIdx) -> u32) -> Result<(), &'static str> {
+        for m in &self.blocks {
+            super::check::ensure(m.refs == count(m.block), "meta block references drifted")?;
+        }
+        Ok(())
     }
 }

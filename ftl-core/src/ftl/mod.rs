@@ -87,8 +87,18 @@ impl<N: Nand, M: SlotMemory> Ftl<N, M> {
         Ok(Ftl {
             media: Media::new(nand, &geo),
             cache: Cache::new(mem, &cfg, &layout),
-            flash: FlashMap::new(layout, logical, geo.total_blocks()),
-            meta: MetaStream::new(geo.page_size as usize, geo.total_blocks()),
+            flash: FlashMap::new(
+                layout,
+                logical,
+                geo.total_blocks(),
+                cfg.entries_per_translation_page(&geo),
+                geo.page_size as usize,
+            ),
+            meta: MetaStream::new(
+                geo.page_size as usize,
+                geo.total_blocks(),
+                cfg.checkpoint_interval(&geo),
+            ),
             geo,
             cfg,
             logical,
@@ -178,6 +188,14 @@ impl<N: Nand, M: SlotMemory> Ftl<N, M> {
             mount_pages_read: self.mounted.pages_read,
             mount_pages_replayed: self.mounted.pages_replayed,
             map_ram_bytes: self.flash.map_ram_bytes() as u64,
+            translation_ram_bytes: self.flash.translation_ram_bytes() as u64,
+            validity_ram_bytes: self.flash.block_ram_bytes().0 as u64,
+            block_table_ram_bytes: self.flash.block_ram_bytes().1 as u64,
+            translation_pages_written: m.translation_pages,
+            checkpoint_pages_written: m.checkpoint_pages,
+            summary_pages_written: m.summary_pages,
+            dirty_translation_pages: u64::from(self.flash.translation().dirty()),
+            translation_pages: u64::from(self.flash.translation().len()),
         }
     }
 

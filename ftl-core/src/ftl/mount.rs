@@ -2,22 +2,30 @@
 //!
 //! Recovery (`Ftl::open`):
 //! 1. Reads the spare area of every block's first page: cheap, and enough
-//!    to tell meta blocks, blocks written since the last checkpoint and
-//!    torn blocks apart.
-//! 2. Reads the meta blocks whole and loads the newest *complete*
-//!    checkpoint (every chunk present and verified). A cut while a
-//!    checkpoint was written leaves the previous one.
-//! 3. Replays what came after it: data pages and trim records with a
-//!    higher sequence number, in blocks first written after it (or open at
-//!    it). For each LBA the newest event wins, a trim included. Pages whose
-//!    record or data crc fails (torn programs, garbage, foreign data) are
-//!    skipped, so recovery never serves data that was not written.
-//! 4. Closes every block it replayed (a torn page may follow the last good
-//!    one), marks the rest by the checkpoint and writes a new checkpoint.
+//!    to tell meta blocks, data blocks (with the sequence number their
+//!    current contents started at) and torn blocks apart.
+//! 2. Reads the spare areas of the meta blocks and finds the newest
+//!    *complete* checkpoint (every chunk present and verified), read whole.
+//!    A cut while a checkpoint was written leaves the previous one.
+//! 3. Loads the translation pages its directory names into the map. An
+//!    entry pointing into a block rewritten since its page was written is
+//!    *lost*, unless replay finds a newer event for it.
+//! 4. Replays, in sequence order, every event from the checkpoint's
+//!    horizon on: data pages (from each block's summary, or page by page in
+//!    a block without one: open at the cut, or torn) and trim records. An
+//!    event counts for an LBA only if it is newer than that LBA's
+//!    translation page. Pages whose record or data crc fails (torn
+//!    programs, garbage, foreign data) are skipped, so recovery never
+//!    serves data that was not written.
+//! 5. Closes every block it replayed (a torn page may follow the last good
+//!    one), takes the rest from the checkpoint's block table, and writes a
+//!    new checkpoint.
 //!
-//! Work is bounded by the checkpoint interval and the meta stream, not the
-//! device size (plus one spare-area read per block). Media with no
-//! checkpoint at all (an interrupted format) is scanned whole.
+//! The work is one spare-area read per block and per meta page, the
+//! checkpoint, the translation pages, and one page per data block written
+//! since the horizon: the write-back rate bounds it, not the data stored.
+//! Media with no checkpoint at all (an interrupted format) is replayed
+//! whole.
 
 use alloc::vec::Vec;
 
@@ -27,11 +35,12 @@ use crate::config::FtlConfig;
 use crate::error::Error;
 use crate::format::checkpoint::Shape;
 use crate::format::meta_page::{MetaHeader, HEADER_LEN};
-use crate::format::oob::{self, OobError, PageKind, PageRecord};
-use crate::format::trim_record;
+use crate::format::oob::{self, OobError, PageKind, PageRecord, NO_LBA};
+use crate::format::{summary, translation, trim_record};
 use crate::map::Mapping;
 use crate::nand::Nand;
 use crate::slot::SlotMemory;
+use crate::translation::NO_PAGE;
 
 use super::{Ftl, FtlResult};
 
@@ -61,16 +70,37 @@ enum Scan {
     Good(PageRecord),
 }
 
-struct CkptChunk {
+/// A good meta page, known by its spare area.
+#[derive(Clone, Copy)]
+struct MetaSpare {
     seq: u64,
-    index: u32,
-    count: u32,
+    kind: PageKind,
+    /// Chunk index, translation page number.
+    word: u32,
     ppa: Ppa,
 }
 
-struct TrimRecord {
+/// A complete checkpoint found on flash.
+struct Root {
+    snapshot: u64,
+    horizon: u64,
+    first_block: BlockIdx,
+    shape: Shape,
+    payload: Vec<u8>,
+}
+
+/// Something to replay: a data page (`lbas` index into the LBA pool) or a
+/// trim record.
+#[derive(Clone, Copy)]
+struct Event {
     seq: u64,
-    ppa: Ppa,
+    what: EventKind,
+}
+
+#[derive(Clone, Copy)]
+enum EventKind {
+    Page { ppa: Ppa, lbas: u32 },
+    Trim { ppa: Ppa },
 }
 
 impl<N: Nand, M: SlotMemory> Ftl<N, M> {
@@ -109,41 +139,51 @@ impl<N: Nand, M: SlotMemory> Ftl<N, M> {
         for b in ftl.flash.blocks().iter() {
             first[b.0 as usize] = ftl.survey(b, &mut census)?;
         }
-        // Meta blocks, whole: checkpoint chunks and trim records.
-        let mut page = alloc::vec![0u8; ftl.geo.page_size as usize];
-        let mut chunks = Vec::new();
-        let mut trims = Vec::new();
+        // Meta blocks: spare areas only, oldest block first.
+        let mut spares = Vec::new();
+        let mut metas = Vec::new();
         for b in ftl.flash.blocks().iter() {
             if first[b.0 as usize] == First::Meta {
-                ftl.scan_meta_block(b, &mut page, &mut chunks, &mut trims)?;
+                let order = ftl.scan_meta_spares(b, &mut spares)?;
+                metas.push((order, b));
             }
         }
-        let ckpt = newest_complete(&chunks);
-        if let Some((seq, _)) = ckpt {
-            // The media says what capacity it was formatted with.
-            let logical = ftl.checkpoint_capacity(seq, &chunks, &mut page)?;
-            ftl.adopt_capacity(logical)?;
+        metas.sort_unstable();
+        spares.sort_unstable_by_key(|m| m.seq);
+        for &(_, b) in &metas {
+            ftl.meta.add_block(b);
         }
-        let snapshot = match ckpt {
-            Some((seq, count)) => {
-                ftl.load_checkpoint(seq, count, &chunks, &mut page)?;
-                seq
+        let mut page = alloc::vec![0u8; ftl.geo.page_size as usize];
+        let root = ftl.find_root(&spares, &mut page)?;
+        let (snapshot, horizon, tp_seq) = match &root {
+            Some(r) => {
+                ftl.adopt_shape(r.shape)?;
+                ftl.load_root(r, &first, &mut page)?
             }
-            None => 0,
+            None => (0, 0, alloc::vec![0; ftl.flash.translation().len() as usize]),
         };
         ftl.media.observe_seq(snapshot);
-        // Replay data written after the checkpoint.
-        let mut best = alloc::vec![0u64; ftl.logical as usize];
-        for b in ftl.flash.blocks().iter() {
-            let replay = match first[b.0 as usize] {
-                First::Data(seq) => seq > snapshot || ftl.flash.state(b) == BlockState::Open,
+        // Events from the horizon on, in sequence order.
+        let replay: Vec<BlockIdx> = ftl
+            .flash
+            .blocks()
+            .iter()
+            .filter(|&b| match first[b.0 as usize] {
+                First::Data(seq) => {
+                    seq > snapshot
+                        || ftl.flash.state(b) == BlockState::Open
+                        || (ftl.flash.blocks().last_seq(b) >= horizon
+                            && ftl.flash.state(b) != BlockState::Stale)
+                }
                 First::Garbage => true,
                 First::Bad | First::Erased | First::Meta => false,
-            };
-            if !replay {
-                continue;
-            }
-            let used = ftl.replay_block(b, snapshot, &mut page, &mut best, &mut census)?;
+            })
+            .collect();
+        let mut events = Vec::new();
+        let mut pool = Vec::new();
+        for &b in &replay {
+            let used =
+                ftl.collect_block(b, horizon, &mut page, &mut events, &mut pool, &mut census)?;
             ftl.flash.restore_next_page(b, used);
             let state = if used > 0 {
                 BlockState::Full
@@ -161,31 +201,29 @@ impl<N: Nand, M: SlotMemory> Ftl<N, M> {
         if ftl.media.seq() > MAX_PLAUSIBLE_SEQ {
             return Err(Error::Corrupted);
         }
-        for t in trims.iter().filter(|t| t.seq > snapshot) {
-            ftl.replay_trim(t, &mut page, &mut best)?;
-        }
-        // A checkpoint mapping into a block rewritten since, with no newer
-        // event for that LBA, can only mean the newer event was destroyed
-        // (corrupted media): the data is lost, never someone else's.
-        for (l, &newest) in best.iter().enumerate() {
-            let lba = Lba(l as u64);
-            let Some(psa) = ftl.flash.mapping(lba).psa() else {
-                continue;
-            };
-            if newest != 0 {
-                continue;
-            }
-            let rewritten = match first[ftl.flash.layout().block(psa).0 as usize] {
-                First::Data(seq) => seq > snapshot,
-                First::Garbage | First::Erased | First::Meta | First::Bad => true,
-            };
-            if rewritten {
-                ftl.flash.restore_mapping(lba, Mapping::Lost);
+        for m in spares.iter().filter(|m| m.kind == PageKind::Trim) {
+            ftl.meta.restore_trim(m.ppa.block, m.seq);
+            if m.seq >= horizon {
+                events.push(Event {
+                    seq: m.seq,
+                    what: EventKind::Trim { ppa: m.ppa },
+                });
             }
         }
-        ftl.settle_after_mount(&first, &chunks, ckpt);
+        events.sort_unstable_by_key(|e| e.seq);
+        for e in &events {
+            ftl.apply(e, &tp_seq, &pool, &mut page)?;
+        }
+        ftl.settle_after_mount(&first, root.as_ref().map(|r| r.first_block), horizon);
         ftl.flash.rebuild_validity(ftl.logical);
+        ftl.flash.restore_now(ftl.media.seq());
         ftl.check_capacity()?;
+        // Blocks open at the cut were closed where they stood: collect
+        // garbage first, so the closing checkpoint finds room.
+        match ftl.maintain() {
+            Ok(()) | Err(Error::NoSpace) => {}
+            Err(e) => return Err(e),
+        }
         // The closing checkpoint only shortens the next recovery: the
         // previous checkpoint plus what was replayed stays valid on flash.
         // A degraded medium with no block free for it still mounts (writes
@@ -246,155 +284,277 @@ impl<N: Nand, M: SlotMemory> Ftl<N, M> {
         })
     }
 
-    fn scan_meta_block(
-        &mut self,
-        b: BlockIdx,
-        page: &mut [u8],
-        chunks: &mut Vec<CkptChunk>,
-        trims: &mut Vec<TrimRecord>,
-    ) -> FtlResult<(), N> {
+    /// Reads the spare area of each page of meta block `b` and notes the
+    /// good ones; returns the block's order (its first page's sequence).
+    fn scan_meta_spares(&mut self, b: BlockIdx, spares: &mut Vec<MetaSpare>) -> FtlResult<u64, N> {
         let mut used = 0;
+        let mut order = u64::MAX;
         for p in 0..self.flash.layout().ppb {
             let ppa = Ppa::new(b, p);
-            match self.scan_page(ppa, page)? {
-                Scan::Erased => break,
-                Scan::Garbage { .. } => {}
-                Scan::Good(rec) => {
+            match self.media.read_spare(ppa).map_err(Error::Nand)? {
+                Some(Err(OobError::Erased)) => break,
+                Some(Ok(rec)) if rec.kind.is_meta() => {
+                    self.mounted.pages_read += 1;
                     self.media.observe_seq(rec.seq.0);
-                    match (rec.kind, MetaHeader::decode(page)) {
-                        (
-                            PageKind::Checkpoint,
-                            Some(MetaHeader::Checkpoint { seq, index, count }),
-                        ) => chunks.push(CkptChunk {
-                            seq,
-                            index,
-                            count,
-                            ppa,
-                        }),
-                        (PageKind::Trim, Some(MetaHeader::Trim { .. })) => trims.push(TrimRecord {
-                            seq: rec.seq.0,
-                            ppa,
-                        }),
-                        _ => {}
-                    }
+                    order = order.min(rec.seq.0);
+                    spares.push(MetaSpare {
+                        seq: rec.seq.0,
+                        kind: rec.kind,
+                        word: rec.lbas[0],
+                        ppa,
+                    });
                 }
+                _ => {}
             }
             used = p + 1;
         }
         self.flash.restore_next_page(b, used);
         self.flash.restore_block(b, BlockState::Meta);
-        Ok(())
+        Ok(order)
     }
 
-    /// The logical capacity checkpoint `seq` (known complete) records.
-    fn checkpoint_capacity(
+    /// The newest checkpoint whose chunks are all on flash and verify.
+    fn find_root(&mut self, spares: &[MetaSpare], page: &mut [u8]) -> FtlResult<Option<Root>, N> {
+        let cap = self.geo.page_size as usize - HEADER_LEN;
+        for (h, head) in spares.iter().enumerate().rev() {
+            if head.kind != PageKind::Checkpoint || head.word != 0 {
+                continue;
+            }
+            let Some((snapshot, count)) = self.read_chunk(head.ppa, page, None, 0)? else {
+                continue;
+            };
+            let shape = Shape::peek(&page[HEADER_LEN..]).ok_or(Error::Corrupted)?;
+            if shape.blocks != self.flash.block_count()
+                || shape.chunks(self.geo.page_size as usize) != count
+            {
+                return Err(Error::Corrupted);
+            }
+            let mut payload = alloc::vec![0u8; count as usize * cap];
+            payload[..cap].copy_from_slice(&page[HEADER_LEN..]);
+            let mut next = 1;
+            for m in &spares[h + 1..] {
+                if next == count {
+                    break;
+                }
+                if m.kind != PageKind::Checkpoint {
+                    continue;
+                }
+                if m.word != next
+                    || self
+                        .read_chunk(m.ppa, page, Some(snapshot), next)?
+                        .map_or(true, |(_, c)| c != count)
+                {
+                    break;
+                }
+                let at = next as usize * cap;
+                payload[at..at + cap].copy_from_slice(&page[HEADER_LEN..]);
+                next += 1;
+            }
+            if next != count {
+                continue; // torn: an older one
+            }
+            let decoded = shape.decode(&payload).ok_or(Error::Corrupted)?;
+            let horizon = decoded.horizon();
+            if horizon > snapshot + 1 {
+                return Err(Error::Corrupted);
+            }
+            return Ok(Some(Root {
+                snapshot,
+                horizon,
+                first_block: head.ppa.block,
+                shape,
+                payload,
+            }));
+        }
+        Ok(None)
+    }
+
+    /// Reads checkpoint chunk `index` at `ppa`: its snapshot and chunk
+    /// count, if it verifies (and belongs to `snapshot`, if given).
+    fn read_chunk(
         &mut self,
-        seq: u64,
-        chunks: &[CkptChunk],
+        ppa: Ppa,
         page: &mut [u8],
-    ) -> FtlResult<u64, N> {
-        let c = chunks
-            .iter()
-            .find(|c| c.seq == seq && c.index == 0)
-            .ok_or(Error::Corrupted)?;
-        let Scan::Good(_) = self.scan_page(c.ppa, page)? else {
-            return Err(Error::Corrupted);
+        snapshot: Option<u64>,
+        index: u32,
+    ) -> FtlResult<Option<(u64, u32)>, N> {
+        let Scan::Good(rec) = self.scan_page(ppa, page)? else {
+            return Ok(None);
         };
-        let shape = Shape::peek(&page[HEADER_LEN..]).ok_or(Error::Corrupted)?;
-        if shape.blocks != self.flash.block_count() {
+        Ok(match (rec.kind, MetaHeader::decode(page)) {
+            (
+                PageKind::Checkpoint,
+                Some(MetaHeader::Checkpoint {
+                    seq,
+                    index: i,
+                    count,
+                }),
+            ) if i == index && snapshot.map_or(true, |s| s == seq) => Some((seq, count)),
+            _ => None,
+        })
+    }
+
+    /// Takes the media's capacity and translation page size instead of the
+    /// configured ones (an image formatted with other settings). A shape
+    /// this geometry could never have held is corruption.
+    fn adopt_shape(&mut self, shape: Shape) -> FtlResult<(), N> {
+        let entries = shape.entries;
+        if entries == 0
+            || entries as usize > translation::capacity(self.geo.page_size as usize)
+            || u64::from(shape.tps) != shape.logical.div_ceil(u64::from(entries))
+        {
             return Err(Error::Corrupted);
         }
-        Ok(shape.logical)
-    }
-
-    /// Takes the media's capacity instead of the configured one (an image
-    /// formatted with another over-provisioning). A capacity this geometry
-    /// could never have held is corruption.
-    fn adopt_capacity(&mut self, logical: u64) -> FtlResult<(), N> {
-        if logical == self.logical {
+        if shape.logical == self.logical && entries == self.flash.translation().entries() {
             return Ok(());
         }
-        let spb = u64::from(self.flash.layout().spb);
+        let layout = *self.flash.layout();
         let room = u64::from(
             self.geo
                 .total_blocks()
                 .saturating_sub(self.cfg.reserved_blocks(&self.geo)),
-        ) * spb;
-        if logical == 0 || logical > room {
+        ) * u64::from(layout.data_ppb * layout.spp);
+        if shape.logical == 0 || shape.logical > room {
             return Err(Error::Corrupted);
         }
-        self.logical = logical;
-        self.flash.resize_map(logical);
+        self.logical = shape.logical;
+        self.flash.resize_map(shape.logical, entries);
         Ok(())
     }
 
-    /// Loads checkpoint `seq` (known complete) into the map and block
-    /// table, through the map's own interface.
-    fn load_checkpoint(
+    /// Loads the checkpoint's block table and the translation pages its
+    /// directory names. Returns the snapshot, the horizon and the sequence
+    /// number of each translation page (0: never written).
+    fn load_root(
         &mut self,
-        seq: u64,
-        count: u32,
-        chunks: &[CkptChunk],
+        r: &Root,
+        first: &[First],
         page: &mut [u8],
-    ) -> FtlResult<(), N> {
-        let cap = self.geo.page_size as usize - HEADER_LEN;
-        let shape = Shape {
-            logical: self.logical,
-            blocks: self.flash.block_count(),
-        };
-        if shape.chunks(self.geo.page_size as usize) != count {
-            return Err(Error::Corrupted);
-        }
-        let mut payload = alloc::vec![0u8; count as usize * cap];
-        for index in 0..count {
-            let c = chunks
-                .iter()
-                .find(|c| c.seq == seq && c.index == index)
-                .ok_or(Error::Corrupted)?;
-            match self.scan_page(c.ppa, page)? {
-                Scan::Good(_) => {}
-                _ => return Err(Error::Corrupted),
-            }
-            let at = index as usize * cap;
-            payload[at..at + cap].copy_from_slice(&page[HEADER_LEN..]);
-        }
-        let ckpt = shape.decode(&payload).ok_or(Error::Corrupted)?;
-        let total = self.flash.layout().total;
-        for l in 0..self.logical {
-            let raw = ckpt.map_entry(l).ok_or(Error::Corrupted)?;
-            let m = Mapping::from_raw(raw, total).ok_or(Error::Corrupted)?;
-            self.flash.restore_mapping(Lba(l), m);
-        }
+    ) -> FtlResult<(u64, u64, Vec<u64>), N> {
+        let ckpt = r.shape.decode(&r.payload).ok_or(Error::Corrupted)?;
         let ppb = self.flash.layout().ppb;
         for b in self.flash.blocks().iter() {
-            let r = ckpt.block(b.0).ok_or(Error::Corrupted)?;
-            let wear = r.erase_count.max(self.flash.erase_count(b));
+            let rec = ckpt.block(b.0).ok_or(Error::Corrupted)?;
+            let wear = rec.erase_count.max(self.flash.erase_count(b));
             self.flash.restore_erase_count(b, wear);
+            self.flash.restore_last_seq(b, rec.last_seq);
+            self.media.observe_seq(rec.last_seq);
             let now = self.flash.state(b);
             if now == BlockState::Bad {
                 continue; // marked on the media: stays bad
             }
-            self.flash.restore_next_page(b, r.next_page.min(ppb));
+            self.flash.restore_next_page(b, rec.next_page.min(ppb));
             // Meta states come from the survey; everything else from here
             // until replay and settling adjust it.
-            if r.state != BlockState::Meta && now != BlockState::Meta {
-                self.flash.restore_block(b, r.state);
+            if rec.state != BlockState::Meta && now != BlockState::Meta {
+                self.flash.restore_block(b, rec.state);
             }
         }
-        Ok(())
+        let tps = self.flash.translation().len();
+        let mut tp_seq = alloc::vec![0u64; tps as usize];
+        for t in 0..tps {
+            let at = ckpt.dir_entry(t).ok_or(Error::Corrupted)?;
+            if at == NO_PAGE {
+                continue;
+            }
+            tp_seq[t as usize] = self.load_translation_page(t, at, first, page, r.snapshot)?;
+        }
+        Ok((r.snapshot, r.horizon, tp_seq))
     }
 
-    /// Replays a block written after the checkpoint; returns pages used.
-    fn replay_block(
+    /// Loads translation page `t` from directory address `at` into the
+    /// map; returns its sequence number. An entry pointing into a block
+    /// rewritten since is lost (unless replay finds a newer event), and so
+    /// is every entry of a page that cannot be read.
+    fn load_translation_page(
+        &mut self,
+        t: u32,
+        at: u32,
+        first: &[First],
+        page: &mut [u8],
+        snapshot: u64,
+    ) -> FtlResult<u64, N> {
+        let layout = *self.flash.layout();
+        let (lba0, n) = self.flash.translation_entries(t);
+        let ppa = layout.page_at(at).ok_or(Error::Corrupted)?;
+        let good = match first[ppa.block.0 as usize] {
+            First::Meta => match self.scan_page(ppa, page)? {
+                Scan::Good(rec) if rec.kind == PageKind::Translation => Some(rec.seq.0),
+                _ => None,
+            },
+            _ => None,
+        };
+        let tp = good.and_then(|_| translation::decode(page));
+        let (Some(seq), Some(tp)) = (good, tp.filter(|p| p.tp == t && p.entries as usize == n))
+        else {
+            for l in lba0..lba0 + n as u64 {
+                self.flash
+                    .replay_mapping(Lba(l), Mapping::Lost, snapshot.max(1));
+            }
+            return Ok(0);
+        };
+        self.mounted.pages_replayed += 1;
+        for i in 0..n {
+            let raw = tp.entry(i).ok_or(Error::Corrupted)?;
+            let m = match Mapping::from_raw(raw, layout.total) {
+                Some(Mapping::Flash(p)) => match first[layout.block(p).0 as usize] {
+                    First::Data(s) if s <= seq => Mapping::Flash(p),
+                    _ => Mapping::Lost,
+                },
+                Some(m) => m,
+                None => Mapping::Lost,
+            };
+            self.flash.load_mapping(Lba(lba0 + i as u64), m);
+        }
+        self.flash.restore_translation(t, at);
+        self.meta.restore_ref(ppa.block);
+        Ok(seq)
+    }
+
+    /// Gathers the events of data block `b` from the horizon on: from its
+    /// summary if it has one, else page by page. Returns pages used.
+    fn collect_block(
         &mut self,
         b: BlockIdx,
-        snapshot: u64,
+        horizon: u64,
         page: &mut [u8],
-        best: &mut [u64],
+        events: &mut Vec<Event>,
+        pool: &mut Vec<u32>,
         census: &mut Census,
     ) -> FtlResult<u32, N> {
+        let layout = *self.flash.layout();
+        let spp = layout.spp as usize;
+        if layout.has_summary() {
+            let at = Ppa::new(b, layout.data_ppb);
+            if let Scan::Good(rec) = self.scan_page(at, page)? {
+                let summary = (rec.kind == PageKind::Summary)
+                    .then(|| summary::decode(page, layout.ppb, spp))
+                    .flatten()
+                    .filter(|s| s.pages == layout.data_ppb);
+                if let Some(s) = summary {
+                    census.ours += 1;
+                    self.media.observe_seq(rec.seq.0);
+                    self.flash.programmed(b, rec.seq.0);
+                    for i in 0..s.pages {
+                        let (seq, lbas) = s.page(i).ok_or(Error::Corrupted)?;
+                        self.media.observe_seq(seq);
+                        if seq >= horizon {
+                            events.push(Event {
+                                seq,
+                                what: EventKind::Page {
+                                    ppa: Ppa::new(b, i),
+                                    lbas: pool.len() as u32,
+                                },
+                            });
+                            pool.extend_from_slice(&lbas[..spp]);
+                        }
+                    }
+                    return Ok(layout.ppb);
+                }
+            }
+        }
         let mut used = 0;
-        for p in 0..self.flash.layout().ppb {
+        for p in 0..layout.ppb {
             let ppa = Ppa::new(b, p);
             match self.scan_page(ppa, page)? {
                 Scan::Erased => break,
@@ -403,9 +563,15 @@ impl<N: Nand, M: SlotMemory> Ftl<N, M> {
                     census.ours += 1;
                     self.media.observe_seq(rec.seq.0);
                     self.flash.programmed(b, rec.seq.0);
-                    if rec.seq.0 > snapshot && !rec.kind.is_meta() {
-                        self.mounted.pages_replayed += 1;
-                        self.adopt(ppa, &rec, best);
+                    if rec.seq.0 >= horizon && rec.kind.is_data() {
+                        events.push(Event {
+                            seq: rec.seq.0,
+                            what: EventKind::Page {
+                                ppa,
+                                lbas: pool.len() as u32,
+                            },
+                        });
+                        pool.extend_from_slice(&rec.lbas[..spp]);
                     }
                 }
             }
@@ -414,72 +580,61 @@ impl<N: Nand, M: SlotMemory> Ftl<N, M> {
         Ok(used)
     }
 
-    /// Points each LBA of a good page at it if it is the newest event.
-    fn adopt(&mut self, ppa: Ppa, rec: &PageRecord, best: &mut [u64]) {
-        for i in 0..usize::from(rec.sectors) {
-            let Some(l) = rec.lba(i) else { continue };
-            let Some(newest) = best.get_mut(l.0 as usize) else {
-                continue;
-            };
-            if rec.seq.0 > *newest {
-                *newest = rec.seq.0;
-                let psa = self.flash.layout().psa(ppa, i);
-                self.flash.restore_mapping(l, Mapping::Flash(psa));
-            }
-        }
-    }
-
-    /// Applies a trim record newer than the checkpoint.
-    fn replay_trim(
+    /// Applies one replayed event to every LBA whose translation page is
+    /// older than it.
+    fn apply(
         &mut self,
-        t: &TrimRecord,
+        e: &Event,
+        tp_seq: &[u64],
+        pool: &[u32],
         page: &mut [u8],
-        best: &mut [u64],
     ) -> FtlResult<(), N> {
-        let Scan::Good(_) = self.scan_page(t.ppa, page)? else {
-            return Ok(());
-        };
-        let Some(ranges) = trim_record::decode(page) else {
-            return Ok(());
-        };
+        let layout = *self.flash.layout();
         self.mounted.pages_replayed += 1;
-        for (lba, n) in ranges {
-            let end = (u64::from(lba) + u64::from(n)).min(self.logical);
-            for l in u64::from(lba)..end {
-                if t.seq > best[l as usize] {
-                    best[l as usize] = t.seq;
-                    self.flash.restore_mapping(Lba(l), Mapping::Unmapped);
+        match e.what {
+            EventKind::Page { ppa, lbas } => {
+                let spp = layout.spp as usize;
+                for (i, &l) in pool[lbas as usize..lbas as usize + spp].iter().enumerate() {
+                    let lba = Lba(u64::from(l));
+                    if l == NO_LBA || lba.0 >= self.logical {
+                        continue;
+                    }
+                    let t = self.flash.translation().page_of(lba);
+                    if e.seq > tp_seq[t as usize] {
+                        let psa = layout.psa(ppa, i);
+                        self.flash.replay_mapping(lba, Mapping::Flash(psa), e.seq);
+                    }
+                }
+            }
+            EventKind::Trim { ppa } => {
+                let Scan::Good(_) = self.scan_page(ppa, page)? else {
+                    return Ok(());
+                };
+                let Some(ranges) = trim_record::decode(page) else {
+                    return Ok(());
+                };
+                for (lba, n) in ranges {
+                    let end = (u64::from(lba) + u64::from(n)).min(self.logical);
+                    for l in (u64::from(lba)..end).map(Lba) {
+                        let t = self.flash.translation().page_of(l);
+                        if e.seq > tp_seq[t as usize] {
+                            self.flash.replay_mapping(l, Mapping::Unmapped, e.seq);
+                        }
+                    }
                 }
             }
         }
         Ok(())
     }
 
-    /// Final block states: meta blocks holding the loaded checkpoint or
-    /// anything after it stay (oldest first); older meta blocks, erased and
-    /// never-replayed blocks become stale; blocks open at the checkpoint
-    /// were replayed and closed.
-    fn settle_after_mount(
-        &mut self,
-        first: &[First],
-        chunks: &[CkptChunk],
-        ckpt: Option<(u64, u32)>,
-    ) {
-        let ckpt_block = ckpt
-            .and_then(|(seq, _)| chunks.iter().find(|c| c.seq == seq && c.index == 0))
-            .map(|c| c.ppa.block);
-        let mut metas: Vec<(u64, BlockIdx)> = Vec::new();
+    /// Final block states: erased and never-replayed blocks open or free at
+    /// the checkpoint become stale (content unknown, erased before use);
+    /// meta blocks nothing needs any more (see `meta_stream.rs`) too.
+    fn settle_after_mount(&mut self, first: &[First], root_block: Option<BlockIdx>, horizon: u64) {
         for b in self.flash.blocks().iter() {
             match first[b.0 as usize] {
                 First::Erased => self.flash.restore_block(b, BlockState::Stale),
-                First::Meta => {
-                    // The first page's sequence orders meta blocks.
-                    let order = match self.media.read_spare(Ppa::new(b, 0)) {
-                        Ok(Some(Ok(r))) => r.seq.0,
-                        _ => 0,
-                    };
-                    metas.push((order, b));
-                }
+                First::Meta => {}
                 _ => {
                     let s = self.flash.state(b);
                     if matches!(s, BlockState::Open | BlockState::Free) {
@@ -495,16 +650,10 @@ impl<N: Nand, M: SlotMemory> Ftl<N, M> {
                 }
             }
         }
-        metas.sort_unstable();
-        let start = ckpt_block.and_then(|k| metas.iter().position(|&(_, b)| b == k));
-        for (i, &(_, b)) in metas.iter().enumerate() {
-            if start.is_some_and(|s| i >= s) {
-                self.flash.restore_block(b, BlockState::Meta);
-                self.meta.add_block(b);
-            } else {
-                self.flash.restore_block(b, BlockState::Stale);
-            }
-        }
+        let flash = &mut self.flash;
+        self.meta.release_unneeded(root_block, horizon, |b| {
+            flash.restore_block(b, BlockState::Stale)
+        });
     }
 
     /// Refuses media with too few good blocks for the logical capacity.
@@ -524,23 +673,4 @@ impl<N: Nand, M: SlotMemory> Ftl<N, M> {
 struct Census {
     ours: u64,
     foreign: u64,
-}
-
-/// The newest checkpoint with every chunk present: (seq, chunk count).
-fn newest_complete(chunks: &[CkptChunk]) -> Option<(u64, u32)> {
-    let mut best: Option<(u64, u32)> = None;
-    for c in chunks {
-        if best.is_some_and(|(s, _)| s >= c.seq) {
-            continue;
-        }
-        let complete = (0..c.count).all(|i| {
-            chunks
-                .iter()
-                .any(|d| d.seq == c.seq && d.count == c.count && d.index == i)
-        });
-        if complete {
-            best = Some((c.seq, c.count));
-        }
-    }
-    best
 }

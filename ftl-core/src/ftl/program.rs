@@ -53,7 +53,8 @@ impl<N: Nand, M: SlotMemory> Ftl<N, M> {
         match stream {
             Stream::Host => {
                 self.cache.host_group_programmed(e);
-                self.meta.host_page_written();
+                self.meta
+                    .host_page_written(self.cfg.translation_write_permille);
             }
             Stream::Relocated => {
                 let mut srcs = [None; MAX_SECTORS_PER_PAGE];
@@ -66,7 +67,37 @@ impl<N: Nand, M: SlotMemory> Ftl<N, M> {
             Stream::Meta => unreachable!("meta pages are not cache groups"),
         }
         self.settle(ppa.block);
-        Ok(())
+        self.write_summary(stream)
+    }
+
+    /// Writes the summary of the stream's open block once its data pages
+    /// are all programmed; the block is then full. A failed summary program
+    /// retires the block like any failed program (its data stays readable
+    /// and GC moves it); recovery scans a block without a summary.
+    fn write_summary(&mut self, stream: Stream) -> FtlResult<(), N> {
+        let Some(b) = self.flash.open_block(stream) else {
+            return Ok(());
+        };
+        let erase_count = self.flash.erase_count(b);
+        let Some((ppa, page)) = self.flash.take_summary(stream) else {
+            return Ok(());
+        };
+        match self
+            .media
+            .program(ppa, PageKind::Summary, &[], &[page], erase_count)
+        {
+            Ok(seq) => {
+                self.flash.programmed(ppa.block, seq.0);
+                self.settle(ppa.block);
+                Ok(())
+            }
+            Err(err) if err.kind() == NandErrorKind::ProgramFailed => {
+                self.flash.program_failed(stream, ppa.block);
+                self.settle(ppa.block);
+                Ok(())
+            }
+            Err(err) => Err(Error::Nand(err)),
+        }
     }
 
     /// The LBA each sector of group `e` still holds. A relocated copy made
@@ -107,6 +138,12 @@ impl<N: Nand, M: SlotMemory> Ftl<N, M> {
             .media
             .program(ppa, kind, &lbas[..n], &bufs[..spp], erase_count)?;
         self.flash.programmed(ppa.block, seq.0);
+        let mut raw = [crate::format::oob::NO_LBA; MAX_SECTORS_PER_PAGE];
+        for (r, l) in raw.iter_mut().zip(&lbas[..n]) {
+            // The geometry bounds LBAs below 2³²: the cast is exact.
+            *r = l.map_or(crate::format::oob::NO_LBA, |l| l.0 as u32);
+        }
+        self.flash.summarize(stream, ppa, seq.0, &raw[..spp]);
         Ok(())
     }
 
@@ -130,6 +167,9 @@ impl<N: Nand, M: SlotMemory> Ftl<N, M> {
             if let Some(ppa) = self.flash.advance(stream) {
                 return Ok(ppa);
             }
+            // Its summary was left unwritten (an error between the last
+            // data page and it): write it, the block is then full.
+            self.write_summary(stream)?;
             if stream == Stream::Host {
                 self.maintain()?;
             }
