@@ -156,6 +156,17 @@ impl Backing {
         }
     }
 
+    /// Gives the storage under `range` back: a file image punches a hole
+    /// there (it then reads as zeros and takes no disk), so a sparse image
+    /// stays sparse however often its blocks are erased. `true` if the
+    /// range now reads as zeros; RAM keeps its bytes (`false`).
+    pub(crate) fn discard(&mut self, range: std::ops::Range<u64>) -> bool {
+        match self {
+            Backing::Ram(_) => false,
+            Backing::File(f) => f.punch(range),
+        }
+    }
+
     /// Makes every write so far durable: `msync(MS_SYNC)` then `fsync`.
     pub(crate) fn sync(&mut self) -> io::Result<()> {
         match self {
@@ -212,6 +223,24 @@ fn lock(path: &Path, file: File) -> Result<Flock<File>, ImageError> {
 }
 
 impl FileImage {
+    /// Punches a hole over `range`; `false` if the file system cannot.
+    fn punch(&self, range: std::ops::Range<u64>) -> bool {
+        use nix::fcntl::{fallocate, FallocateFlags};
+        let (Ok(at), Ok(len)) = (
+            i64::try_from(range.start),
+            i64::try_from(range.end - range.start),
+        ) else {
+            return false;
+        };
+        fallocate(
+            &self.file,
+            FallocateFlags::FALLOC_FL_PUNCH_HOLE | FallocateFlags::FALLOC_FL_KEEP_SIZE,
+            at,
+            len,
+        )
+        .is_ok()
+    }
+
     /// Creates (or truncates) `path` as an all-erased image with `header`.
     pub(crate) fn create(
         path: &Path,

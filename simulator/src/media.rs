@@ -37,6 +37,10 @@ pub(crate) struct Media {
     /// Per block: the page a program must target next (one past the highest
     /// non-erased page). Derived from the page states, never stored.
     next_page: Vec<u32>,
+    /// Per block: its records read as zeros since its last erase (a hole
+    /// punched in a file image), so programming a zero sector need not
+    /// write it and a sparse image stays sparse. Never stored.
+    zeroed: Vec<bool>,
 }
 
 impl Media {
@@ -47,6 +51,7 @@ impl Media {
             layout,
             backing,
             next_page: vec![0; layout.blocks as usize],
+            zeroed: vec![false; layout.blocks as usize],
         };
         for b in 0..geo.total_blocks() {
             m.recompute_next(BlockIdx(b));
@@ -181,9 +186,22 @@ impl Media {
     /// Programs `ppa` (already checked): data, then spare padded with 0xFF.
     pub(crate) fn program(&mut self, ppa: Ppa, data: &[&[u8]], oob: &[u8]) -> Result<(), Refusal> {
         let page_size = self.layout.page_size as usize;
+        let zeroed = self.zeroed.get(ppa.block.0 as usize) == Some(&true);
         let rec = self.record_mut(ppa)?;
         let (d, spare) = rec.split_at_mut(page_size);
-        gather(data, d);
+        if zeroed {
+            // The page reads as zeros already: write only what is not.
+            let mut off = 0;
+            for buf in data {
+                let n = buf.len().min(d.len() - off);
+                if buf[..n].iter().any(|&x| x != 0) {
+                    d[off..off + n].copy_from_slice(&buf[..n]);
+                }
+                off += n;
+            }
+        } else {
+            gather(data, d);
+        }
         let n = oob.len().min(spare.len());
         spare[..n].copy_from_slice(&oob[..n]);
         spare[n..].fill(0xFF);
@@ -230,6 +248,19 @@ impl Media {
         e.set_needs_erase(false);
         self.set_block(b, e)?;
         self.recompute_next(b);
+        let first = self
+            .flat(Ppa::new(b, 0))
+            .and_then(|f| self.layout.record(f));
+        let last = self
+            .flat(Ppa::new(b, self.geo.pages_per_block - 1))
+            .and_then(|f| self.layout.record(f));
+        let zeroed = match (first, last) {
+            (Some(a), Some(z)) => self.backing.discard(a.start..z.end),
+            _ => false,
+        };
+        if let Some(slot) = self.zeroed.get_mut(b.0 as usize) {
+            *slot = zeroed;
+        }
         Ok(())
     }
 

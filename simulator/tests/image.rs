@@ -257,3 +257,39 @@ fn sim_nand_can_move_to_another_thread() {
     let mut n = std::thread::spawn(move || n).join().unwrap();
     assert_eq!(read(&mut n, ppa(0, 0)).unwrap().0, pattern(3, 2048));
 }
+
+#[test]
+fn erased_blocks_give_their_disk_back_and_zero_sectors_cost_none() {
+    use std::os::unix::fs::MetadataExt;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("nand.img");
+    let mut n = SimNand::create_image(&path, geo(), opts()).unwrap();
+    let used = |p: &Path| fs::metadata(p).unwrap().blocks() * 512;
+    let g = geo();
+    let b = BlockIdx(5);
+    n.erase_block(b).unwrap();
+    let before = used(&path);
+    // A block of data costs disk; erased again, it costs none.
+    for p in 0..g.pages_per_block {
+        program(
+            &mut n,
+            ppa(5, p),
+            &pattern(p + 1, g.page_size as usize),
+            &[],
+        )
+        .unwrap();
+    }
+    n.sync().unwrap();
+    let full = used(&path);
+    assert!(full >= before + u64::from(g.pages_per_block) * u64::from(g.page_size) / 2);
+    n.erase_block(b).unwrap();
+    n.sync().unwrap();
+    assert!(used(&path) < full - u64::from(g.pages_per_block) * u64::from(g.page_size) / 2);
+    // Zero sectors after an erase: not written, and they read back as
+    // zeros, not as the block's old data; other sectors as written.
+    let mut page = vec![0u8; g.page_size as usize];
+    page[..g.sector_size as usize].fill(0x77);
+    program(&mut n, ppa(5, 0), &page, &[]).unwrap();
+    let (d, _) = read(&mut n, ppa(5, 0)).unwrap();
+    assert_eq!(d, page);
+}
