@@ -11,7 +11,8 @@
 //! file each: `io.rs` the public data path, `program.rs` programming a
 //! group and the block allocator, `maintain.rs` garbage collection and
 //! wear leveling (an explicit step before the host stream opens a block),
-//! `checkpoint.rs` writing the meta stream, `mount.rs` format and recovery,
+//! `checkpoint.rs` writing the meta stream, `mount.rs` format and recovery
+//! (`replay.rs` its replay of what came after the horizon),
 //! `unflushed.rs` what a process crash would lose, `check.rs` the
 //! integrity check.
 //!
@@ -30,6 +31,7 @@ mod media;
 mod meta_stream;
 mod mount;
 mod program;
+mod replay;
 mod unflushed;
 
 use crate::addr::{BlockIdx, Lba};

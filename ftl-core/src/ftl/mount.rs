@@ -11,11 +11,11 @@
 //!    entry pointing into a block rewritten since its page was written is
 //!    *lost*, unless replay finds a newer event for it.
 //! 4. Replays, in sequence order, every event from the checkpoint's
-//!    horizon on: data pages (from each block's summary, or page by page in
-//!    a block without one: open at the cut, or torn) and trim records. An
-//!    event counts for an LBA only if it is newer than that LBA's
-//!    translation page. Pages whose record or data crc fails (torn
-//!    programs, garbage, foreign data) are skipped, so recovery never
+//!    horizon on (`replay.rs`): data pages (from each block's summary, or
+//!    page by page in a block without one: open at the cut, or torn) and
+//!    trim records. An event counts for an LBA only if it is newer than
+//!    that LBA's translation page. Pages whose record or data crc fails
+//!    (torn programs, garbage, foreign data) are skipped, so recovery never
 //!    serves data that was not written.
 //! 5. Closes every block it replayed (a torn page may follow the last good
 //!    one), takes the rest from the checkpoint's block table, and writes a
@@ -35,8 +35,8 @@ use crate::config::FtlConfig;
 use crate::error::Error;
 use crate::format::checkpoint::Shape;
 use crate::format::meta_page::{MetaHeader, HEADER_LEN};
-use crate::format::oob::{self, OobError, PageKind, PageRecord, NO_LBA};
-use crate::format::{summary, translation, trim_record};
+use crate::format::oob::{self, OobError, PageKind, PageRecord};
+use crate::format::translation;
 use crate::map::Mapping;
 use crate::nand::Nand;
 use crate::slot::SlotMemory;
@@ -64,7 +64,7 @@ enum First {
     Garbage,
 }
 
-enum Scan {
+pub(super) enum Scan {
     Erased,
     Garbage { foreign: bool },
     Good(PageRecord),
@@ -87,20 +87,6 @@ struct Root {
     first_block: BlockIdx,
     shape: Shape,
     payload: Vec<u8>,
-}
-
-/// Something to replay: a data page (`lbas` index into the LBA pool) or a
-/// trim record.
-#[derive(Clone, Copy)]
-struct Event {
-    seq: u64,
-    what: EventKind,
-}
-
-#[derive(Clone, Copy)]
-enum EventKind {
-    Page { ppa: Ppa, lbas: u32 },
-    Trim { ppa: Ppa },
 }
 
 impl<N: Nand, M: SlotMemory> Ftl<N, M> {
@@ -179,19 +165,22 @@ impl<N: Nand, M: SlotMemory> Ftl<N, M> {
                 First::Bad | First::Erased | First::Meta => false,
             })
             .collect();
-        let mut events = Vec::new();
-        let mut pool = Vec::new();
-        for &b in &replay {
-            let used =
-                ftl.collect_block(b, horizon, &mut page, &mut events, &mut pool, &mut census)?;
-            ftl.flash.restore_next_page(b, used);
-            let state = if used > 0 {
-                BlockState::Full
-            } else {
-                BlockState::Stale
-            };
-            ftl.flash.restore_block(b, state);
+        let mut trims = Vec::new();
+        for m in spares.iter().filter(|m| m.kind == PageKind::Trim) {
+            ftl.meta.restore_trim(m.ppa.block, m.seq);
+            if m.seq >= horizon {
+                trims.push((m.seq, m.ppa));
+            }
         }
+        let mut replay: Vec<(u64, BlockIdx)> = replay
+            .into_iter()
+            .map(|b| match first[b.0 as usize] {
+                First::Data(seq) => (seq, b),
+                _ => (0, b),
+            })
+            .collect();
+        replay.sort_unstable();
+        ftl.replay(&replay, &trims, horizon, &tp_seq, &mut page, &mut census)?;
         if census.ours == 0 && census.foreign > 0 {
             return Err(Error::Foreign);
         }
@@ -200,19 +189,6 @@ impl<N: Nand, M: SlotMemory> Ftl<N, M> {
         // overflow.
         if ftl.media.seq() > MAX_PLAUSIBLE_SEQ {
             return Err(Error::Corrupted);
-        }
-        for m in spares.iter().filter(|m| m.kind == PageKind::Trim) {
-            ftl.meta.restore_trim(m.ppa.block, m.seq);
-            if m.seq >= horizon {
-                events.push(Event {
-                    seq: m.seq,
-                    what: EventKind::Trim { ppa: m.ppa },
-                });
-            }
-        }
-        events.sort_unstable_by_key(|e| e.seq);
-        for e in &events {
-            ftl.apply(e, &tp_seq, &pool, &mut page)?;
         }
         ftl.settle_after_mount(&first, root.as_ref().map(|r| r.first_block), horizon);
         ftl.flash.rebuild_validity(ftl.logical);
@@ -266,7 +242,7 @@ impl<N: Nand, M: SlotMemory> Ftl<N, M> {
     }
 
     /// Reads one page whole and classifies it.
-    fn scan_page(&mut self, ppa: Ppa, page: &mut [u8]) -> FtlResult<Scan, N> {
+    pub(super) fn scan_page(&mut self, ppa: Ppa, page: &mut [u8]) -> FtlResult<Scan, N> {
         let Some(decoded) = self.media.read_raw(ppa, page).map_err(Error::Nand)? else {
             return Ok(Scan::Garbage { foreign: false });
         };
@@ -511,122 +487,6 @@ impl<N: Nand, M: SlotMemory> Ftl<N, M> {
         Ok(seq)
     }
 
-    /// Gathers the events of data block `b` from the horizon on: from its
-    /// summary if it has one, else page by page. Returns pages used.
-    fn collect_block(
-        &mut self,
-        b: BlockIdx,
-        horizon: u64,
-        page: &mut [u8],
-        events: &mut Vec<Event>,
-        pool: &mut Vec<u32>,
-        census: &mut Census,
-    ) -> FtlResult<u32, N> {
-        let layout = *self.flash.layout();
-        let spp = layout.spp as usize;
-        if layout.has_summary() {
-            let at = Ppa::new(b, layout.data_ppb);
-            if let Scan::Good(rec) = self.scan_page(at, page)? {
-                let summary = (rec.kind == PageKind::Summary)
-                    .then(|| summary::decode(page, layout.ppb, spp))
-                    .flatten()
-                    .filter(|s| s.pages == layout.data_ppb);
-                if let Some(s) = summary {
-                    census.ours += 1;
-                    self.media.observe_seq(rec.seq.0);
-                    self.flash.programmed(b, rec.seq.0);
-                    for i in 0..s.pages {
-                        let (seq, lbas) = s.page(i).ok_or(Error::Corrupted)?;
-                        self.media.observe_seq(seq);
-                        if seq >= horizon {
-                            events.push(Event {
-                                seq,
-                                what: EventKind::Page {
-                                    ppa: Ppa::new(b, i),
-                                    lbas: pool.len() as u32,
-                                },
-                            });
-                            pool.extend_from_slice(&lbas[..spp]);
-                        }
-                    }
-                    return Ok(layout.ppb);
-                }
-            }
-        }
-        let mut used = 0;
-        for p in 0..layout.ppb {
-            let ppa = Ppa::new(b, p);
-            match self.scan_page(ppa, page)? {
-                Scan::Erased => break,
-                Scan::Garbage { foreign } => census.foreign += u64::from(foreign),
-                Scan::Good(rec) => {
-                    census.ours += 1;
-                    self.media.observe_seq(rec.seq.0);
-                    self.flash.programmed(b, rec.seq.0);
-                    if rec.seq.0 >= horizon && rec.kind.is_data() {
-                        events.push(Event {
-                            seq: rec.seq.0,
-                            what: EventKind::Page {
-                                ppa,
-                                lbas: pool.len() as u32,
-                            },
-                        });
-                        pool.extend_from_slice(&rec.lbas[..spp]);
-                    }
-                }
-            }
-            used = p + 1;
-        }
-        Ok(used)
-    }
-
-    /// Applies one replayed event to every LBA whose translation page is
-    /// older than it.
-    fn apply(
-        &mut self,
-        e: &Event,
-        tp_seq: &[u64],
-        pool: &[u32],
-        page: &mut [u8],
-    ) -> FtlResult<(), N> {
-        let layout = *self.flash.layout();
-        self.mounted.pages_replayed += 1;
-        match e.what {
-            EventKind::Page { ppa, lbas } => {
-                let spp = layout.spp as usize;
-                for (i, &l) in pool[lbas as usize..lbas as usize + spp].iter().enumerate() {
-                    let lba = Lba(u64::from(l));
-                    if l == NO_LBA || lba.0 >= self.logical {
-                        continue;
-                    }
-                    let t = self.flash.translation().page_of(lba);
-                    if e.seq > tp_seq[t as usize] {
-                        let psa = layout.psa(ppa, i);
-                        self.flash.replay_mapping(lba, Mapping::Flash(psa), e.seq);
-                    }
-                }
-            }
-            EventKind::Trim { ppa } => {
-                let Scan::Good(_) = self.scan_page(ppa, page)? else {
-                    return Ok(());
-                };
-                let Some(ranges) = trim_record::decode(page) else {
-                    return Ok(());
-                };
-                for (lba, n) in ranges {
-                    let end = (u64::from(lba) + u64::from(n)).min(self.logical);
-                    for l in (u64::from(lba)..end).map(Lba) {
-                        let t = self.flash.translation().page_of(l);
-                        if e.seq > tp_seq[t as usize] {
-                            self.flash.replay_mapping(l, Mapping::Unmapped, e.seq);
-                        }
-                    }
-                }
-            }
-        }
-        Ok(())
-    }
-
     /// Final block states: erased and never-replayed blocks open or free at
     /// the checkpoint become stale (content unknown, erased before use);
     /// meta blocks nothing needs any more (see `meta_stream.rs`) too.
@@ -670,7 +530,7 @@ impl<N: Nand, M: SlotMemory> Ftl<N, M> {
 
 /// Pages seen that are zcftl's, and pages that are someone else's.
 #[derive(Default)]
-struct Census {
-    ours: u64,
-    foreign: u64,
+pub(super) struct Census {
+    pub ours: u64,
+    pub foreign: u64,
 }

@@ -1,0 +1,236 @@
+//! Recovery's replay: every data page and trim from the horizon on, in
+//! sequence order, each applied to the LBAs whose translation page is
+//! older than it.
+//!
+//! Blocks are read lazily and merged: a block is opened (its summary read,
+//! or its pages scanned one by one if it has none) only when the merge
+//! reaches its first sequence number, and dropped when read out. Only the
+//! blocks whose sequence ranges overlap — a stream's open blocks at any
+//! moment — are held at once, so the scratch RAM does not grow with how
+//! far the horizon trails (one summary page per open cursor).
+
+use alloc::vec::Vec;
+
+use crate::addr::{BlockIdx, Lba, Ppa};
+use crate::blocks::BlockState;
+use crate::error::Error;
+use crate::format::oob::{PageKind, MAX_SECTORS_PER_PAGE, NO_LBA};
+use crate::format::{summary, trim_record};
+use crate::map::Mapping;
+use crate::nand::Nand;
+use crate::slot::SlotMemory;
+
+use super::mount::{Census, Scan};
+use super::{Ftl, FtlResult};
+
+/// The next event of one block.
+type Head = (u64, Ppa, [u32; MAX_SECTORS_PER_PAGE]);
+
+/// A block being read: from its summary, or page by page.
+struct Cursor {
+    block: BlockIdx,
+    /// The block's summary page, if it has a good one.
+    summary: Option<Vec<u8>>,
+    /// Next page to read.
+    next: u32,
+    /// Pages used so far (scanning: up to the last non-erased page).
+    used: u32,
+    head: Option<Head>,
+}
+
+impl<N: Nand, M: SlotMemory> Ftl<N, M> {
+    /// Replays `blocks` (sorted by the sequence number of their first page;
+    /// 0 when unknown) and `trims` (sequence, page) from `horizon` on.
+    pub(super) fn replay(
+        &mut self,
+        blocks: &[(u64, BlockIdx)],
+        trims: &[(u64, Ppa)],
+        horizon: u64,
+        tp_seq: &[u64],
+        page: &mut [u8],
+        census: &mut Census,
+    ) -> FtlResult<(), N> {
+        let mut trims: Vec<(u64, Ppa)> = trims.to_vec();
+        trims.sort_unstable();
+        let mut next_trim = 0;
+        let mut next_block = 0;
+        let mut active: Vec<Cursor> = Vec::new();
+        loop {
+            let min = active
+                .iter()
+                .enumerate()
+                .filter_map(|(i, c)| c.head.map(|h| (h.0, i)))
+                .min();
+            if let Some(&(first, b)) = blocks.get(next_block) {
+                if min.map_or(true, |(m, _)| first <= m) {
+                    next_block += 1;
+                    let mut c = self.open_cursor(b, page, census)?;
+                    self.advance(&mut c, page, census)?;
+                    if c.head.is_some() {
+                        active.push(c);
+                    } else {
+                        self.close_cursor(&c);
+                    }
+                    continue;
+                }
+            }
+            let Some((seq, i)) = min else { break };
+            while let Some(&(t, ppa)) = trims.get(next_trim) {
+                if t > seq {
+                    break;
+                }
+                self.apply_trim(t, ppa, tp_seq, page)?;
+                next_trim += 1;
+            }
+            let (seq, ppa, lbas) = active[i].head.take().expect("min has a head");
+            if seq >= horizon {
+                self.apply_page(seq, ppa, &lbas, tp_seq);
+            }
+            self.advance(&mut active[i], page, census)?;
+            if active[i].head.is_none() {
+                let c = active.swap_remove(i);
+                self.close_cursor(&c);
+            }
+        }
+        for &(t, ppa) in &trims[next_trim..] {
+            self.apply_trim(t, ppa, tp_seq, page)?;
+        }
+        Ok(())
+    }
+
+    /// Starts reading block `b`: from its summary if it has a good one.
+    fn open_cursor(
+        &mut self,
+        b: BlockIdx,
+        page: &mut [u8],
+        census: &mut Census,
+    ) -> FtlResult<Cursor, N> {
+        let layout = *self.flash.layout();
+        let mut c = Cursor {
+            block: b,
+            summary: None,
+            next: 0,
+            used: 0,
+            head: None,
+        };
+        if !layout.has_summary() {
+            return Ok(c);
+        }
+        let Scan::Good(rec) = self.scan_page(Ppa::new(b, layout.data_ppb), page)? else {
+            return Ok(c);
+        };
+        let good = rec.kind == PageKind::Summary
+            && summary::decode(page, layout.ppb, layout.spp as usize)
+                .is_some_and(|s| s.pages == layout.data_ppb);
+        if good {
+            census.ours += 1;
+            self.media.observe_seq(rec.seq.0);
+            self.flash.programmed(b, rec.seq.0);
+            c.summary = Some(page.to_vec());
+            c.used = layout.ppb;
+        }
+        Ok(c)
+    }
+
+    /// Moves `c` to its block's next data page (`head`), or to its end.
+    fn advance(
+        &mut self,
+        c: &mut Cursor,
+        page: &mut [u8],
+        census: &mut Census,
+    ) -> FtlResult<(), N> {
+        let layout = *self.flash.layout();
+        let spp = layout.spp as usize;
+        c.head = None;
+        if let Some(buf) = &c.summary {
+            let s = summary::decode(buf, layout.ppb, spp).ok_or(Error::Corrupted)?;
+            if let Some((seq, lbas)) = s.page(c.next) {
+                self.media.observe_seq(seq);
+                c.head = Some((seq, Ppa::new(c.block, c.next), lbas));
+                c.next += 1;
+            }
+            return Ok(());
+        }
+        while c.next < layout.ppb {
+            let ppa = Ppa::new(c.block, c.next);
+            c.next += 1;
+            match self.scan_page(ppa, page)? {
+                Scan::Erased => {
+                    c.next = layout.ppb;
+                    break;
+                }
+                Scan::Garbage { foreign } => census.foreign += u64::from(foreign),
+                Scan::Good(rec) => {
+                    census.ours += 1;
+                    self.media.observe_seq(rec.seq.0);
+                    self.flash.programmed(c.block, rec.seq.0);
+                    if rec.kind.is_data() {
+                        c.used = ppa.page + 1;
+                        c.head = Some((rec.seq.0, ppa, rec.lbas));
+                        return Ok(());
+                    }
+                }
+            }
+            c.used = ppa.page + 1;
+        }
+        Ok(())
+    }
+
+    /// A block read out: closed where it stands (a torn page may follow its
+    /// last good one), or stale if nothing in it was written.
+    fn close_cursor(&mut self, c: &Cursor) {
+        self.flash.restore_next_page(c.block, c.used);
+        let state = if c.used > 0 {
+            BlockState::Full
+        } else {
+            BlockState::Stale
+        };
+        self.flash.restore_block(c.block, state);
+    }
+
+    /// Points each LBA of the page at it, where its translation page is
+    /// older.
+    fn apply_page(&mut self, seq: u64, ppa: Ppa, lbas: &[u32], tp_seq: &[u64]) {
+        let layout = *self.flash.layout();
+        self.mounted.pages_replayed += 1;
+        for (i, &l) in lbas[..layout.spp as usize].iter().enumerate() {
+            let lba = Lba(u64::from(l));
+            if l == NO_LBA || lba.0 >= self.logical {
+                continue;
+            }
+            let t = self.flash.translation().page_of(lba);
+            if seq > tp_seq[t as usize] {
+                let psa = layout.psa(ppa, i);
+                self.flash.replay_mapping(lba, Mapping::Flash(psa), seq);
+            }
+        }
+    }
+
+    /// Unmaps the ranges of the trim record at `ppa`, where the LBA's
+    /// translation page is older.
+    fn apply_trim(
+        &mut self,
+        seq: u64,
+        ppa: Ppa,
+        tp_seq: &[u64],
+        page: &mut [u8],
+    ) -> FtlResult<(), N> {
+        let Scan::Good(_) = self.scan_page(ppa, page)? else {
+            return Ok(());
+        };
+        let Some(ranges) = trim_record::decode(page) else {
+            return Ok(());
+        };
+        self.mounted.pages_replayed += 1;
+        for (lba, n) in ranges {
+            let end = (u64::from(lba) + u64::from(n)).min(self.logical);
+            for l in (u64::from(lba)..end).map(Lba) {
+                let t = self.flash.translation().page_of(l);
+                if seq > tp_seq[t as usize] {
+                    self.flash.replay_mapping(l, Mapping::Unmapped, seq);
+                }
+            }
+        }
+        Ok(())
+    }
+}
