@@ -281,7 +281,10 @@ impl FileImage {
         let mut head = [0u8; HEADER_LEN];
         let n = read_prefix(&lock, &mut head).map_err(io_err(path))?;
         let header = decode_header(&head[..n])?;
-        let layout = Layout::new(&header.geometry).ok_or(ImageError::TooLarge(u64::MAX))?;
+        // The version read decides where the pages are: an image keeps the
+        // layout it was created with.
+        let layout =
+            Layout::new(&header.geometry, header.version).ok_or(ImageError::TooLarge(u64::MAX))?;
         if found < layout.total {
             return Err(ImageError::Truncated {
                 expected: layout.total,

@@ -50,8 +50,9 @@
 //!
 //! RAM and file backing share one byte layout (drawn in `src/format/`): a
 //! 4 KiB header (magic `ZCFTLNND`, version, geometry, creation seed, crc32;
-//! little-endian), then a block table, a page-state table and the page
-//! records. A file image is mapped `MAP_SHARED` and held under an exclusive
+//! little-endian), then a block table, a page-state table, the pages' data
+//! and last their spare areas (versions 1 and 2 interleaved the two as page
+//! records, and still open as such). A file image is mapped `MAP_SHARED` and held under an exclusive
 //! `flock`; [`Nand::sync`](ftl_core::Nand::sync) is `msync(MS_SYNC)` plus
 //! `fsync`. State lives in the image, so a reopened image enforces the same
 //! rules (a torn page stays torn). Opening validates the header, the size

@@ -10,7 +10,7 @@
 //! - a block whose erase failed or was interrupted takes no program until it
 //!   is erased again (`ProgramOrder`).
 //!
-//! Erased pages read as 0xFF, data and spare, whatever their record holds.
+//! Erased pages read as 0xFF, data and spare, whatever their bytes hold.
 //!
 //! Every byte read from the image is decoded without trust: an unknown page
 //! state reads as torn, and all slicing is checked, so a damaged image gives
@@ -37,9 +37,10 @@ pub(crate) struct Media {
     /// Per block: the page a program must target next (one past the highest
     /// non-erased page). Derived from the page states, never stored.
     next_page: Vec<u32>,
-    /// Per block: its records read as zeros since its last erase (a hole
-    /// punched in a file image), so programming a zero sector need not
-    /// write it and a sparse image stays sparse. Never stored.
+    /// Per block: its pages' data and spare bytes read as zeros since its
+    /// last erase (holes punched in a file image), so programming a zero
+    /// sector need not write it and a sparse image stays sparse. Never
+    /// stored.
     zeroed: Vec<bool>,
 }
 
@@ -112,23 +113,26 @@ impl Media {
         Ok(())
     }
 
-    /// The data-then-spare record of `ppa`, writable.
-    pub(crate) fn record_mut(&mut self, ppa: Ppa) -> Result<&mut [u8], Refusal> {
-        let r = self
-            .flat(ppa)
-            .and_then(|flat| self.layout.record(flat))
-            .and_then(|at| self.range(at))
-            .ok_or(OUT_OF_IMAGE)?;
-        Ok(&mut self.backing.bytes_mut()[r])
+    /// Where `ppa`'s data and spare bytes are in the backing; the spare
+    /// comes after the data (in every layout version).
+    fn page_ranges(&self, ppa: Ppa) -> Option<(core::ops::Range<usize>, core::ops::Range<usize>)> {
+        let flat = self.flat(ppa)?;
+        let data = self.range(self.layout.data(flat)?)?;
+        let spare = self.range(self.layout.spare(flat)?)?;
+        (data.end <= spare.start).then_some((data, spare))
     }
 
-    fn record(&self, ppa: Ppa) -> Result<&[u8], Refusal> {
-        let r = self
-            .flat(ppa)
-            .and_then(|flat| self.layout.record(flat))
-            .and_then(|at| self.range(at))
-            .ok_or(OUT_OF_IMAGE)?;
-        Ok(&self.backing.bytes()[r])
+    /// The data and the spare bytes of `ppa`, writable.
+    pub(crate) fn page_mut(&mut self, ppa: Ppa) -> Result<(&mut [u8], &mut [u8]), Refusal> {
+        let (data, spare) = self.page_ranges(ppa).ok_or(OUT_OF_IMAGE)?;
+        let (head, tail) = self.backing.bytes_mut().split_at_mut(spare.start);
+        Ok((&mut head[data], &mut tail[..spare.len()]))
+    }
+
+    fn page(&self, ppa: Ppa) -> Result<(&[u8], &[u8]), Refusal> {
+        let (data, spare) = self.page_ranges(ppa).ok_or(OUT_OF_IMAGE)?;
+        let bytes = self.backing.bytes();
+        Ok((&bytes[data], &bytes[spare]))
     }
 
     /// Re-derives the next programmable page of `b` from its page states.
@@ -185,10 +189,8 @@ impl Media {
 
     /// Programs `ppa` (already checked): data, then spare padded with 0xFF.
     pub(crate) fn program(&mut self, ppa: Ppa, data: &[&[u8]], oob: &[u8]) -> Result<(), Refusal> {
-        let page_size = self.layout.page_size as usize;
         let zeroed = self.zeroed.get(ppa.block.0 as usize) == Some(&true);
-        let rec = self.record_mut(ppa)?;
-        let (d, spare) = rec.split_at_mut(page_size);
+        let (d, spare) = self.page_mut(ppa)?;
         if zeroed {
             // The page reads as zeros already: write only what is not.
             let mut off = 0;
@@ -228,8 +230,7 @@ impl Media {
             oob.fill(0xFF);
             return Ok(state);
         }
-        let rec = self.record(ppa)?;
-        let (d, spare) = rec.split_at(self.layout.page_size as usize);
+        let (d, spare) = self.page(ppa)?;
         if !data.is_empty() {
             scatter(d, data);
         }
@@ -248,15 +249,15 @@ impl Media {
         e.set_needs_erase(false);
         self.set_block(b, e)?;
         self.recompute_next(b);
-        let first = self
-            .flat(Ppa::new(b, 0))
-            .and_then(|f| self.layout.record(f));
-        let last = self
-            .flat(Ppa::new(b, self.geo.pages_per_block - 1))
-            .and_then(|f| self.layout.record(f));
-        let zeroed = match (first, last) {
-            (Some(a), Some(z)) => self.backing.discard(a.start..z.end),
-            _ => false,
+        // Its data and its spares (one span, twice, in an interleaved
+        // version): zeroed only if both now read as zeros.
+        let zeroed = match self.layout.block_pages(u64::from(b.0)) {
+            Some([data, spare]) => {
+                let data = self.backing.discard(data);
+                let spare = self.backing.discard(spare);
+                data && spare
+            }
+            None => false,
         };
         if let Some(slot) = self.zeroed.get_mut(b.0 as usize) {
             *slot = zeroed;
@@ -283,13 +284,45 @@ impl Media {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::format::header::Header;
+    use crate::format::header::{Header, Version};
+
+    fn media_of(version: Version) -> Media {
+        let geo = Geometry::small(16, 4);
+        let layout = Layout::new(&geo, version).unwrap();
+        let header = Header {
+            version,
+            ..Header::new(geo, 0)
+        };
+        let backing = Backing::new_ram(&layout, &header).unwrap();
+        Media::new(geo, layout, backing)
+    }
 
     fn media() -> Media {
-        let geo = Geometry::small(16, 4);
-        let layout = Layout::new(&geo).unwrap();
-        let backing = Backing::new_ram(&layout, &Header::new(geo, 0)).unwrap();
-        Media::new(geo, layout, backing)
+        media_of(Version::V3)
+    }
+
+    /// In every version a page's data and spare go where the layout puts
+    /// them, and read back from there.
+    #[test]
+    fn a_page_lands_where_the_layout_says() {
+        for version in [Version::V1 { op: 20 }, Version::V2, Version::V3] {
+            let mut m = media_of(version);
+            let ppa = Ppa::new(BlockIdx(3), 0);
+            let page: Vec<u8> = (0..16 * 1024).map(|i| (i % 251) as u8 + 1).collect();
+            m.program(ppa, &[&page[..4096], &page[4096..]], &[7; 44])
+                .unwrap();
+            let flat = m.layout.flat_page(3, 0).unwrap();
+            let data = m.layout.data(flat).unwrap();
+            let spare = m.layout.spare(flat).unwrap();
+            let bytes = m.backing.bytes();
+            assert_eq!(&bytes[data.start as usize..data.end as usize], &page[..]);
+            let spare = &bytes[spare.start as usize..spare.end as usize];
+            assert_eq!(&spare[..44], &[7; 44]);
+            assert!(spare[44..].iter().all(|&b| b == 0xFF), "{version:?}");
+            let (mut d, mut o) = (vec![0; 16 * 1024], vec![0; 128]);
+            m.read(ppa, &mut [&mut d[..]], &mut o).unwrap();
+            assert_eq!((&d[..], &o[..]), (&page[..], spare));
+        }
     }
 
     #[test]

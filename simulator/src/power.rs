@@ -128,10 +128,22 @@ impl Power {
     }
 }
 
-/// Tears a page record that already holds the intended bytes: leaves it
-/// erased (all 0xFF), partly programmed, or as garbage. A partial or
-/// garbage tear never equals the intended bytes.
-pub(crate) fn tear_page(rng: &mut Rng, record: &mut [u8]) -> PageTear {
+/// Tears a page whose data and spare already hold the intended bytes:
+/// leaves it erased (all 0xFF), partly programmed, or as garbage. A
+/// partial or garbage tear never equals the intended bytes.
+///
+/// The page is torn as one record, data then spare, wherever the image
+/// keeps the two: the same seed tears it the same way in every layout.
+pub(crate) fn tear_page(rng: &mut Rng, data: &mut [u8], spare: &mut [u8]) -> PageTear {
+    let mut record = [&*data, &*spare].concat();
+    let tear = tear_record(rng, &mut record);
+    let (d, s) = record.split_at(data.len());
+    data.copy_from_slice(d);
+    spare.copy_from_slice(s);
+    tear
+}
+
+fn tear_record(rng: &mut Rng, record: &mut [u8]) -> PageTear {
     let intended = record.to_vec();
     let tear = match rng.below(3) {
         0 => PageTear::Erased,
@@ -163,8 +175,8 @@ pub(crate) fn tear_page(rng: &mut Rng, record: &mut [u8]) -> PageTear {
 
 /// Half-erases one page of an interrupted erase: erasing pulls bits toward
 /// 1, so a random subset of its 0 bits are already 1.
-pub(crate) fn half_erase(rng: &mut Rng, record: &mut [u8]) {
-    for b in record.iter_mut() {
+pub(crate) fn half_erase(rng: &mut Rng, data: &mut [u8], spare: &mut [u8]) {
+    for b in data.iter_mut().chain(spare.iter_mut()) {
         *b |= rng.next_u64() as u8;
     }
 }
@@ -218,7 +230,8 @@ mod tests {
             };
             let intended = vec![fill; 64];
             let mut rec = intended.clone();
-            let t = tear_page(&mut rng, &mut rec);
+            let (data, spare) = rec.split_at_mut(48);
+            let t = tear_page(&mut rng, data, spare);
             match t {
                 PageTear::Erased => {
                     kinds[0] += 1;

@@ -33,9 +33,12 @@ pub struct SimNand {
     stats: SimStats,
 }
 
-fn layout_for(geo: &Geometry) -> Result<Layout, ImageError> {
+/// The header and the layout of a new image (of the current version).
+fn new_image(geo: &Geometry, seed: u64) -> Result<(Header, Layout), ImageError> {
     geo.validate()?;
-    Layout::new(geo).ok_or(ImageError::TooLarge(u64::MAX))
+    let header = Header::new(*geo, seed);
+    let layout = Layout::new(geo, header.version).ok_or(ImageError::TooLarge(u64::MAX))?;
+    Ok((header, layout))
 }
 
 fn check_options(geo: &Geometry, opts: &SimOptions) -> Result<(), ImageError> {
@@ -47,9 +50,9 @@ fn check_options(geo: &Geometry, opts: &SimOptions) -> Result<(), ImageError> {
 impl SimNand {
     /// An all-erased array in RAM, factory bad blocks marked.
     pub fn new_ram(geometry: Geometry, opts: SimOptions) -> Result<SimNand, ImageError> {
-        let layout = layout_for(&geometry)?;
+        let (header, layout) = new_image(&geometry, opts.seed)?;
         check_options(&geometry, &opts)?;
-        let backing = Backing::new_ram(&layout, &Header::new(geometry, opts.seed))?;
+        let backing = Backing::new_ram(&layout, &header)?;
         Self::fresh(geometry, layout, backing, opts)
     }
 
@@ -60,9 +63,9 @@ impl SimNand {
         geometry: Geometry,
         opts: SimOptions,
     ) -> Result<SimNand, ImageError> {
-        let layout = layout_for(&geometry)?;
+        let (header, layout) = new_image(&geometry, opts.seed)?;
         check_options(&geometry, &opts)?;
-        let file = FileImage::create(path, &layout, &Header::new(geometry, opts.seed))?;
+        let file = FileImage::create(path, &layout, &header)?;
         Self::fresh(geometry, layout, Backing::File(file), opts)
     }
 
@@ -216,8 +219,8 @@ impl SimNand {
             me.media.program(ppa, data, oob)?;
             me.media.set_page_state(ppa, PageState::Torn)?;
             let rng = me.faults.tear_rng();
-            let rec = me.media.record_mut(ppa)?;
-            Ok(Tear::Program(tear_page(rng, rec)))
+            let (d, spare) = me.media.page_mut(ppa)?;
+            Ok(Tear::Program(tear_page(rng, d, spare)))
         };
         if self.power.cuts_now() {
             let tear = torn(self).map_err(|r| self.refuse(op, target, r))?;
@@ -340,13 +343,14 @@ impl SimNand {
                 let was_erased = self.media.page_state(ppa) == Some(PageState::Erased);
                 self.media.set_page_state(ppa, PageState::Torn)?;
                 let rng = self.faults.tear_rng();
-                let rec = self.media.record_mut(ppa)?;
+                let (d, spare) = self.media.page_mut(ppa)?;
                 if was_erased {
-                    // Its record holds stale bytes that never were this
-                    // page's content; half-erasing those is still garbage.
-                    rec.fill(0);
+                    // Its bytes are stale, never this page's content;
+                    // half-erasing those is still garbage.
+                    d.fill(0);
+                    spare.fill(0);
                 }
-                half_erase(rng, rec);
+                half_erase(rng, d, spare);
                 garbage += 1;
             }
         }

@@ -293,3 +293,198 @@ fn erased_blocks_give_their_disk_back_and_zero_sectors_cost_none() {
     let (d, _) = read(&mut n, ppa(5, 0)).unwrap();
     assert_eq!(d, page);
 }
+
+/// Disk a file takes (not its length).
+fn disk_used(path: &Path) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    fs::metadata(path).unwrap().blocks() * 512
+}
+
+/// A block of all-zero pages, each with a spare the size the FTL writes
+/// for four sectors (44 bytes), costs next to no disk: its data stays a
+/// hole, and the spares are packed apart from it. With each spare between
+/// two pages' data (versions 1 and 2) every spare write allocated at least
+/// the file-system block around it: 1 MiB for this 4 MiB block on ext4,
+/// and with large folios most of the data of a longer run of pages.
+#[test]
+fn a_block_of_zero_pages_costs_little_disk() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("nand.img");
+    let g = ftl_core::Geometry::small(4, 256); // 4 MiB of data a block
+    let mut n = SimNand::create_image(&path, g, SimOptions::default()).unwrap();
+    let block_data = u64::from(g.pages_per_block) * u64::from(g.page_size);
+    let block_spares = u64::from(g.pages_per_block) * u64::from(g.oob_size);
+    let b = BlockIdx(1);
+    n.sync().unwrap();
+    let fresh = disk_used(&path);
+    // Does this file system punch holes? An erase of a written block must
+    // give its disk back.
+    for p in 0..g.pages_per_block {
+        program(
+            &mut n,
+            ppa(1, p),
+            &pattern(p + 1, g.page_size as usize),
+            &[],
+        )
+        .unwrap();
+    }
+    n.sync().unwrap();
+    let written = disk_used(&path);
+    n.erase_block(b).unwrap();
+    n.sync().unwrap();
+    let erased = disk_used(&path);
+    if erased + block_data / 2 > written {
+        eprintln!(
+            "note: no hole punching here ({written} bytes used written, {erased} erased); \
+             disk usage not checked"
+        );
+        return;
+    }
+    // All of it, spares too: what is left is the tables' share.
+    assert!(
+        erased < fresh + block_spares,
+        "{erased} bytes used after the erase, {fresh} fresh"
+    );
+    let zeros = vec![0u8; g.page_size as usize];
+    let oob: Vec<u8> = (0..44u8).map(|i| i.wrapping_mul(37) | 1).collect();
+    for p in 0..g.pages_per_block {
+        program(&mut n, ppa(1, p), &zeros, &oob).unwrap();
+    }
+    n.sync().unwrap();
+    let cost = disk_used(&path) - erased;
+    eprintln!(
+        "{} zero pages with a 44-byte spare cost {cost} bytes of disk",
+        g.pages_per_block
+    );
+    assert!(
+        cost < block_data / 8,
+        "{cost} bytes of disk for a block of zero pages ({block_data} data bytes)"
+    );
+    // And they read back as written.
+    for p in [0, 1, g.pages_per_block - 1] {
+        let (d, o) = read(&mut n, ppa(1, p)).unwrap();
+        assert_eq!(d, zeros);
+        assert_eq!(&o[..44], &oob[..]);
+        assert!(o[44..].iter().all(|&x| x == 0xFF));
+    }
+}
+
+/// Writes an image of version 1 or 2 by hand, from the drawing of those
+/// versions (not through the simulator's own layout code): the header,
+/// the tables, and page records of data then spare, in flat page order
+/// from byte 12288 (for `geo()`: 16 blocks × 8 B and 128 page states each
+/// fit in one 4 KiB). Pages (0, 0) and (1, 0) are programmed with
+/// `pages[0]` and `pages[1]` and an 8-byte spare of 0xA0 and 0xA1; block 7
+/// has been erased twice.
+fn write_interleaved_image(path: &Path, version: u32, pages: &[Vec<u8>; 2]) {
+    let g = geo();
+    let (page_size, oob_size) = (g.page_size as usize, g.oob_size as usize);
+    let record_len = page_size + oob_size;
+    let (block_table, page_states, records) = (4096, 8192, 12288);
+    let total = records + 16 * 8 * record_len;
+    // The header: a new image's, with the old version number (and, for
+    // version 1, the FTL's over-provisioning in byte 22), crc redone.
+    {
+        SimNand::create_image(path, g, SimOptions::with_seed(9)).unwrap();
+    }
+    let mut header = fs::read(path).unwrap()[..HEADER_LEN].to_vec();
+    header[8..12].copy_from_slice(&version.to_le_bytes());
+    header[22] = if version == 1 { 20 } else { 0 };
+    let crc = crc32fast::hash(&header[..60]);
+    header[60..64].copy_from_slice(&crc.to_le_bytes());
+    let mut bytes = vec![0u8; total];
+    bytes[..HEADER_LEN].copy_from_slice(&header);
+    bytes[block_table + 7 * 8..block_table + 7 * 8 + 4].copy_from_slice(&2u32.to_le_bytes());
+    for (i, data) in pages.iter().enumerate() {
+        let flat = i * 8; // page 0 of block i
+        bytes[page_states + flat] = 1; // programmed
+        let at = records + flat * record_len;
+        bytes[at..at + page_size].copy_from_slice(data);
+        let spare = &mut bytes[at + page_size..at + record_len];
+        spare.fill(0xFF);
+        spare[..8].fill(0xA0 + i as u8);
+    }
+    fs::write(path, &bytes).unwrap();
+}
+
+/// Images of versions 1 and 2 keep their interleaved records: they open,
+/// read back what was written, and what the simulator writes into them
+/// lands in their layout, not the new one; an erase gives back only its
+/// own block's records.
+#[test]
+fn images_of_interleaved_versions_still_open_and_work() {
+    let g = geo();
+    let (page_size, record_len) = (g.page_size as usize, (g.page_size + g.oob_size) as usize);
+    let records = 12288;
+    for version in [1, 2] {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.img");
+        let pages = [pattern(11, page_size), pattern(12, page_size)];
+        write_interleaved_image(&path, version, &pages);
+        let len = fs::metadata(&path).unwrap().len();
+        let third = pattern(13, page_size);
+        {
+            let mut n = SimNand::open_image(&path, SimOptions::default()).unwrap();
+            assert_eq!(n.geometry(), g);
+            for (i, data) in pages.iter().enumerate() {
+                let (d, o) = read(&mut n, ppa(i as u32, 0)).unwrap();
+                assert_eq!(&d, data, "version {version}");
+                assert_eq!(&o[..8], &[0xA0 + i as u8; 8]);
+                assert!(o[8..].iter().all(|&b| b == 0xFF));
+            }
+            assert_eq!(n.erase_count(BlockIdx(7)), Some(2));
+            assert_eq!(n.page_state(ppa(0, 1)), Some(PageState::Erased));
+            // Programs follow the rules and go into the old records.
+            program(&mut n, ppa(1, 1), &third, &[0xC3; 4]).unwrap();
+            assert_eq!(
+                kind(program(&mut n, ppa(1, 3), &third, &[])),
+                NandErrorKind::ProgramOrder
+            );
+            // Erasing block 0 (a hole punched over it) leaves block 1 be.
+            n.erase_block(BlockIdx(0)).unwrap();
+            n.sync().unwrap();
+        }
+        let bytes = fs::read(&path).unwrap();
+        assert_eq!(bytes.len() as u64, len, "the file keeps its size");
+        assert_eq!(bytes[8], version as u8, "and its version");
+        let at = records + 9 * record_len; // page 1 of block 1
+        assert_eq!(&bytes[at..at + page_size], &third[..]);
+        assert_eq!(&bytes[at + page_size..at + page_size + 4], &[0xC3; 4]);
+        assert!(bytes[at + page_size + 4..at + record_len]
+            .iter()
+            .all(|&b| b == 0xFF));
+        let mut n = SimNand::open_image(&path, SimOptions::default()).unwrap();
+        assert_eq!(n.page_state(ppa(0, 0)), Some(PageState::Erased));
+        assert_eq!(read(&mut n, ppa(0, 0)).unwrap().0, vec![0xFF; page_size]);
+        assert_eq!(read(&mut n, ppa(1, 0)).unwrap().0, pages[1]);
+        let (d, o) = read(&mut n, ppa(1, 1)).unwrap();
+        assert_eq!((d, &o[..4]), (third.clone(), &[0xC3; 4][..]));
+        assert_eq!(n.erase_count(BlockIdx(0)), Some(1));
+    }
+}
+
+/// A new image is version 3: page data from byte 12288 (for `geo()`),
+/// then the spares from the next 4 KiB boundary after the last page's
+/// data, each page's in flat order.
+#[test]
+fn a_new_image_keeps_data_and_spares_apart() {
+    let g = geo();
+    let (page_size, oob_size) = (g.page_size as usize, g.oob_size as usize);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("nand.img");
+    let data = pattern(21, page_size);
+    {
+        let mut n = SimNand::create_image(&path, g, SimOptions::default()).unwrap();
+        program(&mut n, ppa(2, 0), &data, &[0x5A; 6]).unwrap();
+        n.sync().unwrap();
+    }
+    let bytes = fs::read(&path).unwrap();
+    assert_eq!(bytes[8], 3, "version");
+    let (data_at, spares) = (12288, 12288 + 128 * page_size); // already aligned
+    assert_eq!(bytes.len(), spares + 128 * oob_size);
+    let at = data_at + 16 * page_size; // block 2, page 0
+    assert_eq!(&bytes[at..at + page_size], &data[..]);
+    let at = spares + 16 * oob_size;
+    assert_eq!(&bytes[at..at + 6], &[0x5A; 6]);
+    assert!(bytes[at + 6..at + oob_size].iter().all(|&b| b == 0xFF));
+}

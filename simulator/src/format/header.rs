@@ -5,7 +5,7 @@
 //! ```text
 //!  offset  field                              (all integers little-endian)
 //!   0      magic "ZCFTLNND"                   8 bytes
-//!   8      version = 2 (1 still read)         u32
+//!   8      version = 3 (1 and 2 still read)   u32
 //!  12      header length = 64                 u32
 //!  16      channels, dies/channel,
 //!          planes/die                         3 × u16
@@ -26,6 +26,12 @@
 //! itself. Version 1 images still open; their byte 22 is kept as read and
 //! means nothing to the simulator.
 //!
+//! Version 3 changed no byte of the header, only the rest of the file: the
+//! pages' spare areas moved out from between their data into a region of
+//! their own (see [`super::layout`]), so a page of zeros costs the disk of
+//! its spare only. Versions 1 and 2 images still open, and keep
+//! their interleaved records.
+//!
 //! Decoding checks, in this order: the magic (is this our file at all),
 //! the length, the version (a later version may lay the rest out
 //! differently), the crc, the geometry, and last that the header re-encodes
@@ -37,10 +43,45 @@ use ftl_core::{Geometry, GeometryError};
 
 /// The image's magic bytes.
 pub const MAGIC: [u8; 8] = *b"ZCFTLNND";
-/// The image version this build writes (it also reads version 1).
-pub const VERSION: u32 = 2;
+/// The image version this build writes (it also reads versions 1 and 2).
+pub const VERSION: u32 = 3;
 /// The version that kept the FTL's over-provisioning in byte 22.
 const VERSION_1: u32 = 1;
+/// The last version with each page's spare right after its data.
+const VERSION_2: u32 = 2;
+
+/// The versions this build reads, and what sets each apart.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Version {
+    /// Page records interleaved; byte 22 held the over-provisioning (%)
+    /// the FTL was formatted with, kept as read.
+    V1 {
+        /// Byte 22 as read.
+        op: u8,
+    },
+    /// Page records interleaved; byte 22 reserved.
+    V2,
+    /// Page data and spare areas in separate regions (written now).
+    V3,
+}
+
+impl Version {
+    /// The number in the header.
+    pub(crate) fn number(self) -> u32 {
+        match self {
+            Version::V1 { .. } => VERSION_1,
+            Version::V2 => VERSION_2,
+            Version::V3 => VERSION,
+        }
+    }
+
+    /// Whether each page's spare area follows its data (versions 1 and
+    /// 2), rather than living in a region of its own.
+    pub(crate) fn interleaved(self) -> bool {
+        !matches!(self, Version::V3)
+    }
+}
+
 /// Bytes of the header that are used (and covered by its crc).
 pub const HEADER_LEN: usize = 64;
 
@@ -63,10 +104,9 @@ const CRC_AT: usize = 60;
 pub(crate) struct Header {
     pub(crate) geometry: Geometry,
     pub(crate) seed: u64,
-    /// A version-1 image's byte 22 (the over-provisioning its FTL was
-    /// formatted with), kept so the header re-encodes as read; `None` for
-    /// version 2.
-    pub(crate) v1_op: Option<u8>,
+    /// The version read (a new image's is [`VERSION`]); it decides the
+    /// layout of the rest of the file.
+    pub(crate) version: Version,
 }
 
 /// Why bytes are not a header this build can use.
@@ -81,7 +121,7 @@ pub(crate) enum HeaderError {
         /// Bytes given.
         found: usize,
     },
-    /// A version other than 1 or [`VERSION`].
+    /// A version other than 1, 2 or [`VERSION`].
     #[error("version {0} not supported")]
     Version(u32),
     /// The crc32 does not match bytes `0..60`.
@@ -97,12 +137,12 @@ pub(crate) enum HeaderError {
 }
 
 impl Header {
-    /// A version-2 header.
+    /// A header of the version this build writes.
     pub(crate) fn new(geometry: Geometry, seed: u64) -> Self {
         Header {
             geometry,
             seed,
-            v1_op: None,
+            version: Version::V3,
         }
     }
 
@@ -111,13 +151,15 @@ impl Header {
         let g = &self.geometry;
         let mut b = [0u8; HEADER_LEN];
         b[..MAGIC.len()].copy_from_slice(&MAGIC);
-        let version = self.v1_op.map_or(VERSION, |_| VERSION_1);
-        le::put_u32(&mut b, VERSION_AT, version);
+        le::put_u32(&mut b, VERSION_AT, self.version.number());
         le::put_u32(&mut b, LEN_AT, HEADER_LEN as u32);
         le::put_u16(&mut b, CHANNELS_AT, g.channels);
         le::put_u16(&mut b, DIES_AT, g.dies_per_channel);
         le::put_u16(&mut b, PLANES_AT, g.planes_per_die);
-        b[OP_AT] = self.v1_op.unwrap_or(0);
+        b[OP_AT] = match self.version {
+            Version::V1 { op } => op,
+            Version::V2 | Version::V3 => 0,
+        };
         le::put_u32(&mut b, BLOCKS_PER_PLANE_AT, g.blocks_per_plane);
         le::put_u32(&mut b, PAGES_PER_BLOCK_AT, g.pages_per_block);
         le::put_u32(&mut b, PAGE_SIZE_AT, g.page_size);
@@ -139,9 +181,9 @@ impl Header {
         let b = bytes.get(..HEADER_LEN).ok_or(short)?;
         let u16_at = |at| le::u16_at(b, at).ok_or(short);
         let u32_at = |at| le::u32_at(b, at).ok_or(short);
-        let version = u32_at(VERSION_AT)?;
-        if version != VERSION && version != VERSION_1 {
-            return Err(HeaderError::Version(version));
+        let number = u32_at(VERSION_AT)?;
+        if ![VERSION_1, VERSION_2, VERSION].contains(&number) {
+            return Err(HeaderError::Version(number));
         }
         if crc32fast::hash(&b[..CRC_AT]) != u32_at(CRC_AT)? {
             return Err(HeaderError::Crc);
@@ -159,15 +201,17 @@ impl Header {
         geometry.validate().map_err(HeaderError::Geometry)?;
         let seed = le::u64_at(b, SEED_AT).ok_or(short)?;
         let op = *b.get(OP_AT).ok_or(short)?;
-        let v1_op = (version == VERSION_1).then_some(op);
-        if v1_op.is_some_and(|op| !(1..=90).contains(&op)) {
+        let version = match number {
             // Version 1 always wrote a percentage there.
-            return Err(HeaderError::NotCanonical);
-        }
+            VERSION_1 if !(1..=90).contains(&op) => return Err(HeaderError::NotCanonical),
+            VERSION_1 => Version::V1 { op },
+            VERSION_2 => Version::V2,
+            _ => Version::V3, // VERSION: the others were refused above
+        };
         let header = Header {
             geometry,
             seed,
-            v1_op,
+            version,
         };
         // Paired check: what we decoded re-encodes to the very same bytes.
         if header.encode()[..] != *b {
@@ -206,14 +250,20 @@ mod tests {
             .prop_filter("a usable geometry", |g| g.validate().is_ok())
     }
 
+    fn version() -> impl Strategy<Value = Version> {
+        prop_oneof![
+            (1u8..=90).prop_map(|op| Version::V1 { op }),
+            Just(Version::V2),
+            Just(Version::V3),
+        ]
+    }
+
     fn header() -> impl Strategy<Value = Header> {
-        (geometry(), any::<u64>(), proptest::option::of(1u8..=90)).prop_map(
-            |(geometry, seed, v1_op)| Header {
-                geometry,
-                seed,
-                v1_op,
-            },
-        )
+        (geometry(), any::<u64>(), version()).prop_map(|(geometry, seed, version)| Header {
+            geometry,
+            seed,
+            version,
+        })
     }
 
     /// Any field values at all, usable or not.
@@ -267,9 +317,9 @@ mod tests {
             let e = Header::decode(&b).unwrap_err();
             let want = match at {
                 0..=7 => HeaderError::BadMagic,
-                // Flipped to the other known version: the crc catches it.
+                // Flipped to another known version: the crc catches it.
                 8..=11 => match le::u32_at(&b, VERSION_AT).unwrap() {
-                    VERSION | VERSION_1 => HeaderError::Crc,
+                    VERSION | VERSION_1 | VERSION_2 => HeaderError::Crc,
                     v => HeaderError::Version(v),
                 },
                 _ => HeaderError::Crc,
@@ -317,7 +367,7 @@ mod tests {
         let h = Header {
             geometry: Geometry::small(16, 8),
             seed: 0x0123_4567_89AB_CDEF,
-            v1_op: Some(20),
+            version: Version::V1 { op: 20 },
         };
         #[rustfmt::skip]
         let want: [u8; HEADER_LEN] = [
@@ -333,13 +383,33 @@ mod tests {
     /// Version 2's bytes (worked out the same way): byte 22 is reserved.
     #[test]
     fn the_bytes_of_version_2_are_pinned() {
-        let h = Header::new(Geometry::small(16, 8), 0x0123_4567_89AB_CDEF);
+        let h = Header {
+            geometry: Geometry::small(16, 8),
+            seed: 0x0123_4567_89AB_CDEF,
+            version: Version::V2,
+        };
         #[rustfmt::skip]
         let want: [u8; HEADER_LEN] = [
             b'Z', b'C', b'F', b'T', b'L', b'N', b'N', b'D', 2, 0, 0, 0, 64, 0, 0, 0,
             1, 0, 1, 0, 1, 0, 0, 0, 16, 0, 0, 0, 8, 0, 0, 0,
             0x00, 0x40, 0, 0, 0x00, 0x10, 0, 0, 0x80, 0, 0, 0, 0, 0, 0, 0,
             0xEF, 0xCD, 0xAB, 0x89, 0x67, 0x45, 0x23, 0x01, 0, 0, 0, 0, 0x6f, 0x6f, 0x1d, 0x9c,
+        ];
+        assert_eq!(h.encode(), want);
+        assert_eq!(Header::decode(&want), Ok(h));
+    }
+
+    /// Version 3's bytes: version 2's but for the version (and the crc).
+    #[test]
+    fn the_bytes_of_version_3_are_pinned() {
+        let h = Header::new(Geometry::small(16, 8), 0x0123_4567_89AB_CDEF);
+        assert_eq!(h.version, Version::V3);
+        #[rustfmt::skip]
+        let want: [u8; HEADER_LEN] = [
+            b'Z', b'C', b'F', b'T', b'L', b'N', b'N', b'D', 3, 0, 0, 0, 64, 0, 0, 0,
+            1, 0, 1, 0, 1, 0, 0, 0, 16, 0, 0, 0, 8, 0, 0, 0,
+            0x00, 0x40, 0, 0, 0x00, 0x10, 0, 0, 0x80, 0, 0, 0, 0, 0, 0, 0,
+            0xEF, 0xCD, 0xAB, 0x89, 0x67, 0x45, 0x23, 0x01, 0, 0, 0, 0, 0x62, 0x93, 0xd1, 0xf5,
         ];
         assert_eq!(h.encode(), want);
         assert_eq!(Header::decode(&want), Ok(h));

@@ -1,4 +1,4 @@
-//! The two tables between the header and the page records (see
+//! The two tables between the header and the pages (see
 //! [`super::layout`]): an entry per block and a state byte per page.
 //!
 //! ```text
