@@ -104,8 +104,14 @@ impl BlockTable {
 
     /// Bytes of RAM held.
     pub fn ram_bytes(&self) -> usize {
-        let n = self.state.capacity();
-        n * (core::mem::size_of::<BlockState>() + 4 + 4 + 8 + 3)
+        use crate::ram::vec_bytes;
+        vec_bytes(&self.state)
+            + vec_bytes(&self.erase_count)
+            + vec_bytes(&self.next_page)
+            + vec_bytes(&self.last_seq)
+            + vec_bytes(&self.retiring)
+            + vec_bytes(&self.collecting)
+            + vec_bytes(&self.held)
     }
 
     /// Number of blocks.

@@ -71,6 +71,19 @@ pub struct CacheMetaTable {
 }
 
 impl CacheMetaTable {
+    /// Bytes of RAM held.
+    pub fn ram_bytes(&self) -> usize {
+        use crate::ram::vec_bytes;
+        vec_bytes(&self.state)
+            + vec_bytes(&self.len)
+            + vec_bytes(&self.ppa)
+            + vec_bytes(&self.referenced)
+            + vec_bytes(&self.slots)
+            + vec_bytes(&self.lbas)
+            + vec_bytes(&self.srcs)
+            + vec_bytes(&self.free)
+    }
+
     /// `count` records of up to `stride` slots each.
     pub fn new(count: u32, stride: usize) -> Self {
         let n = count as usize;

@@ -49,6 +49,7 @@ pub mod geometry;
 pub mod layout;
 pub mod map;
 pub mod nand;
+mod ram;
 pub mod read_map;
 pub mod slot;
 pub mod stats;

@@ -117,7 +117,7 @@ impl FlatMap {
 
     /// Bytes of RAM the map holds.
     pub fn ram_bytes(&self) -> usize {
-        self.map.capacity() * core::mem::size_of::<u32>()
+        crate::ram::vec_bytes(&self.map)
     }
 }
 

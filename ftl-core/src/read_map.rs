@@ -33,6 +33,11 @@ pub struct ReadMap {
 }
 
 impl ReadMap {
+    /// Bytes of RAM held.
+    pub fn ram_bytes(&self) -> usize {
+        crate::ram::vec_bytes(&self.keys) + crate::ram::vec_bytes(&self.vals)
+    }
+
     /// A table able to hold `slots` mappings at a load factor ≤ 1/2.
     pub fn new(slots: u32) -> Self {
         let cap = (slots as usize * 2).next_power_of_two().max(8);

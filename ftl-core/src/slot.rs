@@ -143,6 +143,12 @@ pub struct SlotTable {
 }
 
 impl SlotTable {
+    /// Bytes of RAM held (the table, not the slot memory).
+    pub fn ram_bytes(&self) -> usize {
+        use crate::ram::vec_bytes;
+        vec_bytes(&self.state) + vec_bytes(&self.pins) + vec_bytes(&self.free)
+    }
+
     /// `count` slots, all free.
     pub fn new(count: u32) -> Self {
         SlotTable {

@@ -73,6 +73,9 @@ pub struct Stats {
     pub validity_ram_bytes: u64,
     /// Bytes of RAM the block table holds.
     pub block_table_ram_bytes: u64,
+    /// Bytes of RAM the cache's tables hold (slot table, write map, read
+    /// map, cache metadata): sized by the slot count, not the array.
+    pub cache_table_ram_bytes: u64,
     /// Translation pages written (write-back, cleaning, wear leveling).
     pub translation_pages_written: u64,
     /// Checkpoint chunks written (directory and block table).

@@ -169,11 +169,12 @@ impl TranslationTable {
 
     /// Bytes of RAM the table holds.
     pub fn ram_bytes(&self) -> usize {
-        self.loc.capacity() * 4
-            + self.root.capacity() * 4
-            + self.since.capacity() * 8
-            + self.prev.capacity() * 4
-            + self.next.capacity() * 4
+        use crate::ram::vec_bytes;
+        vec_bytes(&self.loc)
+            + vec_bytes(&self.root)
+            + vec_bytes(&self.since)
+            + vec_bytes(&self.prev)
+            + vec_bytes(&self.next)
     }
 
     /// Checks the dirty list against the per-page marks.

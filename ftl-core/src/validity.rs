@@ -28,7 +28,7 @@ impl Validity {
 
     /// Bytes of RAM held.
     pub fn ram_bytes(&self) -> usize {
-        self.bits.capacity() / 8 + self.count.capacity() * 4
+        self.bits.capacity() / 8 + crate::ram::vec_bytes(&self.count)
     }
 
     /// Whether `psa` holds current data.

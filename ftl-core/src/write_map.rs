@@ -35,6 +35,12 @@ pub struct WriteMap {
 }
 
 impl WriteMap {
+    /// Bytes of RAM held.
+    pub fn ram_bytes(&self) -> usize {
+        use crate::ram::vec_bytes;
+        vec_bytes(&self.slots) + vec_bytes(&self.owned) + vec_bytes(&self.open)
+    }
+
     /// `handles` handles, each able to write up to `max_sectors` at once and
     /// pre-populated with `prefill` slots.
     pub fn new(handles: u32, max_sectors: u32, prefill: u16) -> Self {

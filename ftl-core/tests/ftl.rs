@@ -355,3 +355,30 @@ fn a_mount_takes_the_capacity_the_media_was_formatted_with() {
     ));
     ftl.check_integrity().unwrap();
 }
+
+#[test]
+fn stats_account_the_ram_of_each_table() {
+    // The array's tables grow with it; the cache's tables follow the slot
+    // count only.
+    let small = fresh(Geometry::small(16, 8), config(), 16).stats();
+    let big = fresh(Geometry::small(64, 8), config(), 16).stats();
+    let logical = |g: Geometry| config().logical_sectors(&g);
+    assert_eq!(
+        small.map_ram_bytes,
+        4 * logical(Geometry::small(16, 8)),
+        "one u32 per LBA"
+    );
+    assert_eq!(big.map_ram_bytes, 4 * logical(Geometry::small(64, 8)));
+    assert!(big.validity_ram_bytes > small.validity_ram_bytes);
+    assert!(big.block_table_ram_bytes >= 4 * small.block_table_ram_bytes);
+    assert!(big.translation_ram_bytes > 0);
+    assert_eq!(small.cache_table_ram_bytes, big.cache_table_ram_bytes);
+    assert!(small.cache_table_ram_bytes > 0);
+    assert_eq!(
+        big.table_ram_bytes(),
+        big.map_ram_bytes
+            + big.translation_ram_bytes
+            + big.validity_ram_bytes
+            + big.block_table_ram_bytes
+    );
+}

@@ -162,13 +162,14 @@ fn main() {
     peak_anon = peak_anon.max(rss_anon());
     let st = ftl.stats();
     println!(
-        "FTL tables {:.1} MiB (map {:.1}, translation {:.2}, validity {:.1}, blocks {:.1}); \
+        "FTL tables {:.1} MiB (map {:.1}, translation {:.2}, validity {:.1}, blocks {:.1}, cache tables {:.2}); \
          peak RssAnon {:.1} MiB − slot pool {:.1} MiB = {:.1} MiB; {} of {} translation pages dirty",
-        st.table_ram_bytes() as f64 / (1 << 20) as f64,
+        (st.table_ram_bytes() + st.cache_table_ram_bytes) as f64 / (1 << 20) as f64,
         st.map_ram_bytes as f64 / (1 << 20) as f64,
         st.translation_ram_bytes as f64 / (1 << 20) as f64,
         st.validity_ram_bytes as f64 / (1 << 20) as f64,
         st.block_table_ram_bytes as f64 / (1 << 20) as f64,
+        st.cache_table_ram_bytes as f64 / (1 << 20) as f64,
         peak_anon as f64 / (1 << 20) as f64,
         pool_bytes as f64 / (1 << 20) as f64,
         peak_anon.saturating_sub(pool_bytes) as f64 / (1 << 20) as f64,

@@ -70,6 +70,20 @@ pub(super) struct Cache<M> {
 }
 
 impl<M: SlotMemory> Cache<M> {
+    /// Bytes of RAM the cache's tables hold (sized by the slot count; the
+    /// slot memory itself is the embedder's).
+    pub fn table_ram_bytes(&self) -> usize {
+        use crate::ram::vec_bytes;
+        self.slots.ram_bytes()
+            + vec_bytes(&self.entry_of)
+            + self.write_map.ram_bytes()
+            + self.read_map.ram_bytes()
+            + self.entries.ram_bytes()
+            + vec_bytes(&self.read_segs)
+            + vec_bytes(&self.read_open)
+            + vec_bytes(&self.zero)
+    }
+
     /// Tables for `mem` under `cfg`, every handle pre-populated.
     pub fn new(mem: M, cfg: &FtlConfig, layout: &Layout) -> Self {
         let slot_count = mem.slot_count();

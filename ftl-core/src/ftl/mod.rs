@@ -193,6 +193,7 @@ impl<N: Nand, M: SlotMemory> Ftl<N, M> {
             translation_ram_bytes: self.flash.translation_ram_bytes() as u64,
             validity_ram_bytes: self.flash.block_ram_bytes().0 as u64,
             block_table_ram_bytes: self.flash.block_ram_bytes().1 as u64,
+            cache_table_ram_bytes: self.cache.table_ram_bytes() as u64,
             translation_pages_written: m.translation_pages,
             checkpoint_pages_written: m.checkpoint_pages,
             summary_pages_written: m.summary_pages,
