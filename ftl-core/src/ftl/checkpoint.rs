@@ -67,7 +67,7 @@ impl<N: Nand, M: SlotMemory> Ftl<N, M> {
         let limit = self.cfg.meta_blocks(&self.geo);
         let clean = evacuate.or_else(|| {
             (self.meta.block_count() + 1 >= limit)
-                .then(|| self.meta.oldest().map(|(b, _)| b))
+                .then(|| self.meta.oldest())
                 .flatten()
         });
         if let Some(b) = clean {
@@ -94,11 +94,7 @@ impl<N: Nand, M: SlotMemory> Ftl<N, M> {
             self.flash.close(Stream::Meta);
             self.ready_meta_page()?;
         }
-        let newest_trim = self
-            .meta
-            .oldest()
-            .filter(|&(o, _)| o == b)
-            .map_or(0, |(_, s)| s);
+        let newest_trim = self.meta.newest_trim(b);
         while let Some((t, since)) = self.flash.translation().oldest() {
             if since > newest_trim {
                 break;

@@ -206,9 +206,18 @@ impl MetaStream {
         }
     }
 
-    /// The oldest meta block and its newest trim record: the one to clean.
-    pub fn oldest(&self) -> Option<(BlockIdx, u64)> {
-        self.blocks.first().map(|m| (m.block, m.newest_trim))
+    /// The oldest meta block: the one to clean.
+    pub fn oldest(&self) -> Option<BlockIdx> {
+        self.blocks.first().map(|m| m.block)
+    }
+
+    /// Sequence number of the newest trim record in meta block `b` (0:
+    /// none, or not a meta block).
+    pub fn newest_trim(&self, b: BlockIdx) -> u64 {
+        self.blocks
+            .iter()
+            .find(|m| m.block == b)
+            .map_or(0, |m| m.newest_trim)
     }
 
     /// The checkpoint whose first chunk is in `first` and whose horizon is
