@@ -43,7 +43,7 @@ const REGION_BYTES: u64 = 128 << 20;
 const IMAGE_SIZE: &str = "512M";
 
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Copy {
+enum CopyMode {
     File,
     Bounce,
 }
@@ -69,7 +69,7 @@ struct Options {
     secs: f64,
     reps: u32,
     threads: Vec<u32>,
-    copy: Copy,
+    copy: CopyMode,
 }
 
 fn options() -> Options {
@@ -77,7 +77,7 @@ fn options() -> Options {
         secs: 1.0,
         reps: 3,
         threads: vec![1, 2, 4],
-        copy: Copy::File,
+        copy: CopyMode::File,
     };
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
@@ -93,13 +93,11 @@ fn options() -> Options {
             }
             "--copy" => {
                 o.copy = match value().as_str() {
-                    "file" => Copy::File,
-                    "bounce" => Copy::Bounce,
+                    "file" => CopyMode::File,
+                    "bounce" => CopyMode::Bounce,
                     _ => usage("--copy"),
                 }
             }
-            // `cargo bench` passes this to every bench target.
-            "--bench" => {}
             _ => usage(&a),
         }
     }
@@ -180,7 +178,7 @@ fn queue_loop(
     w: Workload,
     payload: &File,
     stop: &AtomicBool,
-    copy: Copy,
+    copy: CopyMode,
 ) -> Tally {
     let mut t = Tally::default();
     let blocks = REGION_BYTES / 4096;
@@ -205,11 +203,11 @@ fn queue_loop(
         let mut file_copy;
         let mut bounce_copy;
         let xfer: &mut dyn Transfer = match copy {
-            Copy::File => {
+            CopyMode::File => {
                 file_copy = UserCopy::new(payload.as_raw_fd(), u64::from(handle) * 4096);
                 &mut file_copy
             }
-            Copy::Bounce => {
+            CopyMode::Bounce => {
                 bounce_copy = Bounce::new(&mut bounce, &counted);
                 &mut bounce_copy
             }
@@ -316,7 +314,7 @@ fn main() {
         o.reps,
         o.secs,
         o.secs,
-        if o.copy == Copy::File { "file (preadv/pwritev)" } else { "bounce (memcpy)" },
+        if o.copy == CopyMode::File { "file (preadv/pwritev)" } else { "bounce (memcpy)" },
         REGION_BYTES >> 20,
     );
     println!(
