@@ -157,8 +157,9 @@ for s in "${sel[@]}"; do
       fi
       cat "$log.1" "$log.2" >"$log" 2>/dev/null; rm -f "$log.1" "$log.2" "$disk"
     else
-      # Per boot: normal runs take 20-110 s; a hang should not eat the whole CI budget.
-      if [[ $s == bench ]]; then to=${VM_TIMEOUT:-480}; else to=${VM_TIMEOUT:-300}; fi
+      # Per boot: normal runs take 20-130 s, bench about 300 s (36 fio runs), and twice that
+      # when other builds share the host; a hang should not eat the whole CI budget.
+      if [[ $s == bench ]]; then to=${VM_TIMEOUT:-900}; else to=${VM_TIMEOUT:-420}; fi
       VM_TIMEOUT=$to run_guest "$vm/scenarios/$s.sh" "$log"; rc=$?; note=$NOTE
     fi
   fi

@@ -105,6 +105,32 @@ json_field() {  # json_field KEY <json
   tr -d '\n' | sed -n "s/.*\"$1\"[[:space:]]*:[[:space:]]*\"\{0,1\}\([^\",}]*\)\"\{0,1\}.*/\1/p" | sed 's/[[:space:]]*$//'
 }
 
+# queue_requests ID: the requests each queue of device ID served, space-separated (stats key
+# queue_requests, an array); nothing if the stats do not say.
+queue_requests() {
+  stats_json "$1" | tr -d '\n' | sed -n 's/.*"queue_requests"[[:space:]]*:[[:space:]]*\[\([^]]*\)\].*/\1/p' | tr ',' ' '
+}
+
+# every_queue_served ID N "what": PASS if device ID has N queues and each served requests.
+every_queue_served() {
+  local q n k=0 idle=0
+  q=$(queue_requests "$1")
+  for n in $q; do
+    k=$((k + 1))
+    case $n in ''|*[!0-9]*|0) idle=$((idle + 1)) ;; esac
+  done
+  if [ "$k" -eq "$2" ] && [ "$idle" -eq 0 ]; then pass "$3: each of the $2 queues served requests (queue_requests: $q)"
+  else fail "$3: expected $2 queues each serving requests, queue_requests: '$q'"; fi
+}
+
+# per_cpu_jobs: fio options for one job per vCPU, each pinned to its own CPU, so that each CPU's
+# hardware queue gets requests (blk-mq maps every CPU to one queue of the device).
+per_cpu_jobs() {
+  local n
+  n=$(nproc 2>/dev/null || echo 1)
+  echo "--numjobs=$n --cpus_allowed=0-$((n - 1)) --cpus_allowed_policy=split"
+}
+
 # make_tree DIR NFILES: writes NFILES files of varied sizes (0 B to ~1 MiB, deterministic
 # pseudo-random content) into a small directory tree under DIR.
 make_tree() {

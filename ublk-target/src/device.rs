@@ -69,6 +69,9 @@ pub struct Target {
     pub requests: AtomicU64,
     /// Requests that completed with an error.
     pub errors: AtomicU64,
+    /// Requests completed, per queue: with `--queues N`, whether every
+    /// queue serves (the kernel maps each CPU to one queue).
+    pub queue_requests: Vec<AtomicU64>,
     depth: u16,
     events: Mutex<mpsc::Sender<Event>>,
 }
@@ -96,6 +99,7 @@ impl Target {
             memcpy_bytes: AtomicU64::new(0),
             requests: AtomicU64::new(0),
             errors: AtomicU64::new(0),
+            queue_requests: vec![AtomicU64::new(0)],
             depth: 1,
             events: Mutex::new(events),
         }
@@ -114,6 +118,7 @@ pub struct Device {
     ctrl: UblkCtrl,
     user_copy: bool,
     user_recovery: bool,
+    queues: u16,
     depth: u16,
 }
 
@@ -181,6 +186,7 @@ impl Device {
             ctrl,
             user_copy,
             user_recovery: flags & u64::from(sys::UBLK_F_USER_RECOVERY) != 0,
+            queues: cfg.queues,
             depth: cfg.depth,
         })
     }
@@ -198,6 +204,7 @@ impl Device {
             memcpy_bytes: AtomicU64::new(0),
             requests: AtomicU64::new(0),
             errors: AtomicU64::new(0),
+            queue_requests: (0..self.queues).map(|_| AtomicU64::new(0)).collect(),
             depth: self.depth,
             events: Mutex::new(events),
         })
@@ -343,6 +350,9 @@ fn serve_queue(qid: u16, dev: &UblkDev, tgt: &Target) {
             Some(None) => (-libc::EIO, BufDesc::Slice(&[])),
         };
         let done = tgt.requests.fetch_add(1, Ordering::Relaxed) + 1;
+        if let Some(n) = tgt.queue_requests.get(usize::from(qid)) {
+            n.fetch_add(1, Ordering::Relaxed);
+        }
         if res < 0 {
             tgt.errors.fetch_add(1, Ordering::Relaxed);
         }

@@ -70,6 +70,14 @@ pub fn snapshot(tgt: &Target, info: &DaemonInfo) -> Value {
         "request_errors".into(),
         tgt.errors.load(Ordering::Relaxed).into(),
     );
+    m.insert(
+        "queue_requests".into(),
+        tgt.queue_requests
+            .iter()
+            .map(|n| n.load(Ordering::Relaxed))
+            .collect::<Vec<_>>()
+            .into(),
+    );
     for (k, v) in tgt.backend.stats() {
         m.insert(k.into(), v);
     }
@@ -175,6 +183,7 @@ mod tests {
             assert!(v.get(k).is_some(), "missing {k}");
         }
         assert_eq!(v["zero_copy_mode"], "copy");
+        assert_eq!(v["queue_requests"], serde_json::json!([0]));
         let text = render_text(&v);
         assert!(text.starts_with("zero_copy_mode: copy\n"));
         assert!(text.contains("write_amplification: 0.000\n"));

@@ -1,5 +1,7 @@
 # fio.sh: data integrity under fio (io_uring, O_DIRECT, QD32, 4K-128K mix, crc32c) with a
-# separate verify pass, a trim job, then the zero-copy accounting in stats.
+# separate verify pass, a trim job, then the zero-copy accounting in stats; then the same image
+# with --queues 2: one fio job per vCPU, so both queues serve at once, write and verify a second
+# region; both regions verify after del + add.
 . /lib/vm-lib.sh
 require_ftl
 IMG=/tmp/fio.img
@@ -52,15 +54,40 @@ case $hsw in ''|*[!0-9]*) fail "host_sectors_written '$hsw' is not a number" ;;
   0) fail "host_sectors_written is 0 after ${MB}M of writes" ;;
   *) pass "host_sectors_written=$hsw" ;; esac
 [ -n "$wa" ] && pass "write_amplification=$wa" || fail "write_amplification missing"
-# 5. the data survives del + add on the same image
+# 5. the data survives del + add on the same image, added back with two queues
 check "del $DEV_ID" $FTL del "$DEV_ID"
 wait_gone "$DEV" 30 || fail "$DEV still present 30 s after del"
-if ftl_add --image "$IMG"; then
-  pass "re-add on the same image -> $DEV"
+if ftl_add --image "$IMG" --queues 2; then
+  pass "re-add on the same image with --queues 2 -> $DEV"
   common="--filename=$DEV --ioengine=io_uring --direct=1 --iodepth=32 --group_reporting"
   wjob="--name=wverify $common --rw=randwrite --bssplit=4k/30:8k/10:16k/20:32k/10:64k/15:128k/15 \
   --size=${MB}M --offset=0 --verify=crc32c --verify_fatal=1 --randseed=1234"
+  runfio "verify pass after del + re-add (2 queues)" $wjob --verify_only
+  # 6. both queues at once: one fio job per vCPU, pinned (each CPU submits to its own queue),
+  # each writing then verifying its half of a fresh region after the trimmed one
+  Q2_AT=$((MB + TRIM_MB)) HALF=$((MB / 2))
+  qjob="--name=q2verify $common --rw=randwrite --bssplit=4k/30:8k/10:16k/20:32k/10:64k/15:128k/15 \
+  --size=${HALF}M --offset=${Q2_AT}M --offset_increment=${HALF}M $(per_cpu_jobs) \
+  --verify=crc32c --verify_fatal=1 --randseed=5678"
+  runfio "2 queues: fio randwrite ${MB}M, one job per vCPU (QD32 each), verify=crc32c" $qjob --do_verify=1
+  runfio "2 queues: separate verify pass" $qjob --verify_only
+  runfio "2 queues: the region written through one queue still verifies" $wjob --verify_only
+  every_queue_served "$DEV_ID" 2 "2 queues"
+  memcpy=$(stats_json "$DEV_ID" | json_field user_copy_bytes_memcpy)
+  if [ "$memcpy" = 0 ]; then pass "2 queues: user_copy_bytes_memcpy == 0"
+  else fail "2 queues: user_copy_bytes_memcpy is '$memcpy' (expected 0)"; fi
+  check "del $DEV_ID (2 queues)" $FTL del "$DEV_ID"
+  wait_gone "$DEV" 30 || fail "$DEV still present 30 s after del"
+else
+  fail "re-add on the same image with --queues 2"
+fi
+# 7. what both queues wrote survives del + add (one queue again)
+if ftl_add --image "$IMG"; then
+  pass "re-add on the same image (1 queue) -> $DEV"
+  wjob=$(printf '%s' "$wjob" | sed "s|--filename=[^ ]*|--filename=$DEV|")
+  qjob=$(printf '%s' "$qjob" | sed "s|--filename=[^ ]*|--filename=$DEV|")
   runfio "verify pass after del + re-add" $wjob --verify_only
+  runfio "the 2-queue region verifies after del + re-add" $qjob --verify_only
   $FTL del "$DEV_ID" >/dev/null 2>&1
 else
   fail "re-add on the same image"

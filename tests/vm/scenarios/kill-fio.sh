@@ -6,7 +6,8 @@
 # a flush and three 4 KiB direct writes: only the crash journal carries those across (the same
 # run without replaying it fails here). Then a kill during a verify-only pass, a clean
 # del + add that still verifies, and the fallback without recovery: a kill, `del` of the
-# dead device, `add` on the image, which replays the journal.
+# dead device, `add` on the image, which replays the journal. Last, with --queues 2 and one fio
+# job per vCPU: a kill under load, and an idle kill with unflushed writes from both queues.
 . /lib/vm-lib.sh
 require_ftl
 IMG=/tmp/kill.img
@@ -100,8 +101,42 @@ if ftl_add --image "$IMG"; then
   dd if="$DEV" of=/tmp/tail2.back bs=4k skip=$TAIL count=3 iflag=direct 2>/dev/null
   if cmp -s /tmp/tail2.bin /tmp/tail2.back; then pass "unflushed writes survive crash + del + add ($rw replayed by add)"
   else fail "unflushed writes lost across crash + del + add ($rw replayed)"; fi
-  $FTL del "$DEV_ID" >/dev/null 2>&1
+  check "del $DEV_ID" $FTL del "$DEV_ID"
+  wait_gone "$DEV" 30 || fail "$DEV still present 30 s after del"
 else
   fail "add on the image after the crash and del"
+fi
+# 6. Two queues: the kills again with one fio job per vCPU, each pinned to its CPU, so both
+# queues hold requests when the daemon dies; `recover` restarts both (the device file says
+# --queues 2) and the kernel re-issues what each held.
+if ftl_add --image "$IMG" --queues 2; then
+  pass "add on the image with --queues 2 -> $DEV"
+  HALF=$((MB / 2))
+  job2="--name=kv2 --filename=$DEV --ioengine=io_uring --direct=1 --iodepth=32 --rw=randwrite \
+  --bssplit=4k/40:8k/10:16k/20:64k/15:128k/15 --size=${HALF}M --offset=0 --offset_increment=${HALF}M \
+  $(per_cpu_jobs) --verify=crc32c --verify_fatal=1 --randseed=8765 --group_reporting"
+  runfio_bg $job2 --do_verify=1
+  kill_and_recover $((MB * 256 / 3)) host_sectors_written
+  fio_ok "2 queues: fio randwrite+verify ${MB}M, one job per vCPU, across a daemon SIGKILL + recover"
+  every_queue_served "$DEV_ID" 2 "2 queues, after recover"
+  # Idle kill: flushed, then three unflushed blocks through each CPU's queue.
+  check "2 queues: flush the device (fsync)" dd if=/dev/zero of="$DEV" bs=4k seek=$TAIL count=0 conv=notrunc,fsync
+  head -c 24576 /dev/urandom >/tmp/tail3.bin
+  set -- $(queue_requests "$DEV_ID"); q0=${1:-0} q1=${2:-0}
+  check "3 direct 4 KiB writes from CPU 0" taskset -c 0 dd if=/tmp/tail3.bin of="$DEV" bs=4k seek=$TAIL count=3 oflag=direct
+  check "3 direct 4 KiB writes from CPU 1" taskset -c 1 dd if=/tmp/tail3.bin of="$DEV" bs=4k skip=3 seek=$((TAIL + 3)) count=3 oflag=direct
+  set -- $(queue_requests "$DEV_ID")
+  if [ $((${1:-0} - q0)) -ge 3 ] && [ $((${2:-0} - q1)) -ge 3 ]; then pass "the writes from CPU 0 and CPU 1 went through queues 0 and 1 ($q0 $q1 -> $1 $2)"
+  else fail "the writes from CPU 0 and CPU 1 did not reach both queues (queue_requests $q0 $q1 -> ${1:-} ${2:-})"; fi
+  kill_and_recover 0 host_sectors_written
+  rw=$(counter journal_replayed_writes)
+  dd if="$DEV" of=/tmp/tail3.back bs=4k skip=$TAIL count=6 iflag=direct 2>/dev/null
+  if cmp -s /tmp/tail3.bin /tmp/tail3.back; then pass "2 queues: acknowledged, unflushed writes of both queues survive the daemon crash ($rw replayed)"
+  else fail "2 queues: acknowledged, unflushed writes lost in the daemon crash ($rw replayed)"; fi
+  runfio_bg $job2 --verify_only
+  fio_ok "2 queues: verify-only pass after the second kill"
+  $FTL del "$DEV_ID" >/dev/null 2>&1
+else
+  fail "add on the image with --queues 2"
 fi
 finish

@@ -5,6 +5,7 @@
 use std::ops::{Deref, DerefMut};
 use std::sync::MutexGuard;
 
+use super::timing::Stamp;
 use super::SimFtl;
 use crate::backend::IoError;
 use crate::journal::{Journal, JournalError, Record};
@@ -52,6 +53,8 @@ impl Locked {
 pub(super) struct Held<'a> {
     pub(super) g: MutexGuard<'a, Locked>,
     pub(super) pool: &'a PoolHandle,
+    /// When this acquisition asked for the lock and got it, if timed.
+    pub(super) stamp: Option<Stamp>,
 }
 
 impl Held<'_> {
@@ -83,6 +86,9 @@ impl Drop for Held<'_> {
             // Cannot happen (the journal is sized from the FTL's own bound);
             // if it did, say so where the operator looks.
             log::error!("crash journal not updated: {e}");
+        }
+        if let Some(s) = self.stamp {
+            s.release();
         }
     }
 }

@@ -24,12 +24,13 @@
 //!
 //! Files: `open.rs` (format or mount, replay), `lock.rs` (the mutex and
 //! the journal it publishes), `io.rs` (the data path and cache retries),
-//! `stats.rs`, `error.rs`; tests in `tests.rs` and `kill_tests.rs`.
+//! `stats.rs`, `error.rs`, `timing.rs` (lock wait and hold times, for
+//! benchmarks); tests in `tests.rs` and `kill_tests.rs`.
 
 use std::path::PathBuf;
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use ftl_core::{Error, Ftl, FtlConfig};
 use simulator::SimNand;
@@ -41,9 +42,11 @@ mod io;
 mod lock;
 mod open;
 mod stats;
+mod timing;
 
 pub use error::{OpenError, ReplayError};
 pub use open::{JournalAt, Replayed};
+pub use timing::{drain_lock_times, LockTime};
 
 use lock::{Held, Locked};
 
@@ -77,6 +80,8 @@ pub struct FtlBackend {
     journal_path: Option<PathBuf>,
     /// What opening replayed from a crashed daemon's journal.
     replayed: Replayed,
+    /// Whether lock acquisitions are timed (benchmarks only).
+    timed: AtomicBool,
 }
 
 impl FtlBackend {
@@ -85,13 +90,25 @@ impl FtlBackend {
         self.replayed
     }
 
+    /// Times (`on`) or stops timing every later acquisition of the FTL
+    /// lock, on the thread that makes it ([`drain_lock_times`]). For
+    /// benchmarks: the daemon never calls this.
+    pub fn time_lock(&self, on: bool) {
+        self.timed.store(on, Ordering::Relaxed);
+    }
+
     fn lock(&self) -> Held<'_> {
+        let asked = self.timed.load(Ordering::Relaxed).then(Instant::now);
         // A panic aborts the daemon (daemon.rs), so poison is never observed
         // by a live request; take the guard either way.
         let g = self.state.lock().unwrap_or_else(|p| p.into_inner());
         Held {
             g,
             pool: &self.pool,
+            stamp: asked.map(|asked| timing::Stamp {
+                asked,
+                got: Instant::now(),
+            }),
         }
     }
 }

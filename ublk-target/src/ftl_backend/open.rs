@@ -4,7 +4,7 @@
 //! replaces the old one.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::sync::Mutex;
 
 use ftl_core::{Error, Ftl, FtlConfig, Handle, Lba};
@@ -199,6 +199,7 @@ impl FtlBackend {
             zero_fill_bytes: AtomicU64::new(0),
             journal_path,
             replayed,
+            timed: AtomicBool::new(false),
         };
         // The first publish: an empty list (everything is on the image).
         drop(b.lock());

@@ -259,6 +259,9 @@ impl Scratch {
         self.dir.join("shm")
     }
     fn open(&self, fresh: bool) -> Result<FtlBackend, OpenError> {
+        self.open_with(fresh, 2)
+    }
+    fn open_with(&self, fresh: bool, handles: u32) -> Result<FtlBackend, OpenError> {
         let img = self.image();
         let nand = if fresh {
             SimNand::create_image(&img, small_geometry(), SimOptions::default()).unwrap()
@@ -270,7 +273,7 @@ impl Scratch {
             dir: &journals,
             image: &img,
         };
-        FtlBackend::new(nand, fresh, 2, 4 << 20, Some(at))
+        FtlBackend::new(nand, fresh, handles, 4 << 20, Some(at))
     }
 }
 
@@ -324,6 +327,40 @@ fn a_daemon_crash_loses_nothing_acknowledged_with_the_journal() {
     b.shutdown().unwrap();
     drop(b);
     assert_eq!(std::fs::read_dir(s.journals()).unwrap().count(), 0);
+}
+
+#[test]
+fn a_crash_keeps_what_two_queues_acknowledged() {
+    // `--queues 2 --depth 4`: handles 0..4 are queue 0's tags, 4..8 queue
+    // 1's. Both threads write at once, the last writes unflushed, then the
+    // daemon dies; `add` with one queue (other handles) replays them all.
+    const DEPTH: u32 = 4;
+    let s = Scratch::new("queues");
+    let b = s.open_with(true, 2 * DEPTH).unwrap();
+    std::thread::scope(|sc| {
+        for q in 0..2u32 {
+            let b = &b;
+            sc.spawn(move || {
+                // 82 blocks in all: pages hold 4, so 2 stay unflushed.
+                for i in 0..41u32 {
+                    let lba = u64::from(q * 1000 + i % 25);
+                    let handle = q * DEPTH + i % DEPTH;
+                    write(b, handle, lba, &pattern(lba, i / 25 + 1), false).unwrap();
+                }
+            });
+        }
+    });
+    drop(b);
+    let b = s.open_with(false, DEPTH).unwrap();
+    let r = b.replayed();
+    assert!(r.found && r.writes == 2, "{r:?}");
+    for q in 0..2u64 {
+        for i in 0..25u64 {
+            let gen = if i < 16 { 2 } else { 1 };
+            let lba = q * 1000 + i;
+            assert!(read(&b, 0, lba, 1) == pattern(lba, gen), "lba {lba} lost");
+        }
+    }
 }
 
 #[test]
