@@ -32,8 +32,22 @@ use super::*;
 use crate::backend::{Backend, IoError};
 use crate::copy::Bounce;
 
-fn geometry() -> Geometry {
-    Geometry::small(12, 8)
+/// How the FTL persists its map in a kill case.
+#[derive(Clone, Copy, Debug)]
+enum Map {
+    /// The default: the whole map in one translation page here.
+    Whole,
+    /// 16-entry translation pages, one written back per host page, a
+    /// checkpoint every 2 host pages: the journal's replay meets write-backs,
+    /// meta-block cleaning and a moving horizon.
+    Sliced,
+}
+
+fn geometry(map: Map) -> Geometry {
+    match map {
+        Map::Whole => Geometry::small(12, 8),
+        Map::Sliced => Geometry::small(16, 8),
+    }
 }
 
 /// Block `lba`'s content in `version` (0 = zeros).
@@ -87,14 +101,16 @@ fn workload(n: u64, len: usize, seed: u64) -> Vec<Op> {
 struct Journals(std::path::PathBuf);
 
 impl Journals {
-    fn new() -> Journals {
+    /// A directory of its own per test (`tag`): tests run in parallel in
+    /// one process.
+    fn new(tag: &str) -> Journals {
         // tmpfs when there is one: thousands of small journals.
         let base = if Path::new("/dev/shm").is_dir() {
             PathBuf::from("/dev/shm")
         } else {
             std::env::temp_dir()
         };
-        let d = base.join(format!("zcftl-kill-tests-{}", std::process::id()));
+        let d = base.join(format!("zcftl-kill-tests-{}-{tag}", std::process::id()));
         std::fs::create_dir_all(&d).unwrap();
         std::fs::write(d.join("image-id"), b"identity only").unwrap();
         Journals(d)
@@ -111,25 +127,34 @@ impl Drop for Journals {
 /// inside single operations (GC relocating into slots that held data the
 /// journal still names), which is what the journal's epochs and intents
 /// are for.
-fn config() -> FtlConfig {
-    FtlConfig {
+fn config(map: Map) -> FtlConfig {
+    let base = FtlConfig {
         handles: 1,
         max_io_sectors: 8,
         over_provisioning_percent: 25,
         ..FtlConfig::default()
+    };
+    match map {
+        Map::Whole => base,
+        Map::Sliced => FtlConfig {
+            translation_entries: 16,
+            translation_write_permille: 1000,
+            checkpoint_interval_pages: 2,
+            ..base
+        },
     }
 }
 
 /// A case that went wrong, described for the failure message.
 type Failure = Box<dyn std::error::Error>;
 
-fn open(j: &Journals, nand: SimNand, fresh: bool) -> Result<FtlBackend, OpenError> {
+fn open(j: &Journals, nand: SimNand, fresh: bool, map: Map) -> Result<FtlBackend, OpenError> {
     let image = j.0.join("image-id");
     let at = JournalAt {
         dir: &j.0,
         image: &image,
     };
-    FtlBackend::with_config(nand, fresh, config(), 0, Some(at))
+    FtlBackend::with_config(nand, fresh, config(map), 0, Some(at))
 }
 
 fn run(b: &FtlBackend, op: Op, version: u32) -> Result<(), IoError> {
@@ -149,9 +174,9 @@ fn run(b: &FtlBackend, op: Op, version: u32) -> Result<(), IoError> {
 
 /// Runs the workload with a kill at NAND operation `cut` (or none); returns
 /// the mutating NAND operations the workload made.
-fn case(j: &Journals, ops: &[Op], cut: Option<u64>) -> Result<(u64, Replayed), Failure> {
-    let nand = SimNand::new_ram(geometry(), SimOptions::with_seed(7))?;
-    let b = open(j, nand, true)?;
+fn case(j: &Journals, ops: &[Op], cut: Option<u64>, map: Map) -> Result<(u64, Replayed), Failure> {
+    let nand = SimNand::new_ram(geometry(map), SimOptions::with_seed(7))?;
+    let b = open(j, nand, true, map)?;
     let n = b.blocks();
     let start = b.with_nand(|s| s.ops_done());
     if let Some(k) = cut {
@@ -185,7 +210,7 @@ fn case(j: &Journals, ops: &[Op], cut: Option<u64>) -> Result<(u64, Replayed), F
     // The daemon is gone: its RAM with it; the NAND and the journal stay.
     let mut nand = b.into_nand();
     nand.power_restore();
-    let b = open(j, nand, false).map_err(|e| format!("successor: {e}"))?;
+    let b = open(j, nand, false, map).map_err(|e| format!("successor: {e}"))?;
     for l in 0..n {
         let got = read_block(&b, l)?;
         let ok = got == block(l, acked[l as usize])
@@ -215,7 +240,7 @@ fn read_block(b: &FtlBackend, lba: u64) -> Result<Vec<u8>, Failure> {
 fn the_kill_hook_is_built_in() {
     // Without `test-hooks` the journal would go on being published after
     // the simulated kill, and the test below would prove nothing.
-    let mut nand = SimNand::new_ram(geometry(), SimOptions::with_seed(7)).unwrap();
+    let mut nand = SimNand::new_ram(geometry(Map::Whole), SimOptions::with_seed(7)).unwrap();
     nand.power_cut_after(0);
     assert!(ftl_core::Nand::erase_block(&mut nand, ftl_core::BlockIdx(0)).is_err());
     assert!(
@@ -226,31 +251,40 @@ fn the_kill_hook_is_built_in() {
 
 #[test]
 fn a_daemon_kill_at_every_nand_operation_loses_nothing_acknowledged() {
-    let j = Journals::new();
-    let probe = SimNand::new_ram(geometry(), SimOptions::with_seed(7)).unwrap();
-    let n = open(&j, probe, true).unwrap().blocks();
+    kill_at_every_operation(Map::Whole);
+}
+
+#[test]
+fn a_daemon_kill_at_every_nand_operation_tiny_translation_pages() {
+    kill_at_every_operation(Map::Sliced);
+}
+
+fn kill_at_every_operation(map: Map) {
+    let j = Journals::new(&format!("{map:?}"));
+    let probe = SimNand::new_ram(geometry(map), SimOptions::with_seed(7)).unwrap();
+    let n = open(&j, probe, true, map).unwrap().blocks();
     let seed = std::env::var("KILL_SEED")
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(0xC0FFEE);
     let ops = workload(n, 400, seed);
-    let (total, _) = case(&j, &ops, None).unwrap();
+    let (total, _) = case(&j, &ops, None, map).unwrap();
     assert!(
         total > 300,
         "the workload is too small to mean much: {total}"
     );
     let (mut writes, mut skipped, mut trims) = (0, 0, 0);
     for k in 0..total {
-        match case(&j, &ops, Some(k)) {
+        match case(&j, &ops, Some(k), map) {
             Ok((_, r)) => {
                 writes += r.writes;
                 skipped += r.skipped;
                 trims += r.trims;
             }
-            Err(e) => panic!("KILL_SEED={seed}: kill after NAND op {k} of {total}: {e}"),
+            Err(e) => panic!("{map:?}, KILL_SEED={seed}: kill after NAND op {k} of {total}: {e}"),
         }
     }
     eprintln!(
-        "daemon kill (KILL_SEED={seed}): {total} kill points tried, all recovered; replayed {writes} writes and {trims} trims, skipped {skipped} reused slots"
+        "daemon kill ({map:?}, KILL_SEED={seed}): {total} kill points tried, all recovered; replayed {writes} writes and {trims} trims, skipped {skipped} reused slots"
     );
 }
