@@ -211,6 +211,9 @@ fn sample(i: u64, peak: &mut u64) {
     if i % (1 << 18) == 0 {
         *peak = (*peak).max(rss_anon());
     }
+    if i % (1 << 23) == 0 && i > 0 {
+        eprintln!("  ... {} Mi operations", i >> 20);
+    }
 }
 
 /// The process's anonymous resident memory, bytes (`RssAnon` in
