@@ -46,9 +46,9 @@ pub struct FtlConfig {
     /// use them to exercise many translation pages on tiny arrays.
     pub translation_entries: u32,
     /// Translation pages written back per thousand host pages, the
-    /// oldest-changed first: the map's share of the flash writes. Fewer
-    /// means a longer replay after a power cut (each dirty page keeps
-    /// the horizon back); 1000 writes one back per host page.
+    /// oldest-changed first: the map's share of the flash writes (default
+    /// 10: 1 %). Fewer means a longer replay after a power cut (each dirty
+    /// page keeps the horizon back); 1000 writes one back per host page.
     pub translation_write_permille: u16,
     /// Percent of the usable flash hidden from the host so garbage
     /// collection always finds space (1..=90). Applies at format: a mount
@@ -67,7 +67,7 @@ impl Default for FtlConfig {
             wear_leveling_bound: 16,
             checkpoint_interval_pages: 0,
             translation_entries: 0,
-            translation_write_permille: 15,
+            translation_write_permille: 10,
             over_provisioning_percent: 12,
         }
     }
