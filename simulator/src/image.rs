@@ -264,6 +264,8 @@ impl FileImage {
         file.write_all_at(&header.encode(), 0)
             .map_err(io_err(path))?;
         let map = Mapping::new(&file, len).map_err(io_err(path))?;
+        // NAND pages are read one at a time, anywhere: no readahead.
+        map.advise_random();
         Ok(FileImage {
             map,
             file,
@@ -320,6 +322,8 @@ impl FileImage {
             .open(path)
             .map_err(io_err(path))?;
         let map = Mapping::new(&file, len).map_err(io_err(path))?;
+        // NAND pages are read one at a time, anywhere: no readahead.
+        map.advise_random();
         Ok((
             FileImage {
                 map,
