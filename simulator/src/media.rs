@@ -42,6 +42,8 @@ pub(crate) struct Media {
     /// sector need not write it and a sparse image stays sparse. Never
     /// stored.
     zeroed: Vec<bool>,
+    /// Whether erases punch holes (`SimNand::punch_erased_blocks`).
+    punch: bool,
 }
 
 impl Media {
@@ -53,11 +55,17 @@ impl Media {
             backing,
             next_page: vec![0; layout.blocks as usize],
             zeroed: vec![false; layout.blocks as usize],
+            punch: false,
         };
         for b in 0..geo.total_blocks() {
             m.recompute_next(BlockIdx(b));
         }
         m
+    }
+
+    /// Erases punch holes in a file image from now on (`on`), or not.
+    pub(crate) fn set_punch(&mut self, on: bool) {
+        self.punch = on;
     }
 
     pub(crate) fn backing_mut(&mut self) -> &mut Backing {
@@ -252,12 +260,12 @@ impl Media {
         // Its data and its spares (one span, twice, in an interleaved
         // version): zeroed only if both now read as zeros.
         let zeroed = match self.layout.block_pages(u64::from(b.0)) {
-            Some([data, spare]) => {
+            Some([data, spare]) if self.punch => {
                 let data = self.backing.discard(data);
                 let spare = self.backing.discard(spare);
                 data && spare
             }
-            None => false,
+            _ => false,
         };
         if let Some(slot) = self.zeroed.get_mut(b.0 as usize) {
             *slot = zeroed;

@@ -137,6 +137,14 @@ impl SimNand {
         self.media.block(block).map(|e| e.is_bad())
     }
 
+    /// Makes erases give a file image's storage back (punched holes) and
+    /// programs skip zero sectors into erased blocks, so a zero-payload
+    /// workload keeps the image sparse (measurements at TiB scale). Off by
+    /// default: the daemon's images keep their blocks allocated.
+    pub fn punch_erased_blocks(&mut self, on: bool) {
+        self.media.set_punch(on);
+    }
+
     /// Mutating operations (program, erase, bad-block mark) completed so
     /// far, over the simulator's life.
     pub fn ops_done(&self) -> u64 {

@@ -264,6 +264,7 @@ fn erased_blocks_give_their_disk_back_and_zero_sectors_cost_none() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("nand.img");
     let mut n = SimNand::create_image(&path, geo(), opts()).unwrap();
+    n.punch_erased_blocks(true);
     let used = |p: &Path| fs::metadata(p).unwrap().blocks() * 512;
     let g = geo();
     let b = BlockIdx(5);
@@ -312,6 +313,7 @@ fn a_block_of_zero_pages_costs_little_disk() {
     let path = dir.path().join("nand.img");
     let g = ftl_core::Geometry::small(4, 256); // 4 MiB of data a block
     let mut n = SimNand::create_image(&path, g, SimOptions::default()).unwrap();
+    n.punch_erased_blocks(true);
     let block_data = u64::from(g.pages_per_block) * u64::from(g.page_size);
     let block_spares = u64::from(g.pages_per_block) * u64::from(g.oob_size);
     let b = BlockIdx(1);

@@ -69,7 +69,9 @@ fn main() {
         );
         return;
     }
-    let nand = SimNand::create_image(image.as_ref(), geo, SimOptions::default()).expect("image");
+    let mut nand =
+        SimNand::create_image(image.as_ref(), geo, SimOptions::default()).expect("image");
+    nand.punch_erased_blocks(true);
     let mut ftl = Ftl::format(nand, SlotPool::with_capacity(slots, 4096), cfg).expect("format");
     // Every slot resident, so the pool is exactly what RssAnon less the
     // FTL's tables shows.
@@ -183,7 +185,8 @@ fn main() {
     ftl.nand_mut().sync().expect("sync the image");
     let (nand, pool) = ftl.into_parts();
     drop(nand);
-    let nand = SimNand::open_image(image.as_ref(), SimOptions::default()).expect("reopen");
+    let mut nand = SimNand::open_image(image.as_ref(), SimOptions::default()).expect("reopen");
+    nand.punch_erased_blocks(true);
     let t = Instant::now();
     let ftl = Ftl::open(nand, pool, cfg).expect("mount");
     let s = ftl.stats();
