@@ -260,12 +260,11 @@ fn sim_nand_can_move_to_another_thread() {
 
 #[test]
 fn erased_blocks_give_their_disk_back_and_zero_sectors_cost_none() {
-    use std::os::unix::fs::MetadataExt;
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("nand.img");
     let mut n = SimNand::create_image(&path, geo(), opts()).unwrap();
     n.punch_erased_blocks(true);
-    let used = |p: &Path| fs::metadata(p).unwrap().blocks() * 512;
+    let used = disk_used;
     let g = geo();
     let b = BlockIdx(5);
     n.erase_block(b).unwrap();
