@@ -3,7 +3,7 @@
 #
 # Runs tests/vm/setup.sh (qemu + a Debian kernel with ublk_drv, cached), tests/vm/build.sh (a
 # static ftl-ublk), the host-side bad-input checks, then each guest scenario in its own qemu
-# boot: smoke ext4 fio restart gc crash kill-fio powercut bad-input bench (default: all, plus
+# boot: smoke ext4 fio restart gc crash kill-fio powercut bad-input full-fs bench (default: all, plus
 # host-bad-input; powercut is two boots sharing a disk, the first one killed). Ends with the line
 #   vm: N passed, M failed
 # (N, M count scenarios) and exits non-zero if any failed.
@@ -39,7 +39,7 @@ fi
 
 mock=
 if [[ ${1:-} == --mock ]]; then mock=1; shift; fi
-all=(host-bad-input smoke ext4 fio restart gc crash kill-fio powercut bad-input bench)
+all=(host-bad-input smoke ext4 fio restart gc crash kill-fio powercut bad-input full-fs bench)
 if [[ $# -gt 0 ]]; then sel=("$@"); else sel=("${all[@]}"); fi
 # The mock cannot crash, lose power, refuse busy images or collect garbage: only these apply.
 if [[ -n $mock && $# -eq 0 ]]; then sel=(host-bad-input smoke ext4 fio restart bench); fi
@@ -159,8 +159,11 @@ for s in "${sel[@]}"; do
     else
       # Per boot: normal runs take 20-130 s, bench about 300 s (36 fio runs), and twice that
       # when other builds share the host; a hang should not eat the whole CI budget.
-      if [[ $s == bench ]]; then to=${VM_TIMEOUT:-900}; else to=${VM_TIMEOUT:-420}; fi
-      VM_TIMEOUT=$to run_guest "$vm/scenarios/$s.sh" "$log"; rc=$?; note=$NOTE
+      # bench keeps three 512 MiB images in the guest's RAM (its /tmp), which fill up as GC
+      # cycles through every block: it gets a larger guest.
+      mem=${VM_MEM:-2048}
+      if [[ $s == bench ]]; then to=${VM_TIMEOUT:-900}; mem=${VM_MEM:-3072}; else to=${VM_TIMEOUT:-420}; fi
+      VM_MEM=$mem VM_TIMEOUT=$to run_guest "$vm/scenarios/$s.sh" "$log"; rc=$?; note=$NOTE
     fi
   fi
   dt=$(( $(now) - t ))

@@ -26,6 +26,7 @@
 #                    retried boot never sees a disk an earlier boot may have touched
 #   VM_MEM=MB        guest memory (default 2048)          VM_SMP=N   vCPUs (default 2)
 #   VM_TIMEOUT=S     kill the guest after S seconds, per boot (default 600; exit status 124)
+#   VM_WATCHDOG_MARGIN=S  the guest prints its diagnostics S seconds before that (default 60)
 #   VM_BOOT_TIMEOUT=S  a boot without the start marker after S s is killed and retried (default 120)
 #   VM_KILL_MARK=TEXT  power cut: SIGKILL qemu VM_KILL_AFTER (default 0) seconds after the
 #                    console shows TEXT; exit status 98 unless the script had already ended
@@ -138,6 +139,10 @@ cp "$script" "$r/guest.sh"
 : >"$r/etc/guest.env"
 n=$(basename "$script"); printf 'export SCEN=%q\n' "${n%.sh}" >>"$r/etc/guest.env"
 for kv in ${VM_ENV:-}; do printf 'export %q\n' "$kv" >>"$r/etc/guest.env"; done
+# The guest's own watchdog fires this long before the host kills the boot, and prints what a
+# hung scenario is waiting on (see /init), so a timeout names its cause.
+wd=$(( ${VM_TIMEOUT:-600} - ${VM_WATCHDOG_MARGIN:-60} )); (( wd < 30 )) && wd=30
+printf 'ZCFTL_WATCHDOG=%d\n' "$wd" >"$r/etc/watchdog"
 
 cat >"$r/init" <<'INIT'
 #!/bbin/busybox sh
@@ -159,6 +164,25 @@ nk=$(dmesg | wc -l)
 # started is never mistaken for one that did not, even if the kernel dies a moment later.
 start="ZCFTL-VM-START kernel=$(uname -r) cpus=$(nproc) mem_kb=$(sed -n 's/MemTotal: *\([0-9]*\).*/\1/p' /proc/meminfo)"
 crash=; grep -qw zcftl.die_after_start /proc/cmdline && crash=1
+# Watchdog: if the scenario still runs shortly before the host's timeout, print the daemons'
+# logs, every task's state and kernel stack, and the kernel log, then let the host kill us.
+. /etc/watchdog
+( sleep "$ZCFTL_WATCHDOG"
+  echo "ZCFTL-VM-WATCHDOG: scenario still running after $ZCFTL_WATCHDOG s; diagnostics follow"
+  for f in /run/zcftl/*.log; do [ -f "$f" ] && { echo "--- $f (tail)"; tail -n 60 "$f"; }; done
+  for f in /run/zcftl/*.json; do [ -f "$f" ] && { echo "--- $f"; cat "$f"; echo; }; done
+  for d in /proc/[0-9]*; do
+    c=$(tr '\0' ' ' <"$d/cmdline" 2>/dev/null); [ -n "$c" ] || continue
+    for t in "$d"/task/*; do
+      echo "--- task ${t##*/} of ${d##*/} [$c] state=$(sed -n 's/^State:[[:space:]]*//p' "$t/status" 2>/dev/null) wchan=$(cat "$t/wchan" 2>/dev/null)"
+      cat "$t/stack" 2>/dev/null | head -20
+    done
+  done
+  echo "--- file systems and memory"; df -k /tmp /run /dev/shm; free -k
+  for f in /sys/block/ublkb*/inflight; do [ -f "$f" ] && echo "--- $f: $(cat "$f")"; done
+  echo "--- dmesg (tail)"; dmesg | tail -n 60
+  echo "ZCFTL-VM-WATCHDOG: end" ) </dev/null &
+wdpid=$!
 ( echo "<2>$start" >/dev/kmsg 2>/dev/null || echo "$start"
   if [ -n "$crash" ]; then  # VM_DIE_AFTER_START: a death after the start (must NOT be retried)
     echo "ZCFTL-VM: zcftl.die_after_start: crashing the kernel after the start marker"; sleep 1
@@ -166,6 +190,7 @@ crash=; grep -qw zcftl.die_after_start /proc/cmdline && crash=1
   fi
   . /etc/guest.env; exec sh /guest.sh ) </dev/null
 rc=$?
+kill $wdpid 2>/dev/null
 if [ $rc -ne 0 ]; then echo "--- ZCFTL-VM: guest script failed (status $rc); last kernel messages:"; dmesg | tail -n +$((nk + 1)) | tail -60; fi
 sync
 echo "ZCFTL-VM-EXIT=$rc"

@@ -121,6 +121,7 @@ fn open_backend(a: &AddArgs) -> Result<Served, CliError> {
         });
     }
     let handles = u32::from(a.queues) * u32::from(a.depth);
+    daemon::report_image_faults(&a.image)?;
     let opened = open_or_create(&a.image, a.size.as_deref(), a.geometry.as_deref())?;
     let mut cfg = crate::ftl_backend::ftl_config(handles);
     // An existing image serves the capacity on its flash; a new one is
@@ -132,6 +133,7 @@ fn open_backend(a: &AddArgs) -> Result<Served, CliError> {
             (n, true)
         }
     };
+    daemon::warn_if_space_short(&a.image);
     let journal = JournalAt {
         dir: Path::new(JOURNAL_DIR),
         image: &a.image,

@@ -176,6 +176,42 @@ pub fn install_panic_hook() {
     }));
 }
 
+/// Makes a fault on the mapping of `image` (SIGBUS: its file system is
+/// full, or the file was cut short) a logged crash, like a panic, instead
+/// of a silent death: the line names the cause and the way back.
+pub fn report_image_faults(image: &std::path::Path) -> Result<(), CliError> {
+    let line = format!(
+        "FATAL ftl-ublk[{}]: SIGBUS on the NAND image {}: its file system is most likely full (or the file was truncated, or its disk failed); aborting without deleting the ublk device, whose I/O the kernel holds: free space, then `ftl-ublk recover ID` (`ftl-ublk list` names ID; nothing acknowledged is lost), or `ftl-ublk del ID`\n",
+        std::process::id(),
+        image.display()
+    );
+    process::report_sigbus(line).map_err(|e| CliError::new(format!("cannot catch SIGBUS: {e}")))
+}
+
+/// Warns (in the log) when the file system holding `image` has less free
+/// space than the image's unallocated part: the image is sparse, so that
+/// is allowed, but the daemon stops (see [`report_image_faults`]) the
+/// moment the file system fills.
+pub fn warn_if_space_short(image: &std::path::Path) {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(m) = std::fs::metadata(image) else {
+        return;
+    };
+    let dir = image.parent().filter(|d| !d.as_os_str().is_empty());
+    let Ok(free) = process::free_bytes(dir.unwrap_or(std::path::Path::new("."))) else {
+        return;
+    };
+    let unallocated = m.len().saturating_sub(m.blocks() * 512);
+    if free < unallocated {
+        log::warn!(
+            "image {}: its file system has {} MiB free, but the image may still allocate {} MiB; if the file system fills, the daemon stops (device kept) until space is freed and `ftl-ublk recover` runs",
+            image.display(),
+            free >> 20,
+            unallocated >> 20
+        );
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -21,6 +21,17 @@ NCPU=$(nproc)
 JOBS=$(per_cpu_jobs)
 QD_PER=$((32 / NCPU))
 
+# The three images live in /tmp (guest RAM) and end up fully allocated: GC and wear leveling
+# cycle through every block. A full /tmp kills the daemons (SIGBUS on the image mapping) and
+# hangs fio, so make room first, or say why not.
+mib() { case $1 in *G) echo $(( ${1%G} * 1024 )) ;; *M) echo "${1%M}" ;; *) echo $(( $1 >> 20 )) ;; esac; }
+need=$(( 3 * $(mib "${BENCH_SIZE:-512M}") + 64 ))
+mem=$(( $(sed -n 's/MemTotal: *\([0-9]*\).*/\1/p' /proc/meminfo) / 1024 ))
+[ $((need + 768)) -le "$mem" ] ||
+  abort "the three images need $need MiB of /tmp and the guest has $mem MiB of RAM: give it $((need + 768)) MiB or more (VM_MEM)"
+mount -o remount,size=${need}m /tmp || abort "cannot grow /tmp to $need MiB"
+info "/tmp: $(df -m /tmp | awk 'NR == 2 { print $2 " MiB" }') for the images; guest RAM $mem MiB"
+
 ftl_add --null --size "${BENCH_NULL_SIZE:-512M}" || abort "ftl-ublk add --null"
 N1=$DEV; pass "add --null -> $N1"
 ftl_add --null --size "${BENCH_NULL_SIZE:-512M}" --queues 2 || abort "ftl-ublk add --null --queues 2"

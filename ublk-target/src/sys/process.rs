@@ -158,6 +158,64 @@ pub fn is_root() -> bool {
     unsafe { libc::geteuid() == 0 }
 }
 
+/// The line [`report_sigbus`]'s handler writes to stderr, set before the
+/// handler is installed.
+static SIGBUS_LINE: std::sync::OnceLock<Box<[u8]>> = std::sync::OnceLock::new();
+
+/// Makes a SIGBUS write `line` to stderr (the daemon's log) and abort.
+///
+/// The NAND image is a shared file mapping: a store into a page the file
+/// system cannot allocate (it is full), or a load past a truncated file,
+/// raises SIGBUS, whose default action kills the process without a word.
+/// The handler keeps the kill (nothing can be resumed) but says why.
+/// Installed once per process; a later call keeps the first line.
+pub fn report_sigbus(line: String) -> io::Result<()> {
+    let _ = SIGBUS_LINE.set(line.into_bytes().into_boxed_slice());
+    // SAFETY: `sa` is plain data, zeroed then filled field by field;
+    // sigemptyset initialises its mask. The handler is an `extern "C" fn`
+    // that only calls async-signal-safe functions (write, abort) on a line
+    // set before it is installed.
+    let rc = unsafe {
+        let mut sa: libc::sigaction = std::mem::zeroed();
+        sa.sa_sigaction = on_sigbus as extern "C" fn(libc::c_int) as libc::sighandler_t;
+        libc::sigemptyset(&mut sa.sa_mask);
+        libc::sigaction(libc::SIGBUS, &sa, std::ptr::null_mut())
+    };
+    if rc != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+extern "C" fn on_sigbus(_sig: libc::c_int) {
+    if let Some(line) = SIGBUS_LINE.get() {
+        // SAFETY: write(2) is async-signal-safe; `line` is a live, immutable
+        // boxed slice (a OnceLock is never emptied).
+        unsafe { libc::write(2, line.as_ptr().cast(), line.len()) };
+    }
+    // SAFETY: abort is async-signal-safe and takes no arguments.
+    unsafe { libc::abort() }
+}
+
+/// Bytes an unprivileged user may still allocate on the file system
+/// holding `path` (`statvfs`).
+pub fn free_bytes(path: &std::path::Path) -> io::Result<u64> {
+    use std::os::unix::ffi::OsStrExt;
+    let c = std::ffi::CString::new(path.as_os_str().as_bytes())
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "path holds a NUL byte"))?;
+    // SAFETY: statvfs is plain data, zeroed; `c` is a valid C string and
+    // `st` a valid out-pointer for the call.
+    let (rc, st) = unsafe {
+        let mut st: libc::statvfs = std::mem::zeroed();
+        let rc = libc::statvfs(c.as_ptr(), &mut st);
+        (rc, st)
+    };
+    if rc != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(st.f_bavail.saturating_mul(st.f_frsize))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -169,5 +227,43 @@ mod tests {
         // refuse (not called here: were it to succeed, two test runs would
         // go on).
         assert!(threads().unwrap() > 1);
+    }
+
+    /// Run in a child process (the test binary again, this test alone):
+    /// maps a file, cuts it short and loads from the lost page.
+    fn sigbus_child() {
+        let path = std::env::temp_dir().join(format!("zcftl-sigbus-{}", std::process::id()));
+        let f = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&path)
+            .unwrap();
+        f.set_len(8192).unwrap();
+        let map = simulator::mmap::Mapping::shared(&f, 0, 8192, simulator::mmap::Populate(false))
+            .unwrap();
+        report_sigbus("SIGBUS-LINE from the test\n".into()).unwrap();
+        f.set_len(0).unwrap();
+        let _ = std::fs::remove_file(&path);
+        let b = std::hint::black_box(map.bytes())[4096];
+        println!("read {b} past the end: no SIGBUS");
+    }
+
+    #[test]
+    fn sigbus_is_reported_then_aborts() {
+        if std::env::var_os("ZCFTL_SIGBUS_CHILD").is_some() {
+            return sigbus_child();
+        }
+        let out = std::process::Command::new(std::env::current_exe().unwrap())
+            .args(["--exact", "sys::process::tests::sigbus_is_reported_then_aborts"])
+            .args(["--nocapture", "--test-threads=1"])
+            .env("ZCFTL_SIGBUS_CHILD", "1")
+            .output()
+            .unwrap();
+        use std::os::unix::process::ExitStatusExt;
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.signal(), Some(libc::SIGABRT), "{out:?}");
+        assert!(err.contains("SIGBUS-LINE from the test"), "stderr: {err}");
     }
 }
