@@ -256,7 +256,10 @@ mod tests {
             return sigbus_child();
         }
         let out = std::process::Command::new(std::env::current_exe().unwrap())
-            .args(["--exact", "sys::process::tests::sigbus_is_reported_then_aborts"])
+            .args([
+                "--exact",
+                "sys::process::tests::sigbus_is_reported_then_aborts",
+            ])
             .args(["--nocapture", "--test-threads=1"])
             .env("ZCFTL_SIGBUS_CHILD", "1")
             .output()
