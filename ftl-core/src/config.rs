@@ -54,6 +54,14 @@ pub struct FtlConfig {
     /// collection always finds space (1..=90). Applies at format: a mount
     /// takes the capacity the media was formatted with.
     pub over_provisioning_percent: u8,
+    /// Bytes of RAM the map may take; 0 keeps the whole map resident (4
+    /// bytes per LBA). Otherwise the map is demand-paged: a cache of
+    /// entries (about 33 bytes each, `crate::map_cache`) over the
+    /// translation pages on flash, at least
+    /// [`FtlConfig::min_map_entries`] of them, unless the budget holds
+    /// every entry (then the whole map). Worth it only where the whole map
+    /// does not fit. Applies at every mount; the media does not record it.
+    pub map_budget_bytes: u64,
 }
 
 impl Default for FtlConfig {
@@ -69,6 +77,7 @@ impl Default for FtlConfig {
             translation_entries: 0,
             translation_write_permille: 10,
             over_provisioning_percent: 12,
+            map_budget_bytes: 0,
         }
     }
 }
@@ -113,6 +122,12 @@ pub enum ConfigError {
     /// `translation_entries` exceeds what a page holds, or
     /// `translation_write_permille` is 0 or over 1000.
     Translation,
+    /// `map_budget_bytes` is too small for a demand-paged map's fewest
+    /// entries and its per-translation-page table.
+    MapBudget {
+        /// The smallest budget that works (bytes).
+        needed: u64,
+    },
 }
 
 impl core::fmt::Display for ConfigError {
@@ -150,6 +165,10 @@ impl core::fmt::Display for ConfigError {
                 f,
                 "translation entries must fit a page and the write-back rate be 1..=1000 per mille"
             ),
+            ConfigError::MapBudget { needed } => write!(
+                f,
+                "map budget too small: at least {needed} bytes (or 0 for the whole map)"
+            ),
         }
     }
 }
@@ -163,6 +182,40 @@ impl FtlConfig {
     pub fn min_slots(&self, geo: &Geometry) -> u32 {
         let spp = geo.sectors_per_page() as u32;
         (self.handles + 1) * u32::from(self.prefill_slots) + (self.max_io_sectors + 4) * spp
+    }
+
+    /// The fewest entries a demand-paged map runs with: room for one
+    /// command's sectors, a page of relocated sectors pinned while it is
+    /// programmed, and a block's worth moved by GC, twice over.
+    pub fn min_map_entries(&self, geo: &Geometry) -> u32 {
+        let spp = geo.sectors_per_page() as u32;
+        2 * (self.max_io_sectors + spp + Self::data_pages_per_block(geo) * spp)
+    }
+
+    /// The smallest `map_budget_bytes` that pages the map of a device
+    /// formatted with this configuration on `geo`.
+    pub fn min_map_budget(&self, geo: &Geometry) -> u64 {
+        let entries = self.entries_per_translation_page(geo);
+        let pages = self.logical_sectors(geo).div_ceil(u64::from(entries));
+        pages * crate::map_cache::PAGE_BYTES
+            + u64::from(self.min_map_entries(geo)) * crate::map_cache::ENTRY_BYTES
+    }
+
+    /// The map as this configuration holds `logical` LBAs on `geo`.
+    pub(crate) fn map_store(
+        &self,
+        geo: &Geometry,
+        logical: u64,
+        entries: u32,
+    ) -> Result<crate::map::MapStore, ConfigError> {
+        let min = self.min_map_entries(geo);
+        crate::map::MapStore::new(logical, entries, self.map_budget_bytes, min).ok_or_else(|| {
+            let pages = logical.div_ceil(u64::from(entries));
+            ConfigError::MapBudget {
+                needed: pages * crate::map_cache::PAGE_BYTES
+                    + u64::from(min) * crate::map_cache::ENTRY_BYTES,
+            }
+        })
     }
 
     /// Slots to give a cache of `bytes` bytes (at least [`Self::min_slots`]).

@@ -48,6 +48,7 @@ pub mod gc;
 pub mod geometry;
 pub mod layout;
 pub mod map;
+pub mod map_cache;
 pub mod nand;
 mod ram;
 pub mod read_map;

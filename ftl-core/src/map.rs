@@ -15,6 +15,7 @@
 use alloc::vec::Vec;
 
 use crate::addr::{Lba, Psa};
+use crate::map_cache::{Full, MapCache};
 
 /// Raw value of an LBA never written, or trimmed.
 const UNMAPPED: u32 = u32::MAX;
@@ -118,6 +119,124 @@ impl FlatMap {
     /// Bytes of RAM the map holds.
     pub fn ram_bytes(&self) -> usize {
         crate::ram::vec_bytes(&self.map)
+    }
+}
+
+/// The map as the FTL holds it: whole ([`FlatMap`]), or demand-paged
+/// ([`MapCache`]: only some entries resident, the rest in translation
+/// pages on flash, which the FTL reads in before using an entry).
+#[derive(Debug)]
+pub enum MapStore {
+    /// Every entry resident.
+    Flat(FlatMap),
+    /// A budgeted cache of entries over `logical` LBAs.
+    Paged {
+        /// The cached entries (boxed: the table is large, the variants
+        /// differ).
+        cache: alloc::boxed::Box<MapCache>,
+        /// LBAs covered.
+        logical: u64,
+    },
+}
+
+impl MapStore {
+    /// A map of `logical` LBAs in translation pages of `entries`: whole if
+    /// `budget` is 0 or a cache of `budget` bytes would hold every entry,
+    /// else that cache (`None` if it would hold fewer than `min_entries`).
+    pub fn new(logical: u64, entries: u32, budget: u64, min_entries: u32) -> Option<Self> {
+        let pages = logical.div_ceil(u64::from(entries)) as u32;
+        let cap = MapCache::capacity_for(budget, pages);
+        if budget == 0 || u64::from(cap) >= logical {
+            return Some(MapStore::Flat(FlatMap::new(logical)));
+        }
+        if cap < min_entries.max(1) {
+            return None;
+        }
+        Some(MapStore::Paged {
+            cache: alloc::boxed::Box::new(MapCache::new(cap, pages, entries)),
+            logical,
+        })
+    }
+
+    /// LBAs covered.
+    pub fn len(&self) -> u64 {
+        match self {
+            MapStore::Flat(m) => m.len(),
+            MapStore::Paged { logical, .. } => *logical,
+        }
+    }
+
+    /// Whether the map covers no LBA.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The cache, if the map is demand-paged.
+    pub fn cache(&self) -> Option<&MapCache> {
+        match self {
+            MapStore::Flat(_) => None,
+            MapStore::Paged { cache, .. } => Some(cache),
+        }
+    }
+
+    /// The cache, writable, if the map is demand-paged.
+    pub fn cache_mut(&mut self) -> Option<&mut MapCache> {
+        match self {
+            MapStore::Flat(_) => None,
+            MapStore::Paged { cache, .. } => Some(cache),
+        }
+    }
+
+    /// What `lba` is, if resident (always, for a whole map); marks it
+    /// recently used.
+    pub fn get(&mut self, lba: Lba) -> Option<Mapping> {
+        match self {
+            MapStore::Flat(m) => Some(m.get(lba)),
+            MapStore::Paged { cache, .. } => cache.get(lba).map(decode),
+        }
+    }
+
+    /// What `lba` is, if resident.
+    pub fn peek(&self, lba: Lba) -> Option<Mapping> {
+        match self {
+            MapStore::Flat(m) => (lba.0 < m.len()).then(|| m.get(lba)),
+            MapStore::Paged { cache, .. } => cache.peek(lba).map(decode),
+        }
+    }
+
+    /// Makes `lba` be `m`: a change not yet in its translation page.
+    /// Returns what it was, if that was resident.
+    pub fn set(&mut self, lba: Lba, m: Mapping) -> Result<Option<Mapping>, Full> {
+        match self {
+            MapStore::Flat(f) => Ok(Some(f.set(lba, m))),
+            MapStore::Paged { cache, .. } => Ok(cache.set(lba, m.to_raw())?.map(decode)),
+        }
+    }
+
+    /// Makes `lba` resident as `m`, its translation page's value.
+    pub fn insert_clean(&mut self, lba: Lba, m: Mapping) -> Result<(), Full> {
+        match self {
+            MapStore::Flat(_) => Ok(()),
+            MapStore::Paged { cache, .. } => cache.insert_clean(lba, m.to_raw()),
+        }
+    }
+
+    /// Bytes of RAM the map holds.
+    pub fn ram_bytes(&self) -> usize {
+        match self {
+            MapStore::Flat(m) => m.ram_bytes(),
+            MapStore::Paged { cache, .. } => cache.ram_bytes(),
+        }
+    }
+}
+
+/// A raw value as stored in RAM: anything outside the markers is a sector
+/// (values read from flash go through [`Mapping::from_raw`]).
+pub(crate) fn decode(raw: u32) -> Mapping {
+    match raw {
+        UNMAPPED => Mapping::Unmapped,
+        LOST => Mapping::Lost,
+        p => Mapping::Flash(Psa(p)),
     }
 }
 

@@ -86,6 +86,16 @@ pub struct Stats {
     pub dirty_translation_pages: u64,
     /// Translation pages in all.
     pub translation_pages: u64,
+    /// Demand-paged map: entry lookups found in the cache.
+    pub map_cache_hits: u64,
+    /// Demand-paged map: entry lookups that read a translation page (or
+    /// found it never written).
+    pub map_cache_misses: u64,
+    /// Demand-paged map: translation pages written back because dirty
+    /// entries crowded the cache (part of `translation_pages_written`).
+    pub map_pressure_write_backs: u64,
+    /// Demand-paged map: entries the cache holds at most (0: whole map).
+    pub map_cache_entries: u64,
 }
 
 impl Stats {
@@ -117,6 +127,17 @@ impl Stats {
             + self.translation_ram_bytes
             + self.validity_ram_bytes
             + self.block_table_ram_bytes
+    }
+
+    /// Share of map lookups the demand-paged map's cache served (0 for a
+    /// whole map, which never misses).
+    pub fn map_cache_hit_rate(&self) -> f64 {
+        let n = self.map_cache_hits + self.map_cache_misses;
+        if n == 0 {
+            0.0
+        } else {
+            self.map_cache_hits as f64 / n as f64
+        }
     }
 
     /// Share of read sectors served from the cache.

@@ -167,6 +167,12 @@ impl TranslationTable {
         self.root[t as usize] = at;
     }
 
+    /// Mount: the last checkpoint names copy `at` of `t`, older than the
+    /// copy [`restore`](Self::restore)d as its newest.
+    pub fn restore_root(&mut self, t: u32, at: u32) {
+        self.root[t as usize] = at;
+    }
+
     /// Bytes of RAM the table holds.
     pub fn ram_bytes(&self) -> usize {
         use crate::ram::vec_bytes;

@@ -60,6 +60,11 @@ impl Validity {
         self.count[block.0 as usize]
     }
 
+    /// Valid sectors in the whole array.
+    pub fn total(&self) -> u64 {
+        self.count.iter().map(|&c| u64::from(c)).sum()
+    }
+
     /// Whether any sector of page `ppa` is valid.
     pub fn page_has_valid(&self, ppa: Ppa) -> bool {
         let start = self.layout.psa(ppa, 0).0 as usize;

@@ -87,7 +87,7 @@ fn setup() -> impl Strategy<Value = Setup> {
         any::<bool>(),                           // cost-benefit GC?
         2u32..=6,                                // wear-leveling bound
         0u16..=2,                                // prefill
-        0usize..3,                               // map persistence
+        0usize..4,                               // map persistence
     )
         .prop_map(
             |(blocks, pages, page_size, op, extra_slots, cb, wl, prefill, map)| {
@@ -112,13 +112,18 @@ fn setup() -> impl Strategy<Value = Setup> {
                 // in many tiny ones, written back as often as possible (one
                 // per host page, a checkpoint every 2 host pages) or at a
                 // quarter of that.
-                let (entries, permille, interval) = [(0, 15, 0), (16, 1000, 2), (16, 250, 0)][map];
-                let sliced = FtlConfig {
+                // The fourth: those, demand-paged with the smallest budget.
+                let (entries, permille, interval) =
+                    [(0, 15, 0), (16, 1000, 2), (16, 250, 0), (16, 250, 0)][map];
+                let mut sliced = FtlConfig {
                     translation_entries: entries,
                     translation_write_permille: permille,
                     checkpoint_interval_pages: interval,
                     ..cfg
                 };
+                if map == 3 && sliced.check_geometry(&geo).is_ok() {
+                    sliced.map_budget_bytes = sliced.min_map_budget(&geo);
+                }
                 let cfg = if sliced.check_geometry(&geo).is_ok() {
                     sliced
                 } else {
@@ -245,7 +250,7 @@ fn run(s: &Setup, ops: &[Op]) -> Result<(), TestCaseError> {
                 prop_assert!(matches!(ftl.read(Lba(n), &mut buf), Err(Error::OutOfRange)));
             }
         }
-        if let Err(e) = ftl.check_integrity() {
+        if let Err(e) = ftl.verify_map() {
             return Err(TestCaseError::fail(format!("step {step} ({op:?}): {e}")));
         }
     }

@@ -6,7 +6,8 @@
 //!   seq N       N GiB written sequentially from LBA 0
 //!   uniform N   N × the logical capacity in uniform random 4 KiB writes
 //!   zipf N      N GiB of zipf(0.99) random 4 KiB writes, then as many reads
-//! env: ZC_OP=7 (over-provisioning %), ZC_PERMILLE (translation write-back)
+//! env: ZC_OP=7 (over-provisioning %), ZC_PERMILLE (translation write-back),
+//!      ZC_MAP_BUDGET=MiB (a demand-paged map in that budget; default: whole)
 //! ```
 //!
 //! Prints the FTL's write amplification with the share of each kind of its
@@ -51,6 +52,7 @@ fn main() {
         over_provisioning_percent: env("ZC_OP").map_or(7, |v| v as u8),
         translation_write_permille: env("ZC_PERMILLE")
             .unwrap_or(FtlConfig::default().translation_write_permille),
+        map_budget_bytes: env("ZC_MAP_BUDGET").map_or(0, |m| u64::from(m) << 20),
         ..FtlConfig::default()
     };
     let slots = cfg.slots_for_budget(&geo, 64 << 20);
@@ -143,6 +145,7 @@ fn main() {
         programs,
         "the FTL's count is the device's"
     );
+    map_cache(&st, &st0, "writes");
     if workload == "zipf" {
         let t = Instant::now();
         let (h0, m0) = (st.cache_hits, st.cache_misses);
@@ -154,6 +157,7 @@ fn main() {
             sample(i, &mut peak_anon);
         }
         let s = ftl.stats();
+        map_cache(&s, &st, "reads");
         println!(
             "zipf reads: {writes} in {:.1} s ({:.0} reads/s), slot-cache hit rate {:.3}",
             t.elapsed().as_secs_f64(),
@@ -200,6 +204,23 @@ fn main() {
     if std::env::var_os("ZC_KEEP_IMAGE").is_none() {
         let _ = std::fs::remove_file(&image);
     }
+}
+
+/// The demand-paged map's cache over a phase (`then` to `now`).
+fn map_cache(now: &ftl_core::Stats, then: &ftl_core::Stats, phase: &str) {
+    if now.map_cache_entries == 0 {
+        return;
+    }
+    let (h, m) = (
+        now.map_cache_hits - then.map_cache_hits,
+        now.map_cache_misses - then.map_cache_misses,
+    );
+    println!(
+        "map cache ({phase}): {} entries, hit rate {:.3} ({h} hits, {m} misses), {} pressure write-backs",
+        now.map_cache_entries,
+        h as f64 / (h + m).max(1) as f64,
+        now.map_pressure_write_backs - then.map_pressure_write_backs
+    );
 }
 
 /// Spreads zipf ranks over the device (hot LBAs are not all adjacent), as

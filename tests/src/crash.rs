@@ -73,6 +73,10 @@ pub enum MapSetup {
     /// page and a checkpoint every 2 host pages: write-backs, cleaning and
     /// horizons move on almost every operation.
     Sliced,
+    /// Those tiny pages, demand-paged with the smallest map budget the
+    /// configuration allows: entries are read in and written back under
+    /// pressure on almost every operation.
+    Paged,
 }
 
 /// What happened in a case.
@@ -96,7 +100,7 @@ pub struct CrashReport {
 pub fn geometry(map: MapSetup) -> Geometry {
     let blocks = match map {
         MapSetup::Whole => 12,
-        MapSetup::Sliced => 16,
+        MapSetup::Sliced | MapSetup::Paged => 16,
     };
     Geometry {
         page_size: 8192,
@@ -121,6 +125,17 @@ pub fn config(map: MapSetup) -> FtlConfig {
             checkpoint_interval_pages: 2,
             ..base
         },
+        MapSetup::Paged => {
+            let c = FtlConfig {
+                translation_entries: 8,
+                translation_write_permille: 250,
+                ..base
+            };
+            FtlConfig {
+                map_budget_bytes: c.min_map_budget(&geometry(map)),
+                ..c
+            }
+        }
     }
 }
 
@@ -305,7 +320,7 @@ pub fn run_case(input: &CrashInput) -> Result<CrashReport, String> {
 
 /// Every LBA reads a value the model allows.
 fn verify(ftl: &mut Sim, model: &[LbaModel]) -> Result<(), String> {
-    ftl.check_integrity().map_err(|e| e.to_string())?;
+    ftl.verify_map().map_err(|e| e.to_string())?;
     let mut buf = vec![0u8; 4096];
     for (l, m) in model.iter().enumerate() {
         let l = l as u64;

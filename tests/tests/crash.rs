@@ -40,6 +40,11 @@ fn cut_at_every_nand_operation_tiny_translation_pages() {
     cut_at_every_operation_with(MapSetup::Sliced);
 }
 
+#[test]
+fn cut_at_every_nand_operation_demand_paged_map() {
+    cut_at_every_operation_with(MapSetup::Paged);
+}
+
 fn cut_at_every_operation_with(map: MapSetup) {
     let ops = workload(42, 1500);
     let full = run_case(&CrashInput {
@@ -68,6 +73,21 @@ fn cut_at_every_operation_with(map: MapSetup) {
         st.gc_runs > 0 && st.erases > 0,
         "the workload must exercise GC"
     );
+    if map == MapSetup::Paged {
+        println!(
+            "map cache: {} entries, {} hits, {} misses, {} pressure write-backs",
+            st.map_cache_entries,
+            st.map_cache_hits,
+            st.map_cache_misses,
+            st.map_pressure_write_backs
+        );
+        assert!(
+            st.map_cache_entries > 0
+                && st.map_cache_misses > st.map_cache_hits / 4
+                && st.map_pressure_write_backs > 100,
+            "the map must be demand-paged, missing and writing back often"
+        );
+    }
     let mut tried = 0u64;
     let mut torn = 0u64;
     let mut failures = Vec::new();
@@ -103,6 +123,11 @@ fn cut_during_recovery_at_every_operation() {
 #[test]
 fn cut_during_recovery_at_every_operation_tiny_translation_pages() {
     cut_during_recovery_with(MapSetup::Sliced);
+}
+
+#[test]
+fn cut_during_recovery_at_every_operation_demand_paged_map() {
+    cut_during_recovery_with(MapSetup::Paged);
 }
 
 fn cut_during_recovery_with(map: MapSetup) {
@@ -172,9 +197,9 @@ proptest! {
         ops in proptest::collection::vec(op(), 1..400),
         cut in 0u64..3000,
         recovery_cut in proptest::option::of(0u64..50),
-        sliced: bool,
+        map in 0usize..3,
     ) {
-        let map = if sliced { MapSetup::Sliced } else { MapSetup::Whole };
+        let map = [MapSetup::Whole, MapSetup::Sliced, MapSetup::Paged][map];
         let input = CrashInput { seed, ops, cut_after: Some(cut), recovery_cut_after: recovery_cut, map };
         if let Err(e) = run_case(&input) {
             return Err(TestCaseError::fail(format!("seed {seed}, cut {cut}: {e}")));

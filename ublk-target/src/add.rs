@@ -25,6 +25,14 @@ use crate::stats::{self, DaemonInfo};
 pub fn run(a: AddArgs) -> Result<(), CliError> {
     // Everything that needs no resources is checked before forking, so a
     // typo fails fast and the same way in both modes.
+    if let Some(b) = a.map_budget.as_deref() {
+        if a.null {
+            return Err(CliError::new(
+                "--map-budget applies to an FTL device, not --null",
+            ));
+        }
+        parse_size(b)?;
+    }
     if a.null {
         parse_size(a.size.as_deref().unwrap_or(crate::args::DEFAULT_SIZE))?;
     } else if !a.image.exists() {
@@ -81,6 +89,7 @@ pub fn recover(id: u32, foreground: bool) -> Result<(), CliError> {
         id: Some(id),
         foreground,
         zero_copy: file.zero_copy,
+        map_budget: file.map_budget,
     };
     daemonize_and_serve(&a, true)
 }
@@ -124,6 +133,9 @@ fn open_backend(a: &AddArgs) -> Result<Served, CliError> {
     daemon::report_image_faults(&a.image)?;
     let opened = open_or_create(&a.image, a.size.as_deref(), a.geometry.as_deref())?;
     let mut cfg = crate::ftl_backend::ftl_config(handles);
+    if let Some(b) = a.map_budget.as_deref() {
+        cfg.map_budget_bytes = parse_size(b)?;
+    }
     // An existing image serves the capacity on its flash; a new one is
     // formatted with the over-provisioning asked for.
     let (nand, fresh) = match opened {
@@ -195,6 +207,7 @@ fn serve(a: &AddArgs, notifier: &mut Notifier, recover: bool) -> Result<(), CliE
         depth: a.depth,
         zero_copy: a.zero_copy,
         user_recovery: dev.user_recovery(),
+        map_budget: a.map_budget.clone(),
     }
     .save(dev.id())?;
     let target = dev.target(backend.clone(), tx);

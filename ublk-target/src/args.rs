@@ -96,6 +96,11 @@ pub struct AddArgs {
     /// A null target: reads return zeros, writes are discarded, no FTL, no image.
     #[arg(long)]
     pub null: bool,
+    /// RAM for the FTL's map (e.g. 64M): the map is then demand-paged, its
+    /// entries cached within this budget and read from flash on a miss.
+    /// Default: the whole map in RAM (4 bytes per 4 KiB of device).
+    #[arg(long)]
+    pub map_budget: Option<String>,
 }
 
 /// `ftl-ublk format`.

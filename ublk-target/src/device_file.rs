@@ -25,6 +25,8 @@ pub struct DeviceFile {
     pub depth: u16,
     /// Payload path asked for.
     pub zero_copy: ZeroCopy,
+    /// The map budget asked for (`add --map-budget`), if any.
+    pub map_budget: Option<String>,
     /// Whether the driver granted user recovery.
     pub user_recovery: bool,
 }
@@ -44,6 +46,7 @@ impl DeviceFile {
             "depth": self.depth,
             "zero_copy": self.zero_copy.to_possible_value().map(|v| v.get_name().to_string()),
             "user_recovery": self.user_recovery,
+            "map_budget": self.map_budget,
         })
     }
 
@@ -58,6 +61,8 @@ impl DeviceFile {
             depth: u16::try_from(v["depth"].as_u64()?).ok()?,
             zero_copy: ZeroCopy::from_str(v["zero_copy"].as_str()?, false).ok()?,
             user_recovery: v["user_recovery"].as_bool()?,
+            // Absent in files written before the flag existed.
+            map_budget: v["map_budget"].as_str().map(String::from),
         })
     }
 
@@ -103,6 +108,7 @@ mod tests {
             depth: 64,
             zero_copy: ZeroCopy::UserCopy,
             user_recovery: true,
+            map_budget: Some("64M".into()),
         };
         assert_eq!(DeviceFile::from_json(&f.to_json()), Some(f.clone()));
         let mut v = f.to_json();

@@ -34,6 +34,11 @@ pub fn encode(page: &mut [u8], tp: u32, n: usize, entry: impl Fn(usize) -> u32) 
     }
 }
 
+/// Sets entry `i` of the translation page encoded in `page`.
+pub fn set_entry(page: &mut [u8], i: usize, raw: u32) {
+    le::put_u32(page, HEADER_LEN + 4 * i, raw);
+}
+
 /// A decoded translation page.
 pub struct TranslationPage<'a> {
     page: &'a [u8],

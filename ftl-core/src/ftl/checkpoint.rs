@@ -117,14 +117,25 @@ impl<N: Nand, M: SlotMemory> Ftl<N, M> {
         Ok(())
     }
 
-    /// Writes translation page `t` from the map.
-    fn write_translation_page(&mut self, t: u32) -> FtlResult<(), N> {
-        let (first, n) = self.flash.translation_entries(t);
-        let flash = &self.flash;
-        translation::encode(self.meta.page_mut(), t, n, |i| {
-            flash.mapping(Lba(first + i as u64)).to_raw()
-        });
+    /// Writes translation page `t` from the map (a demand-paged map: from
+    /// its copy on flash and the cached entries, `paging.rs`).
+    pub(super) fn write_translation_page(&mut self, t: u32) -> FtlResult<(), N> {
+        if let crate::map::MapStore::Flat(map) = self.flash.map() {
+            let (first, n) = self.flash.translation_entries(t);
+            translation::encode(self.meta.page_mut(), t, n, |i| {
+                map.get(Lba(first + i as u64)).to_raw()
+            });
+        } else {
+            self.build_translation_page(t)?;
+        }
+        self.program_translation_page(t)
+    }
+
+    /// Programs the meta page buffer as translation page `t`'s newest copy.
+    pub(super) fn program_translation_page(&mut self, t: u32) -> FtlResult<(), N> {
         let ppa = self.program_meta_page(PageKind::Translation, t)?;
+        let at = self.flash.layout().page_index(ppa);
+        self.translation_page_written(t, at);
         let root = self.flash.translation().root(t);
         let old = self.flash.translation_written(t, ppa);
         self.meta.add_ref(ppa.block);

@@ -16,7 +16,8 @@ use crate::blocks::{BlockState, BlockTable, Stream, Wear};
 use crate::format::summary::SummaryBuilder;
 use crate::gc::{self, GcPolicy};
 use crate::layout::Layout;
-use crate::map::{FlatMap, Mapping};
+use crate::map::{MapStore, Mapping};
+use crate::map_cache::{Full, MapCache};
 use crate::translation::TranslationTable;
 use crate::validity::Validity;
 use crate::wear;
@@ -26,7 +27,7 @@ use super::check::ensure;
 /// Where each LBA lives, and each block's state, wear and write pointer.
 pub(super) struct FlashMap {
     layout: Layout,
-    map: FlatMap,
+    map: MapStore,
     /// Where each translation page is, and which changed since written.
     tps: TranslationTable,
     /// The newest sequence number programmed: a change to the map is
@@ -48,14 +49,15 @@ pub(super) struct FlashMap {
 }
 
 impl FlashMap {
-    pub fn new(layout: Layout, logical: u64, blocks: u32, entries: u32, page_size: usize) -> Self {
+    pub fn new(layout: Layout, map: MapStore, entries: u32, blocks: u32, page_size: usize) -> Self {
+        let logical = map.len();
         let summary = || {
             let mut page = alloc::vec![0u8; page_size];
             (SummaryBuilder::start(&mut page, layout.spp as usize), page)
         };
         FlashMap {
             layout,
-            map: FlatMap::new(logical),
+            map,
             tps: TranslationTable::new(logical, entries),
             now: 0,
             summaries: [summary(), summary()],
@@ -73,14 +75,81 @@ impl FlashMap {
 
     // ---- the map ----------------------------------------------------------------
 
-    /// What `lba` is.
-    pub fn mapping(&self, lba: Lba) -> Mapping {
+    /// What `lba` is, if its entry is resident (always, in a whole map);
+    /// marks it recently used.
+    pub fn resident(&mut self, lba: Lba) -> Option<Mapping> {
         self.map.get(lba)
     }
 
-    /// Whether `lba`'s newest version on flash is at `psa`.
+    /// What `lba` is, if its entry is resident.
+    pub fn peek(&self, lba: Lba) -> Option<Mapping> {
+        self.map.peek(lba)
+    }
+
+    /// What `lba` is; its entry must be resident (the FTL reads it in
+    /// first: `Ftl::fault_in`).
+    fn known(&self, lba: Lba) -> Mapping {
+        self.map
+            .peek(lba)
+            .expect("map entry read in before it is used")
+    }
+
+    /// Whether `lba`'s newest version on flash is at `psa` (its entry must
+    /// be resident).
     pub fn is_current(&self, lba: Lba, psa: Psa) -> bool {
-        self.map.get(lba) == Mapping::Flash(psa)
+        self.known(lba) == Mapping::Flash(psa)
+    }
+
+    /// Whether `lba`'s entry is resident and says `psa`: no read needed,
+    /// and a non-resident entry counts as not current.
+    pub fn is_current_if_resident(&self, lba: Lba, psa: Psa) -> bool {
+        self.map.peek(lba) == Some(Mapping::Flash(psa))
+    }
+
+    /// The map, as stored.
+    pub fn map(&self) -> &MapStore {
+        &self.map
+    }
+
+    /// The map's cache, if it is demand-paged.
+    pub fn map_cache(&self) -> Option<&MapCache> {
+        self.map.cache()
+    }
+
+    /// The map's cache, writable, if it is demand-paged.
+    pub fn map_cache_mut(&mut self) -> Option<&mut MapCache> {
+        self.map.cache_mut()
+    }
+
+    /// Keeps `lba`'s entry (resident) from eviction until unpinned; pins
+    /// nest.
+    pub fn pin(&mut self, lba: Lba) {
+        if let Some(c) = self.map.cache_mut() {
+            let cached = c.pin(lba);
+            debug_assert!(cached, "pinned an entry not read in");
+        }
+    }
+
+    /// Undoes one [`FlashMap::pin`].
+    pub fn unpin(&mut self, lba: Lba) {
+        if let Some(c) = self.map.cache_mut() {
+            c.unpin(lba);
+        }
+    }
+
+    /// Makes `lba` resident as its translation page on flash says.
+    pub fn read_in(&mut self, lba: Lba, m: Mapping) -> Result<(), Full> {
+        self.map.insert_clean(lba, m)
+    }
+
+    /// Sets `lba`, resident, to `m`; returns what it was.
+    fn change(&mut self, lba: Lba, m: Mapping) -> Mapping {
+        let old = self.known(lba);
+        if old != m {
+            // Resident, so no slot is taken: it cannot fail.
+            let _ = self.map.set(lba, m);
+        }
+        old
     }
 
     /// `lba` now lives at `psa` (just programmed). Returns the block that
@@ -95,16 +164,52 @@ impl FlashMap {
         );
         self.valid.set(psa);
         self.touch(lba);
-        let old = self.map.set(lba, Mapping::Flash(psa)).psa()?;
+        let old = self.change(lba, Mapping::Flash(psa)).psa()?;
         self.valid.clear(old);
         Some(self.layout.block(old))
+    }
+
+    /// A demand-paged map's translation page `t` is all unmapped now (a
+    /// trim covers it): its cached entries go, its copy on flash no longer
+    /// counts (the checkpoint's stays named until the next checkpoint),
+    /// and it is clean: with no copy it reads as unmapped. Returns the
+    /// address of the copy it had.
+    pub fn empty_page(&mut self, t: u32) -> u32 {
+        let mut pinned = false;
+        if let Some(c) = self.map.cache_mut() {
+            c.drop_page(t, Mapping::Unmapped.to_raw());
+            pinned = c.dirty_in(t) > 0;
+        }
+        let old = self.tps.written(t, crate::translation::NO_PAGE);
+        if pinned {
+            // A pinned entry stayed, set unmapped: written back as such.
+            self.tps.touch(t, self.now);
+        }
+        old
+    }
+
+    /// The sector at `psa` lost its LBA to a trim (the map says so
+    /// already, as an emptied translation page): it turns stale, its block
+    /// held until the trim is logged. Returns the block, to settle.
+    pub fn trimmed_sector(&mut self, psa: Psa) -> BlockIdx {
+        let b = self.layout.block(psa);
+        if !self.blocks.is_held(b) {
+            self.blocks.set_held(b, true);
+            self.held.push(b);
+        }
+        self.valid.clear(psa);
+        b
     }
 
     /// `lba` is trimmed. Its old block is held until the trim is logged.
     /// Returns the block that lost data, to settle.
     pub fn unmap(&mut self, lba: Lba) -> Option<BlockIdx> {
-        let old = self.map.set(lba, Mapping::Unmapped).psa()?;
-        self.touch(lba);
+        let old = self.change(lba, Mapping::Unmapped);
+        if old != Mapping::Unmapped {
+            // A lost LBA trimmed changes the map too.
+            self.touch(lba);
+        }
+        let old = old.psa()?;
         let b = self.layout.block(old);
         if !self.blocks.is_held(b) {
             self.blocks.set_held(b, true);
@@ -114,18 +219,31 @@ impl FlashMap {
         Some(b)
     }
 
-    /// The valid sector at `psa` cannot be read back: the LBA mapped to it
-    /// fails reads until rewritten (found by scanning the map: the rare
-    /// path, and the spare area naming it is what failed). Returns its
-    /// block, to settle.
-    pub fn lose(&mut self, psa: Psa) -> BlockIdx {
-        if let Some(l) = self.map.find(psa) {
-            self.map.set(l, Mapping::Lost);
+    /// The valid sector at `psa` cannot be read back: `lba`, the LBA
+    /// mapped to it (found by the FTL: the spare area naming it is what
+    /// failed; its entry resident), fails reads until rewritten. Returns
+    /// its block, to settle.
+    pub fn lose(&mut self, psa: Psa, lba: Option<Lba>) -> BlockIdx {
+        if let Some(l) = lba.filter(|&l| self.known(l) == Mapping::Flash(psa)) {
+            self.change(l, Mapping::Lost);
             self.touch(l);
-            debug_assert!(self.map.find(psa).is_none(), "two LBAs at {psa}");
         }
         self.valid.clear(psa);
         self.layout.block(psa)
+    }
+
+    /// The LBA a whole map maps to `psa` (a scan: the rare path); `None`
+    /// for a demand-paged map, whose caller searches the translation pages.
+    pub fn find_in_whole_map(&self, psa: Psa) -> Option<Lba> {
+        match &self.map {
+            MapStore::Flat(m) => m.find(psa),
+            MapStore::Paged { .. } => None,
+        }
+    }
+
+    /// Valid sectors in the array.
+    pub fn valid_total(&self) -> u64 {
+        self.valid.total()
     }
 
     pub fn is_valid(&self, psa: Psa) -> bool {
@@ -427,28 +545,53 @@ impl FlashMap {
         self.blocks.set_erase_count(b, n);
     }
 
-    /// Mount, before anything is mapped: the media holds `logical` LBAs.
-    pub fn resize_map(&mut self, logical: u64, entries: u32) {
-        self.map = FlatMap::new(logical);
-        self.tps = TranslationTable::new(logical, entries);
+    /// Mount, before anything is mapped: the media holds `map.len()` LBAs.
+    pub fn resize_map(&mut self, map: MapStore, entries: u32) {
+        self.tps = TranslationTable::new(map.len(), entries);
+        self.map = map;
     }
 
-    /// Mount: `lba` is `m`, as a translation page says.
+    /// Mount: `lba` is `m`, as a translation page says (a whole map only:
+    /// a demand-paged one reads entries in when used).
     pub fn load_mapping(&mut self, lba: Lba, m: Mapping) {
-        self.map.set(lba, m);
+        if let MapStore::Flat(f) = &mut self.map {
+            f.set(lba, m);
+        }
     }
 
     /// Mount: `lba` became `m` by an event at `seq` replayed from after
     /// the horizon; its translation page must be written again.
-    pub fn replay_mapping(&mut self, lba: Lba, m: Mapping, seq: u64) {
-        self.map.set(lba, m);
+    pub fn replay_mapping(&mut self, lba: Lba, m: Mapping, seq: u64) -> Result<(), Full> {
+        self.map.set(lba, m)?;
         let t = self.tps.page_of(lba);
         self.tps.touch(t, seq);
+        Ok(())
+    }
+
+    /// Mount, demand-paged map: `lba` is finally `m` (a replayed entry, or
+    /// its translation page's). Its sector turns valid; one already
+    /// claimed (only corrupted media does that) makes `lba` lost, dated
+    /// `seq`.
+    pub fn claim(&mut self, lba: Lba, m: Mapping, seq: u64) -> Result<(), Full> {
+        let Some(psa) = m.psa() else {
+            return Ok(());
+        };
+        if self.valid.is_valid(psa) {
+            return self.replay_mapping(lba, Mapping::Lost, seq);
+        }
+        self.valid.set(psa);
+        Ok(())
     }
 
     /// Mount: translation page `t` is at directory address `at`.
     pub fn restore_translation(&mut self, t: u32, at: u32) {
         self.tps.restore(t, at);
+    }
+
+    /// Mount: the checkpoint names copy `at` of translation page `t`,
+    /// older than its newest.
+    pub fn restore_checkpointed_translation(&mut self, t: u32, at: u32) {
+        self.tps.restore_root(t, at);
     }
 
     /// Mount: the newest page of `b` has sequence number `seq`.
@@ -461,19 +604,26 @@ impl FlashMap {
         self.now = self.now.max(seq);
     }
 
-    /// Mount: derives validity from the map. An LBA claiming a sector
+    /// Mount: derives validity from a whole map. An LBA claiming a sector
     /// another already claims (only corrupted media does that) is lost.
     pub fn rebuild_validity(&mut self, logical: u64) {
-        for l in (0..logical).map(Lba) {
-            let Some(psa) = self.map.get(l).psa() else {
-                continue;
-            };
-            if self.valid.is_valid(psa) {
-                self.map.set(l, Mapping::Lost);
-                continue;
+        if let MapStore::Flat(map) = &mut self.map {
+            for l in (0..logical).map(Lba) {
+                let Some(psa) = map.get(l).psa() else {
+                    continue;
+                };
+                if self.valid.is_valid(psa) {
+                    map.set(l, Mapping::Lost);
+                    continue;
+                }
+                self.valid.set(psa);
             }
-            self.valid.set(psa);
         }
+        self.settle_validity();
+    }
+
+    /// Mount: block states as validity now says.
+    pub fn settle_validity(&mut self) {
         for b in self.blocks.iter() {
             let s = self.blocks.state(b);
             let c = self.valid.count(b);
@@ -497,13 +647,45 @@ impl FlashMap {
     ) -> Result<(), &'static str> {
         self.tps.check()?;
         let mut mapped = 0u64;
-        for l in (0..logical).map(Lba) {
-            let Some(psa) = self.map.get(l).psa() else {
-                continue;
-            };
-            ensure(self.layout.contains(psa), "map points outside the array")?;
-            ensure(self.valid.is_valid(psa), "mapped sector not marked valid")?;
-            mapped += 1;
+        match &self.map {
+            MapStore::Flat(map) => {
+                for l in (0..logical).map(Lba) {
+                    let Some(psa) = map.get(l).psa() else {
+                        continue;
+                    };
+                    ensure(self.layout.contains(psa), "map points outside the array")?;
+                    ensure(self.valid.is_valid(psa), "mapped sector not marked valid")?;
+                    mapped += 1;
+                }
+            }
+            MapStore::Paged { cache, .. } => {
+                cache.check()?;
+                let mut bad = None;
+                cache.for_each(|lba, raw, _| {
+                    if let Some(psa) = crate::map::decode(raw).psa() {
+                        if !self.layout.contains(psa) {
+                            bad = Some("map points outside the array");
+                        } else if !self.valid.is_valid(psa) {
+                            bad = Some("mapped sector not marked valid");
+                        }
+                    }
+                    if lba.0 >= logical {
+                        bad = Some("map cache entry beyond the logical range");
+                    }
+                });
+                if let Some(what) = bad {
+                    return Err(what);
+                }
+                for t in 0..self.tps.len() {
+                    ensure(
+                        self.tps.is_dirty(t) == (cache.dirty_in(t) > 0),
+                        "dirty translation page without dirty entries, or the reverse",
+                    )?;
+                }
+                // Whether every valid sector is mapped needs the translation
+                // pages: `Ftl::verify_map`.
+                mapped = self.valid.total();
+            }
         }
         let mut counted = 0u64;
         for b in self.blocks.iter() {

@@ -176,8 +176,9 @@ impl<N: Nand, M: SlotMemory> Ftl<N, M> {
     /// collecting garbage if the blocks it may need are short (the meta
     /// stream takes its blocks from the same pool as the host).
     fn end_update(&mut self) -> FtlResult<(), N> {
+        self.relieve_map(false)?;
         if self.meta.checkpoint_due(self.flash.layout().ppb) {
-            if self.flash.available() < self.cfg.gc_threshold_blocks {
+            if self.flash.available() < self.gc_target() {
                 self.maintain()?;
             }
             self.checkpoint()?;
@@ -252,7 +253,7 @@ impl<N: Nand, M: SlotMemory> Ftl<N, M> {
         for (i, c) in current[..spp].iter_mut().enumerate() {
             *c = rec
                 .lba(i)
-                .filter(|&l| self.flash.is_current(l, layout.psa(ppa, i)));
+                .filter(|&l| self.flash.is_current_if_resident(l, layout.psa(ppa, i)));
         }
         self.cache
             .adopt_loaded(ppa, &ids[..spp], &current[..spp])
@@ -287,11 +288,26 @@ impl<N: Nand, M: SlotMemory> Ftl<N, M> {
         if sectors == 0 {
             return Ok(());
         }
-        for l in (lba.0..end).map(Lba) {
-            self.cache.supersede(l);
-            if let Some(b) = self.flash.unmap(l) {
+        let mut l = lba.0;
+        while l < end {
+            let t = self.flash.translation().page_of(Lba(l));
+            let (first, n) = self.flash.translation_entries(t);
+            if self.flash.map_cache().is_some() && l == first && end >= first + n as u64 {
+                // A whole translation page of a demand-paged map: emptied
+                // at once, not entry by entry (paging.rs).
+                for s in (first..first + n as u64).map(Lba) {
+                    self.cache.supersede(s);
+                }
+                self.trim_translation_page(t)?;
+                l = first + n as u64;
+                continue;
+            }
+            self.cache.supersede(Lba(l));
+            self.fault_in(Lba(l))?;
+            if let Some(b) = self.flash.unmap(Lba(l)) {
                 self.settle(b);
             }
+            l += 1;
         }
         self.host.trimmed_sectors += u64::from(sectors);
         if !self.meta.note_trim(lba, sectors) {

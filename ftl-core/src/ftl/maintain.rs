@@ -49,9 +49,11 @@ impl<N: Nand, M: SlotMemory> Ftl<N, M> {
         // a bound of twice the block count is never reached in practice; it
         // only guards against a logic error looping forever.
         for _ in 0..2 * self.flash.block_count() {
-            if self.flash.available() >= self.cfg.gc_threshold_blocks {
+            if self.flash.available() >= self.gc_target() {
                 break;
             }
+            // Between victims: room in the map cache for the next one.
+            self.relieve_map(false)?;
             match self.flash.gc_victim(self.cfg.gc_policy, self.media.seq()) {
                 Some(v) => self.relocate(v, Why::Gc)?,
                 // Victims wait on a partial relocation group: program it.
@@ -74,6 +76,16 @@ impl<N: Nand, M: SlotMemory> Ftl<N, M> {
         }
         self.rotate_cold_meta()?;
         self.mark_pending_bad()
+    }
+
+    /// Blocks GC keeps available: the threshold, plus what the meta stream
+    /// may still take of its reserve (`FtlConfig::meta_blocks`). Those
+    /// blocks are not the data streams' to fill: a meta stream growing to
+    /// its limit (write-backs under map pressure do) would otherwise eat
+    /// the block GC relocates into.
+    pub(super) fn gc_target(&self) -> u32 {
+        let limit = self.cfg.meta_blocks(&self.geo);
+        self.cfg.gc_threshold_blocks + limit.saturating_sub(self.meta.block_count())
     }
 
     /// The meta stream's blocks can be the coldest of all (a translation
@@ -121,9 +133,15 @@ impl<N: Nand, M: SlotMemory> Ftl<N, M> {
             };
             for (i, &slot) in ids[..spp].iter().enumerate() {
                 let psa = self.flash.layout().psa(ppa, i);
-                let lba = rec
-                    .and_then(|r| r.lba(i))
-                    .filter(|&l| self.flash.is_current(l, psa));
+                let named = rec.and_then(|r| r.lba(i)).filter(|l| l.0 < self.logical);
+                if let Some(l) = named.filter(|_| self.flash.is_valid(psa)) {
+                    if let Err(e) = self.fault_in(l) {
+                        self.cache.release_slots(&ids[i..spp]);
+                        return Err(e);
+                    }
+                }
+                let lba =
+                    named.filter(|&l| self.flash.is_valid(psa) && self.flash.is_current(l, psa));
                 match (self.flash.is_valid(psa), lba) {
                     (true, Some(l)) => {
                         if let Err(e) = self.push_relocated(l, slot, psa) {
@@ -136,7 +154,14 @@ impl<N: Nand, M: SlotMemory> Ftl<N, M> {
                     }
                     (true, None) => {
                         self.cache.release_slots(&[slot]);
-                        let b = self.flash.lose(psa);
+                        let l = match self.lba_at(psa) {
+                            Ok(l) => l,
+                            Err(e) => {
+                                self.cache.release_slots(&ids[i + 1..spp]);
+                                return Err(e);
+                            }
+                        };
+                        let b = self.flash.lose(psa, l);
                         self.settle(b);
                     }
                     (false, _) => self.cache.release_slots(&[slot]),

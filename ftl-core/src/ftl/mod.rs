@@ -30,6 +30,7 @@ mod maintain;
 mod media;
 mod meta_stream;
 mod mount;
+mod paging;
 mod program;
 mod replay;
 mod unflushed;
@@ -74,6 +75,8 @@ pub struct Ftl<N: Nand, M: SlotMemory> {
     maint: maintain::MaintCounters,
     /// Counters of the last mount (written by `mount.rs`).
     mounted: mount::MountCounters,
+    /// The demand-paged map's page buffer and counters (`paging.rs`).
+    paging: paging::Paging,
 }
 
 impl<N: Nand, M: SlotMemory> Ftl<N, M> {
@@ -86,14 +89,16 @@ impl<N: Nand, M: SlotMemory> Ftl<N, M> {
         cfg.validate(&geo, mem.slot_count())?;
         let layout = Layout::new(&geo);
         let logical = cfg.logical_sectors(&geo);
+        let map = cfg.map_store(&geo, logical, cfg.entries_per_translation_page(&geo))?;
+        let paged = map.cache().is_some();
         Ok(Ftl {
             media: Media::new(nand, &geo),
             cache: Cache::new(mem, &cfg, &layout),
             flash: FlashMap::new(
                 layout,
-                logical,
-                geo.total_blocks(),
+                map,
                 cfg.entries_per_translation_page(&geo),
+                geo.total_blocks(),
                 geo.page_size as usize,
             ),
             meta: MetaStream::new(
@@ -107,6 +112,7 @@ impl<N: Nand, M: SlotMemory> Ftl<N, M> {
             host: io::HostCounters::default(),
             maint: maintain::MaintCounters::default(),
             mounted: mount::MountCounters::default(),
+            paging: paging::Paging::new(geo.page_size as usize, paged || cfg.map_budget_bytes != 0),
         })
     }
 
@@ -199,6 +205,13 @@ impl<N: Nand, M: SlotMemory> Ftl<N, M> {
             summary_pages_written: m.summary_pages,
             dirty_translation_pages: u64::from(self.flash.translation().dirty()),
             translation_pages: u64::from(self.flash.translation().len()),
+            map_cache_hits: self.paging.hits,
+            map_cache_misses: self.paging.misses,
+            map_pressure_write_backs: self.paging.write_backs,
+            map_cache_entries: self
+                .flash
+                .map_cache()
+                .map_or(0, |c| u64::from(c.capacity())),
         }
     }
 
@@ -223,7 +236,8 @@ impl<N: Nand, M: SlotMemory> Ftl<N, M> {
     /// What `lba` is: the mapping seam. Fallible because a map that pages
     /// its translation entries in from flash may have to read one first.
     fn mapping(&mut self, lba: Lba) -> FtlResult<Mapping, N> {
-        Ok(self.flash.mapping(lba))
+        self.fault_in(lba)?;
+        Ok(self.flash.peek(lba).expect("read in"))
     }
 
     /// Lets the flash map reclaim block `b` if nothing valid is left in it,

@@ -141,10 +141,10 @@ impl<N: Nand, M: SlotMemory> Ftl<N, M> {
         }
         let mut page = alloc::vec![0u8; ftl.geo.page_size as usize];
         let root = ftl.find_root(&spares, &mut page)?;
-        let (snapshot, horizon, tp_seq) = match &root {
+        let (snapshot, horizon, mut tp_seq) = match &root {
             Some(r) => {
                 ftl.adopt_shape(r.shape)?;
-                ftl.load_root(r, &first, &mut page)?
+                ftl.load_root(r, &first, &spares, &mut page)?
             }
             None => (0, 0, alloc::vec![0; ftl.flash.translation().len() as usize]),
         };
@@ -180,7 +180,14 @@ impl<N: Nand, M: SlotMemory> Ftl<N, M> {
             })
             .collect();
         replay.sort_unstable();
-        ftl.replay(&replay, &trims, horizon, &tp_seq, &mut page, &mut census)?;
+        ftl.replay(
+            &replay,
+            &trims,
+            horizon,
+            &mut tp_seq,
+            &mut page,
+            &mut census,
+        )?;
         if census.ours == 0 && census.foreign > 0 {
             return Err(Error::Foreign);
         }
@@ -191,7 +198,12 @@ impl<N: Nand, M: SlotMemory> Ftl<N, M> {
             return Err(Error::Corrupted);
         }
         ftl.settle_after_mount(&first, root.as_ref().map(|r| r.first_block), horizon);
-        ftl.flash.rebuild_validity(ftl.logical);
+        if ftl.flash.map_cache().is_some() {
+            ftl.claim_all(&first, &tp_seq, snapshot, &mut page)?;
+            ftl.flash.settle_validity();
+        } else {
+            ftl.flash.rebuild_validity(ftl.logical);
+        }
         ftl.flash.restore_now(ftl.media.seq());
         ftl.check_capacity()?;
         // Blocks open at the cut were closed where they stood: collect
@@ -394,7 +406,11 @@ impl<N: Nand, M: SlotMemory> Ftl<N, M> {
             return Err(Error::Corrupted);
         }
         self.logical = shape.logical;
-        self.flash.resize_map(shape.logical, entries);
+        let map = self
+            .cfg
+            .map_store(&self.geo, shape.logical, entries)
+            .map_err(Error::Config)?;
+        self.flash.resize_map(map, entries);
         Ok(())
     }
 
@@ -405,6 +421,7 @@ impl<N: Nand, M: SlotMemory> Ftl<N, M> {
         &mut self,
         r: &Root,
         first: &[First],
+        spares: &[MetaSpare],
         page: &mut [u8],
     ) -> FtlResult<(u64, u64, Vec<u64>), N> {
         let ckpt = r.shape.decode(&r.payload).ok_or(Error::Corrupted)?;
@@ -427,15 +444,55 @@ impl<N: Nand, M: SlotMemory> Ftl<N, M> {
             }
         }
         let tps = self.flash.translation().len();
+        // The newest copy of each translation page written back after the
+        // checkpoint spares replaying what it holds. Only after it: an
+        // older copy may be one a trim emptied since (a trim before the
+        // horizon is not replayed); a trim after it always is.
+        let layout = *self.flash.layout();
+        let mut newest: Vec<Option<(u64, u32)>> = alloc::vec![None; tps as usize];
+        for m in spares
+            .iter()
+            .filter(|m| m.kind == PageKind::Translation && m.seq > r.snapshot)
+        {
+            if let Some(n) = newest.get_mut(m.word as usize) {
+                if n.map_or(true, |(s, _)| m.seq > s) {
+                    *n = Some((m.seq, layout.page_index(m.ppa)));
+                }
+            }
+        }
         let mut tp_seq = alloc::vec![0u64; tps as usize];
         for t in 0..tps {
             let at = ckpt.dir_entry(t).ok_or(Error::Corrupted)?;
+            let newer = newest[t as usize]
+                .map(|(_, a)| a)
+                .filter(|&a| a != at && self.translation_copy_reads(t, a, page).unwrap_or(false));
+            if let Some(a) = newer {
+                tp_seq[t as usize] = self.load_translation_page(t, a, first, page, r.snapshot)?;
+                self.flash.restore_checkpointed_translation(t, at);
+                if let Some(p) = layout.page_at(at).filter(|_| at != NO_PAGE) {
+                    self.meta.restore_ref(p.block);
+                }
+                continue;
+            }
             if at == NO_PAGE {
                 continue;
             }
             tp_seq[t as usize] = self.load_translation_page(t, at, first, page, r.snapshot)?;
         }
         Ok((r.snapshot, r.horizon, tp_seq))
+    }
+
+    /// Whether the page at `at` reads back as a copy of translation page
+    /// `t`.
+    fn translation_copy_reads(&mut self, t: u32, at: u32, page: &mut [u8]) -> FtlResult<bool, N> {
+        let Some(ppa) = self.flash.layout().page_at(at) else {
+            return Ok(false);
+        };
+        let (_, n) = self.flash.translation_entries(t);
+        Ok(
+            matches!(self.scan_page(ppa, page)?, Scan::Good(r) if r.kind == PageKind::Translation)
+                && translation::decode(page).is_some_and(|p| p.tp == t && p.entries as usize == n),
+        )
     }
 
     /// Loads translation page `t` from directory address `at` into the
@@ -465,11 +522,19 @@ impl<N: Nand, M: SlotMemory> Ftl<N, M> {
         else {
             for l in lba0..lba0 + n as u64 {
                 self.flash
-                    .replay_mapping(Lba(l), Mapping::Lost, snapshot.max(1));
+                    .replay_mapping(Lba(l), Mapping::Lost, snapshot.max(1))
+                    .map_err(|_| self.map_budget_error())?;
             }
             return Ok(0);
         };
         self.mounted.pages_replayed += 1;
+        if self.flash.map_cache().is_some() {
+            // Demand-paged: entries are read in when used; the claims
+            // after replay check them (`claim_all`).
+            self.flash.restore_translation(t, at);
+            self.meta.restore_ref(ppa.block);
+            return Ok(seq);
+        }
         for i in 0..n {
             let raw = tp.entry(i).ok_or(Error::Corrupted)?;
             let m = match Mapping::from_raw(raw, layout.total) {
@@ -485,6 +550,91 @@ impl<N: Nand, M: SlotMemory> Ftl<N, M> {
         self.flash.restore_translation(t, at);
         self.meta.restore_ref(ppa.block);
         Ok(seq)
+    }
+
+    /// The error of a mount whose replay overflows a demand-paged map's
+    /// cache: more changes were pending at the cut than it holds.
+    pub(super) fn map_budget_error(&self) -> Error<N::Error> {
+        Error::Config(crate::ConfigError::MapBudget {
+            needed: self.cfg.map_budget_bytes.saturating_mul(2),
+        })
+    }
+
+    /// Demand-paged map, after replay: every LBA's final entry (replayed
+    /// and cached, or its translation page's, lost if that points into a
+    /// block rewritten since the page was written) claims its sector.
+    /// Corrections are cached dirty, so a page read in later is never
+    /// trusted over them.
+    fn claim_all(
+        &mut self,
+        first: &[First],
+        tp_seq: &[u64],
+        snapshot: u64,
+        page: &mut [u8],
+    ) -> FtlResult<(), N> {
+        let layout = *self.flash.layout();
+        let date = snapshot.max(1);
+        // The cached entries of one page, by index: walked from the page's
+        // list, so LBAs without one cost no lookup.
+        let mut cached: Vec<(usize, Mapping)> = Vec::new();
+        let mut is_cached: Vec<bool> = Vec::new();
+        for t in 0..self.flash.translation().len() {
+            let (lba0, n) = self.flash.translation_entries(t);
+            let at = self.flash.translation().loc(t);
+            cached.clear();
+            if let Some(c) = self.flash.map_cache() {
+                c.for_each_in(t, |lba, raw| {
+                    cached.push(((lba.0 - lba0) as usize, crate::map::decode(raw)));
+                });
+            }
+            if at == NO_PAGE {
+                // Never written: only its cached entries map anything.
+                for &(i, m) in &cached {
+                    self.flash
+                        .claim(Lba(lba0 + i as u64), m, date)
+                        .map_err(|_| self.map_budget_error())?;
+                }
+                continue;
+            }
+            is_cached.clear();
+            is_cached.resize(n, false);
+            for &(i, m) in &cached {
+                is_cached[i] = true;
+                self.flash
+                    .claim(Lba(lba0 + i as u64), m, date)
+                    .map_err(|_| self.map_budget_error())?;
+            }
+            let base = if at == NO_PAGE {
+                false
+            } else {
+                let ppa = layout.page_at(at).ok_or(Error::Corrupted)?;
+                matches!(self.scan_page(ppa, page)?, Scan::Good(r) if r.kind == PageKind::Translation)
+                    && translation::decode(page)
+                        .is_some_and(|p| p.tp == t && p.entries as usize == n)
+            };
+            let tp = translation::decode(page).filter(|_| base);
+            for (i, _) in is_cached.iter().enumerate().filter(|(_, &c)| !c) {
+                let lba = Lba(lba0 + i as u64);
+                let raw = tp.as_ref().and_then(|p| p.entry(i));
+                let m = match raw.and_then(|r| Mapping::from_raw(r, layout.total)) {
+                    Some(Mapping::Flash(p)) => match first[layout.block(p).0 as usize] {
+                        First::Data(s) if s <= tp_seq[t as usize] => Mapping::Flash(p),
+                        _ => Mapping::Lost,
+                    },
+                    Some(m) => m,
+                    None => Mapping::Lost,
+                };
+                if m == Mapping::Lost && raw != Some(Mapping::Lost.to_raw()) {
+                    self.flash
+                        .replay_mapping(lba, m, date)
+                        .map_err(|_| self.map_budget_error())?;
+                }
+                self.flash
+                    .claim(lba, m, date)
+                    .map_err(|_| self.map_budget_error())?;
+            }
+        }
+        Ok(())
     }
 
     /// Final block states: erased and never-replayed blocks open or free at

@@ -33,6 +33,34 @@ impl<N: Nand, M: SlotMemory> Ftl<N, M> {
         };
         // Trims before this page must be on flash before it (ordering).
         self.log_trims()?;
+        // A demand-paged map reads the group's entries in now and keeps
+        // them until the remap: nothing is read in or written back between
+        // the program and the remap (see paging.rs).
+        let mut pinned = [None; MAX_SECTORS_PER_PAGE];
+        for (i, p) in pinned[..self.cache.group_len(e)].iter_mut().enumerate() {
+            let Some(lba) = self.cache.group_sector(e, i).0 else {
+                continue;
+            };
+            if let Err(err) = self.fault_in(lba) {
+                self.unpin(&pinned);
+                return Err(err);
+            }
+            self.flash.pin(lba);
+            *p = Some(lba);
+        }
+        let r = self.program_pinned_group(stream, e);
+        self.unpin(&pinned);
+        r
+    }
+
+    fn unpin(&mut self, lbas: &[Option<Lba>]) {
+        for l in lbas.iter().flatten() {
+            self.flash.unpin(*l);
+        }
+    }
+
+    /// [`Ftl::program_group`] once the group's entries are pinned.
+    fn program_pinned_group(&mut self, stream: Stream, e: EntryId) -> FtlResult<(), N> {
         let (ppa, lbas) = loop {
             let ppa = self.frontier_page(stream)?;
             self.cache.begin_program(e, ppa);

@@ -46,7 +46,7 @@ impl<N: Nand, M: SlotMemory> Ftl<N, M> {
         blocks: &[(u64, BlockIdx)],
         trims: &[(u64, Ppa)],
         horizon: u64,
-        tp_seq: &[u64],
+        tp_seq: &mut [u64],
         page: &mut [u8],
         census: &mut Census,
     ) -> FtlResult<(), N> {
@@ -84,7 +84,7 @@ impl<N: Nand, M: SlotMemory> Ftl<N, M> {
             }
             let (seq, ppa, lbas) = active[i].head.take().expect("min has a head");
             if seq >= horizon {
-                self.apply_page(seq, ppa, &lbas, tp_seq);
+                self.apply_page(seq, ppa, &lbas, tp_seq)?;
             }
             self.advance(&mut active[i], page, census)?;
             if active[i].head.is_none() {
@@ -190,7 +190,7 @@ impl<N: Nand, M: SlotMemory> Ftl<N, M> {
 
     /// Points each LBA of the page at it, where its translation page is
     /// older.
-    fn apply_page(&mut self, seq: u64, ppa: Ppa, lbas: &[u32], tp_seq: &[u64]) {
+    fn apply_page(&mut self, seq: u64, ppa: Ppa, lbas: &[u32], tp_seq: &[u64]) -> FtlResult<(), N> {
         let layout = *self.flash.layout();
         self.mounted.pages_replayed += 1;
         for (i, &l) in lbas[..layout.spp as usize].iter().enumerate() {
@@ -201,9 +201,12 @@ impl<N: Nand, M: SlotMemory> Ftl<N, M> {
             let t = self.flash.translation().page_of(lba);
             if seq > tp_seq[t as usize] {
                 let psa = layout.psa(ppa, i);
-                self.flash.replay_mapping(lba, Mapping::Flash(psa), seq);
+                self.flash
+                    .replay_mapping(lba, Mapping::Flash(psa), seq)
+                    .map_err(|_| self.map_budget_error())?;
             }
         }
+        Ok(())
     }
 
     /// Unmaps the ranges of the trim record at `ppa`, where the LBA's
@@ -212,7 +215,7 @@ impl<N: Nand, M: SlotMemory> Ftl<N, M> {
         &mut self,
         seq: u64,
         ppa: Ppa,
-        tp_seq: &[u64],
+        tp_seq: &mut [u64],
         page: &mut [u8],
     ) -> FtlResult<(), N> {
         let Scan::Good(_) = self.scan_page(ppa, page)? else {
@@ -222,13 +225,38 @@ impl<N: Nand, M: SlotMemory> Ftl<N, M> {
             return Ok(());
         };
         self.mounted.pages_replayed += 1;
+        let paged = self.flash.map_cache().is_some();
         for (lba, n) in ranges {
             let end = (u64::from(lba) + u64::from(n)).min(self.logical);
-            for l in (u64::from(lba)..end).map(Lba) {
-                let t = self.flash.translation().page_of(l);
-                if seq > tp_seq[t as usize] {
-                    self.flash.replay_mapping(l, Mapping::Unmapped, seq);
+            let mut l = u64::from(lba);
+            while l < end {
+                let t = self.flash.translation().page_of(Lba(l));
+                let (first, len) = self.flash.translation_entries(t);
+                let whole = l == first && end >= first + len as u64;
+                if paged && whole {
+                    // A demand-paged map empties the whole page at once: as
+                    // if written all unmapped now (see FlashMap::empty_page).
+                    if seq > tp_seq[t as usize] {
+                        self.empty_translation_page(t);
+                        tp_seq[t as usize] = seq;
+                    }
+                    l = first + len as u64;
+                    continue;
                 }
+                // A demand-paged map holds only changes: an LBA its page
+                // says unmapped, with no event since, stays out (as the
+                // trim left it at run time).
+                let unchanged = |ftl: &mut Self| {
+                    paged
+                        && ftl.flash.peek(Lba(l)).is_none()
+                        && ftl.read_entry(Lba(l)).ok() == Some(Mapping::Unmapped)
+                };
+                if seq > tp_seq[t as usize] && !unchanged(self) {
+                    self.flash
+                        .replay_mapping(Lba(l), Mapping::Unmapped, seq)
+                        .map_err(|_| self.map_budget_error())?;
+                }
+                l += 1;
             }
         }
         Ok(())

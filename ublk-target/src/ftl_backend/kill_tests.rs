@@ -41,12 +41,16 @@ enum Map {
     /// checkpoint every 2 host pages: the journal's replay meets write-backs,
     /// meta-block cleaning and a moving horizon.
     Sliced,
+    /// Those tiny pages, demand-paged with the smallest map budget the
+    /// configuration allows: entries read in and written back under
+    /// pressure on almost every request.
+    Paged,
 }
 
 fn geometry(map: Map) -> Geometry {
     match map {
         Map::Whole => Geometry::small(12, 8),
-        Map::Sliced => Geometry::small(16, 8),
+        Map::Sliced | Map::Paged => Geometry::small(16, 8),
     }
 }
 
@@ -142,6 +146,17 @@ fn config(map: Map) -> FtlConfig {
             checkpoint_interval_pages: 2,
             ..base
         },
+        Map::Paged => {
+            let c = FtlConfig {
+                translation_entries: 16,
+                translation_write_permille: 250,
+                ..base
+            };
+            FtlConfig {
+                map_budget_bytes: c.min_map_budget(&geometry(map)),
+                ..c
+            }
+        }
     }
 }
 
@@ -259,10 +274,27 @@ fn a_daemon_kill_at_every_nand_operation_tiny_translation_pages() {
     kill_at_every_operation(Map::Sliced);
 }
 
+#[test]
+fn a_daemon_kill_at_every_nand_operation_demand_paged_map() {
+    kill_at_every_operation(Map::Paged);
+}
+
 fn kill_at_every_operation(map: Map) {
     let j = Journals::new(&format!("{map:?}"));
     let probe = SimNand::new_ram(geometry(map), SimOptions::with_seed(7)).unwrap();
-    let n = open(&j, probe, true, map).unwrap().blocks();
+    let probe = open(&j, probe, true, map).unwrap();
+    let n = probe.blocks();
+    let entries = probe
+        .stats_list()
+        .into_iter()
+        .find(|(k, _)| *k == "map_cache_entries")
+        .and_then(|(_, v)| v.as_u64());
+    assert_eq!(
+        entries.is_some_and(|e| e > 0),
+        matches!(map, Map::Paged),
+        "{map:?}: map cache entries {entries:?}"
+    );
+    drop(probe);
     let seed = std::env::var("KILL_SEED")
         .ok()
         .and_then(|s| s.parse().ok())

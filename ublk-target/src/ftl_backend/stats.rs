@@ -30,6 +30,15 @@ impl FtlBackend {
             ("trimmed_sectors", s.trimmed_sectors.into()),
             ("flushes", s.flushes.into()),
             ("bad_blocks", s.bad_blocks.into()),
+            ("map_cache_entries", s.map_cache_entries.into()),
+            ("map_cache_hits", s.map_cache_hits.into()),
+            ("map_cache_misses", s.map_cache_misses.into()),
+            ("map_cache_hit_rate", s.map_cache_hit_rate().into()),
+            (
+                "map_pressure_write_backs",
+                s.map_pressure_write_backs.into(),
+            ),
+            ("table_ram_bytes", s.table_ram_bytes().into()),
             (
                 "zero_fill_bytes",
                 self.zero_fill_bytes.load(Ordering::Relaxed).into(),
