@@ -3,7 +3,7 @@
 #
 # Runs tests/vm/setup.sh (qemu + a Debian kernel with ublk_drv, cached), tests/vm/build.sh (a
 # static ftl-ublk), the host-side bad-input checks, then each guest scenario in its own qemu
-# boot: smoke ext4 fio restart gc crash kill-fio powercut bad-input full-fs bench (default: all, plus
+# boot: smoke ext4 fio restart gc crash kill-fio powercut bad-input full-fs paged bench (default: all, plus
 # host-bad-input; powercut is two boots sharing a disk, the first one killed). Ends with the line
 #   vm: N passed, M failed
 # (N, M count scenarios) and exits non-zero if any failed.
@@ -39,7 +39,7 @@ fi
 
 mock=
 if [[ ${1:-} == --mock ]]; then mock=1; shift; fi
-all=(host-bad-input smoke ext4 fio restart gc crash kill-fio powercut bad-input full-fs bench)
+all=(host-bad-input smoke ext4 fio restart gc crash kill-fio powercut bad-input full-fs paged bench)
 if [[ $# -gt 0 ]]; then sel=("$@"); else sel=("${all[@]}"); fi
 # The mock cannot crash, lose power, refuse busy images or collect garbage: only these apply.
 if [[ -n $mock && $# -eq 0 ]]; then sel=(host-bad-input smoke ext4 fio restart bench); fi
