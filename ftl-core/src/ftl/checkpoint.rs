@@ -64,7 +64,7 @@ impl<N: Nand, M: SlotMemory> Ftl<N, M> {
     /// leveling), or the oldest one if the meta stream is at its limit.
     pub(super) fn checkpoint_cleaning(&mut self, evacuate: Option<BlockIdx>) -> FtlResult<(), N> {
         self.log_trims()?;
-        let limit = self.cfg.meta_blocks(&self.geo);
+        let limit = self.meta_limit;
         let clean = evacuate.or_else(|| {
             (self.meta.block_count() + 1 >= limit)
                 .then(|| self.meta.oldest())

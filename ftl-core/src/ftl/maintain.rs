@@ -84,7 +84,7 @@ impl<N: Nand, M: SlotMemory> Ftl<N, M> {
     /// its limit (write-backs under map pressure do) would otherwise eat
     /// the block GC relocates into.
     pub(super) fn gc_target(&self) -> u32 {
-        let limit = self.cfg.meta_blocks(&self.geo);
+        let limit = self.meta_limit;
         self.cfg.gc_threshold_blocks + limit.saturating_sub(self.meta.block_count())
     }
 

@@ -77,6 +77,8 @@ pub struct Ftl<N: Nand, M: SlotMemory> {
     mounted: mount::MountCounters,
     /// The demand-paged map's page buffer and counters (`paging.rs`).
     paging: paging::Paging,
+    /// Blocks the meta stream may hold (`FtlConfig::meta_blocks`).
+    meta_limit: u32,
 }
 
 impl<N: Nand, M: SlotMemory> Ftl<N, M> {
@@ -113,6 +115,7 @@ impl<N: Nand, M: SlotMemory> Ftl<N, M> {
             maint: maintain::MaintCounters::default(),
             mounted: mount::MountCounters::default(),
             paging: paging::Paging::new(geo.page_size as usize, paged || cfg.map_budget_bytes != 0),
+            meta_limit: cfg.meta_blocks(&geo),
         })
     }
 
@@ -166,6 +169,7 @@ impl<N: Nand, M: SlotMemory> Ftl<N, M> {
         let w = self.flash.wear();
         let m = self.media.counters;
         let spp = u64::from(self.flash.layout().spp);
+        let (validity_ram, block_table_ram) = self.flash.block_ram_bytes();
         Stats {
             host_sectors_written: self.host.sectors_written,
             host_sectors_read: self.host.sectors_read,
@@ -197,8 +201,8 @@ impl<N: Nand, M: SlotMemory> Ftl<N, M> {
             mount_pages_replayed: self.mounted.pages_replayed,
             map_ram_bytes: self.flash.map_ram_bytes() as u64,
             translation_ram_bytes: self.flash.translation_ram_bytes() as u64,
-            validity_ram_bytes: self.flash.block_ram_bytes().0 as u64,
-            block_table_ram_bytes: self.flash.block_ram_bytes().1 as u64,
+            validity_ram_bytes: validity_ram as u64,
+            block_table_ram_bytes: block_table_ram as u64,
             cache_table_ram_bytes: self.cache.table_ram_bytes() as u64,
             translation_pages_written: m.translation_pages,
             checkpoint_pages_written: m.checkpoint_pages,

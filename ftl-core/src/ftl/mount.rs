@@ -460,14 +460,35 @@ impl<N: Nand, M: SlotMemory> Ftl<N, M> {
                 }
             }
         }
+        // A demand-paged map reads each page once, in `claim_all`: here the
+        // sequence number of a copy the checkpoint names comes from its
+        // spare area (a copy newer than the checkpoint is still read, to
+        // verify it before it is preferred).
+        let paged = self.flash.map_cache().is_some();
+        let mut spare_seq: Vec<(u32, u64)> = Vec::new();
+        if paged {
+            spare_seq.extend(
+                spares
+                    .iter()
+                    .filter(|m| m.kind == PageKind::Translation)
+                    .map(|m| (layout.page_index(m.ppa), m.seq)),
+            );
+            spare_seq.sort_unstable();
+        }
         let mut tp_seq = alloc::vec![0u64; tps as usize];
         for t in 0..tps {
             let at = ckpt.dir_entry(t).ok_or(Error::Corrupted)?;
-            let newer = newest[t as usize]
-                .map(|(_, a)| a)
-                .filter(|&a| a != at && self.translation_copy_reads(t, a, page).unwrap_or(false));
-            if let Some(a) = newer {
-                tp_seq[t as usize] = self.load_translation_page(t, a, first, page, r.snapshot)?;
+            let newer = newest[t as usize].filter(|&(_, a)| {
+                a != at && self.translation_copy_reads(t, a, page).unwrap_or(false)
+            });
+            if let Some((seq, a)) = newer {
+                if paged {
+                    self.adopt_translation(t, a);
+                    tp_seq[t as usize] = seq;
+                } else {
+                    tp_seq[t as usize] =
+                        self.load_translation_page(t, a, first, page, r.snapshot)?;
+                }
                 self.flash.restore_checkpointed_translation(t, at);
                 if let Some(p) = layout.page_at(at).filter(|_| at != NO_PAGE) {
                     self.meta.restore_ref(p.block);
@@ -477,9 +498,29 @@ impl<N: Nand, M: SlotMemory> Ftl<N, M> {
             if at == NO_PAGE {
                 continue;
             }
-            tp_seq[t as usize] = self.load_translation_page(t, at, first, page, r.snapshot)?;
+            let known = spare_seq
+                .binary_search_by_key(&at, |&(a, _)| a)
+                .ok()
+                .map(|i| spare_seq[i].1);
+            tp_seq[t as usize] = match known {
+                Some(seq) if paged => {
+                    self.adopt_translation(t, at);
+                    seq
+                }
+                _ => self.load_translation_page(t, at, first, page, r.snapshot)?,
+            };
         }
         Ok((r.snapshot, r.horizon, tp_seq))
+    }
+
+    /// Mount, demand-paged map: copy `at` of translation page `t` is its
+    /// newest (read later, by `claim_all`).
+    fn adopt_translation(&mut self, t: u32, at: u32) {
+        self.mounted.pages_replayed += 1;
+        self.flash.restore_translation(t, at);
+        if let Some(p) = self.flash.layout().page_at(at) {
+            self.meta.restore_ref(p.block);
+        }
     }
 
     /// Whether the page at `at` reads back as a copy of translation page

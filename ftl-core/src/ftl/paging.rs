@@ -198,7 +198,7 @@ impl<N: Nand, M: SlotMemory> Ftl<N, M> {
                 self.write_translation_page(t)?;
                 self.paging.write_backs += 1;
             }
-            if self.meta.block_count() + 1 >= self.cfg.meta_blocks(&self.geo) {
+            if self.meta.block_count() + 1 >= self.meta_limit {
                 // The stream is at its limit: a checkpoint cleans its
                 // oldest block.
                 self.checkpoint()?;
@@ -243,7 +243,7 @@ impl<N: Nand, M: SlotMemory> Ftl<N, M> {
         let (_, n) = self.flash.translation_entries(t);
         translation::encode(self.meta.page_mut(), t, n, |_| Mapping::Unmapped.to_raw());
         self.program_translation_page(t)?;
-        if self.meta.block_count() + 1 >= self.cfg.meta_blocks(&self.geo) {
+        if self.meta.block_count() + 1 >= self.meta_limit {
             self.checkpoint()?;
         }
         Ok(())
