@@ -92,6 +92,11 @@ run_ftl format --image "$t/tiny2.img" --size 1K
 expect_one_line_error "format --size 1K"
 run_ftl format --image "$t/bad-size.img" --size 12Q
 expect_one_line_error "format --size 12Q (bad unit)"
+run_ftl add --image "$t/good.img" --map-budget lots
+expect_one_line_error "add --map-budget lots (not a size)"
+expect_unchanged "$t/good.img" "$s" "add with --map-budget lots"
+run_ftl add --null --map-budget 1M
+expect_one_line_error "add --null --map-budget 1M (no map to budget)"
 
 # Devices that do not exist.
 run_ftl del 4242

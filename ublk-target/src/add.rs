@@ -31,7 +31,7 @@ pub fn run(a: AddArgs) -> Result<(), CliError> {
                 "--map-budget applies to an FTL device, not --null",
             ));
         }
-        parse_size(b)?;
+        parse_size(b).map_err(|e| CliError::new(format!("--map-budget: {e}")))?;
     }
     if a.null {
         parse_size(a.size.as_deref().unwrap_or(crate::args::DEFAULT_SIZE))?;

@@ -1,7 +1,7 @@
 # bad-input.sh: bad input to `ftl-ublk add` WITH the ublk driver present (the host-side checks
 # in tests/vm/host-bad-input.sh mostly stop at "no driver"): corrupt images, size mismatch,
-# impossible sizes, an image already in use, an id already in use, `recover` of a live or a
-# missing device. Each must fail with one
+# impossible sizes, a map budget too small or unreadable, an image already in use, an id already
+# in use, `recover` of a live or a missing device. Each must fail with one
 # line on stderr, leave the image unchanged, leave no device behind, and not disturb a live one.
 . /lib/vm-lib.sh
 require_ftl
@@ -39,6 +39,9 @@ head -c $(( $(stat -c %s $T/good.img) / 2 )) $T/good.img >$T/truncated.img
 for f in random garbled truncated empty; do bad_add "add --image <$f file>" $T/$f.img --image $T/$f.img; done
 bad_add "add --size 128M on a 64M image" $T/good.img --image $T/good.img --size 128M
 bad_add "add --size 1K" "" --image $T/tiny.img --size 1K
+bad_add "add --map-budget 1K (below the smallest that works)" $T/good.img --image $T/good.img --map-budget 1K
+bad_add "add --map-budget lots" $T/good.img --image $T/good.img --map-budget lots
+bad_add "add --null --map-budget 1M" "" --null --map-budget 1M
 [ -e $T/tiny.img ] && info "note: add --size 1K left tiny.img behind"
 
 # A live device, then adds that must fail without disturbing it.
