@@ -196,7 +196,13 @@ impl FtlConfig {
     /// formatted with this configuration on `geo`.
     pub fn min_map_budget(&self, geo: &Geometry) -> u64 {
         let entries = self.entries_per_translation_page(geo);
-        let pages = self.logical_sectors(geo).div_ceil(u64::from(entries));
+        self.min_map_budget_for(geo, self.logical_sectors(geo), entries)
+    }
+
+    /// The smallest map budget for `logical` LBAs in translation pages of
+    /// `entries`: the per-page table and the fewest entries.
+    fn min_map_budget_for(&self, geo: &Geometry, logical: u64, entries: u32) -> u64 {
+        let pages = logical.div_ceil(u64::from(entries));
         pages * crate::map_cache::PAGE_BYTES
             + u64::from(self.min_map_entries(geo)) * crate::map_cache::ENTRY_BYTES
     }
@@ -210,10 +216,8 @@ impl FtlConfig {
     ) -> Result<crate::map::MapStore, ConfigError> {
         let min = self.min_map_entries(geo);
         crate::map::MapStore::new(logical, entries, self.map_budget_bytes, min).ok_or_else(|| {
-            let pages = logical.div_ceil(u64::from(entries));
             ConfigError::MapBudget {
-                needed: pages * crate::map_cache::PAGE_BYTES
-                    + u64::from(min) * crate::map_cache::ENTRY_BYTES,
+                needed: self.min_map_budget_for(geo, logical, entries),
             }
         })
     }

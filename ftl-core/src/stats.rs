@@ -132,21 +132,21 @@ impl Stats {
     /// Share of map lookups the demand-paged map's cache served (0 for a
     /// whole map, which never misses).
     pub fn map_cache_hit_rate(&self) -> f64 {
-        let n = self.map_cache_hits + self.map_cache_misses;
-        if n == 0 {
-            0.0
-        } else {
-            self.map_cache_hits as f64 / n as f64
-        }
+        hit_rate(self.map_cache_hits, self.map_cache_misses)
     }
 
     /// Share of read sectors served from the cache.
     pub fn cache_hit_rate(&self) -> f64 {
-        let n = self.cache_hits + self.cache_misses;
-        if n == 0 {
-            0.0
-        } else {
-            self.cache_hits as f64 / n as f64
-        }
+        hit_rate(self.cache_hits, self.cache_misses)
+    }
+}
+
+/// `hits` of `hits + misses` (0 before any lookup).
+fn hit_rate(hits: u64, misses: u64) -> f64 {
+    let n = hits + misses;
+    if n == 0 {
+        0.0
+    } else {
+        hits as f64 / n as f64
     }
 }

@@ -133,16 +133,18 @@ impl<N: Nand, M: SlotMemory> Ftl<N, M> {
             };
             for (i, &slot) in ids[..spp].iter().enumerate() {
                 let psa = self.flash.layout().psa(ppa, i);
-                let named = rec.and_then(|r| r.lba(i)).filter(|l| l.0 < self.logical);
-                if let Some(l) = named.filter(|_| self.flash.is_valid(psa)) {
+                let valid = self.flash.is_valid(psa);
+                let named = rec
+                    .and_then(|r| r.lba(i))
+                    .filter(|l| valid && l.0 < self.logical);
+                if let Some(l) = named {
                     if let Err(e) = self.fault_in(l) {
                         self.cache.release_slots(&ids[i..spp]);
                         return Err(e);
                     }
                 }
-                let lba =
-                    named.filter(|&l| self.flash.is_valid(psa) && self.flash.is_current(l, psa));
-                match (self.flash.is_valid(psa), lba) {
+                let lba = named.filter(|&l| self.flash.is_current(l, psa));
+                match (valid, lba) {
                     (true, Some(l)) => {
                         if let Err(e) = self.push_relocated(l, slot, psa) {
                             // The rest of this page's slots go back (found

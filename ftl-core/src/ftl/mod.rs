@@ -92,7 +92,6 @@ impl<N: Nand, M: SlotMemory> Ftl<N, M> {
         let layout = Layout::new(&geo);
         let logical = cfg.logical_sectors(&geo);
         let map = cfg.map_store(&geo, logical, cfg.entries_per_translation_page(&geo))?;
-        let paged = map.cache().is_some();
         Ok(Ftl {
             media: Media::new(nand, &geo),
             cache: Cache::new(mem, &cfg, &layout),
@@ -114,7 +113,8 @@ impl<N: Nand, M: SlotMemory> Ftl<N, M> {
             host: io::HostCounters::default(),
             maint: maintain::MaintCounters::default(),
             mounted: mount::MountCounters::default(),
-            paging: paging::Paging::new(geo.page_size as usize, paged || cfg.map_budget_bytes != 0),
+            // Any budget: a mount may adopt a capacity that pages the map.
+            paging: paging::Paging::new(geo.page_size as usize, cfg.map_budget_bytes != 0),
             meta_limit: cfg.meta_blocks(&geo),
         })
     }

@@ -524,11 +524,22 @@ impl<N: Nand, M: SlotMemory> Ftl<N, M> {
     }
 
     /// Whether the page at `at` reads back as a copy of translation page
-    /// `t`.
+    /// `t` (an address outside the array does not).
     fn translation_copy_reads(&mut self, t: u32, at: u32, page: &mut [u8]) -> FtlResult<bool, N> {
-        let Some(ppa) = self.flash.layout().page_at(at) else {
-            return Ok(false);
-        };
+        match self.flash.layout().page_at(at) {
+            Some(ppa) => self.reads_as_translation(t, ppa, page),
+            None => Ok(false),
+        }
+    }
+
+    /// Reads page `ppa` into `page`: whether it verifies as a copy of
+    /// translation page `t`, whole.
+    pub(super) fn reads_as_translation(
+        &mut self,
+        t: u32,
+        ppa: Ppa,
+        page: &mut [u8],
+    ) -> FtlResult<bool, N> {
         let (_, n) = self.flash.translation_entries(t);
         Ok(
             matches!(self.scan_page(ppa, page)?, Scan::Good(r) if r.kind == PageKind::Translation)
@@ -645,14 +656,8 @@ impl<N: Nand, M: SlotMemory> Ftl<N, M> {
                     .claim(Lba(lba0 + i as u64), m, date)
                     .map_err(|_| self.map_budget_error())?;
             }
-            let base = if at == NO_PAGE {
-                false
-            } else {
-                let ppa = layout.page_at(at).ok_or(Error::Corrupted)?;
-                matches!(self.scan_page(ppa, page)?, Scan::Good(r) if r.kind == PageKind::Translation)
-                    && translation::decode(page)
-                        .is_some_and(|p| p.tp == t && p.entries as usize == n)
-            };
+            let ppa = layout.page_at(at).ok_or(Error::Corrupted)?;
+            let base = self.reads_as_translation(t, ppa, page)?;
             let tp = translation::decode(page).filter(|_| base);
             for (i, _) in is_cached.iter().enumerate().filter(|(_, &c)| !c) {
                 let lba = Lba(lba0 + i as u64);

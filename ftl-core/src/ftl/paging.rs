@@ -26,7 +26,6 @@ use alloc::vec::Vec;
 
 use crate::addr::{Lba, Psa};
 use crate::error::Error;
-use crate::format::oob::PageKind;
 use crate::format::translation;
 use crate::map::Mapping;
 use crate::nand::Nand;
@@ -34,7 +33,6 @@ use crate::slot::SlotMemory;
 use crate::translation::NO_PAGE;
 
 use super::check::IntegrityError;
-use super::mount::Scan;
 use super::{Ftl, FtlResult};
 
 /// Translation pages picked per scan for the most dirty entries.
@@ -121,12 +119,9 @@ impl<N: Nand, M: SlotMemory> Ftl<N, M> {
         self.paging.holds = None;
         let ppa = self.flash.layout().page_at(at).ok_or(Error::Corrupted)?;
         let mut buf = core::mem::take(&mut self.paging.buf);
-        let scan = self.scan_page(ppa, &mut buf);
-        let (_, n) = self.flash.translation_entries(t);
-        let ok = matches!(&scan, Ok(Scan::Good(r)) if r.kind == PageKind::Translation)
-            && translation::decode(&buf).is_some_and(|p| p.tp == t && p.entries as usize == n);
+        let read = self.reads_as_translation(t, ppa, &mut buf);
         self.paging.buf = buf;
-        scan?;
+        let ok = read?;
         if ok {
             self.paging.holds = Some((t, at));
         }
@@ -198,13 +193,19 @@ impl<N: Nand, M: SlotMemory> Ftl<N, M> {
                 self.write_translation_page(t)?;
                 self.paging.write_backs += 1;
             }
-            if self.meta.block_count() + 1 >= self.meta_limit {
-                // The stream is at its limit: a checkpoint cleans its
-                // oldest block.
-                self.checkpoint()?;
-            }
+            self.checkpoint_if_meta_full()?;
         }
         Ok(true)
+    }
+
+    /// A checkpoint, whose cleaning evacuates the meta stream's oldest
+    /// block, when the stream is at its limit (translation pages written
+    /// outside a checkpoint grow it).
+    fn checkpoint_if_meta_full(&mut self) -> FtlResult<(), N> {
+        if self.meta.block_count() + 1 >= self.meta_limit {
+            self.checkpoint()?;
+        }
+        Ok(())
     }
 
     /// Trims every LBA of translation page `t` (demand-paged map): each
@@ -240,13 +241,9 @@ impl<N: Nand, M: SlotMemory> Ftl<N, M> {
         // The cached entries are gone, so the page is built all unmapped
         // over no base.
         self.log_trims()?;
-        let (_, n) = self.flash.translation_entries(t);
         translation::encode(self.meta.page_mut(), t, n, |_| Mapping::Unmapped.to_raw());
         self.program_translation_page(t)?;
-        if self.meta.block_count() + 1 >= self.meta_limit {
-            self.checkpoint()?;
-        }
-        Ok(())
+        self.checkpoint_if_meta_full()
     }
 
     /// Empties translation page `t` (`FlashMap::empty_page`); the copy it
