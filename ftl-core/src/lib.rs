@@ -63,7 +63,7 @@ pub mod write_map;
 pub use addr::{BlockIdx, Handle, Lba, Ppa, Psa, Seq, SlotId};
 pub use config::{ConfigError, FtlConfig};
 pub use error::Error;
-pub use ftl::{Ftl, FtlResult, IntegrityError, ReadGrant, Segment};
+pub use ftl::{Ftl, FtlResult, IntegrityError, LoadedPage, PageLoad, ReadGrant, ReadStep, Segment};
 pub use gc::GcPolicy;
 pub use geometry::{Geometry, GeometryError, MAX_SECTORS_PER_PAGE};
 pub use nand::{Nand, NandError, NandErrorKind, ReadStatus};

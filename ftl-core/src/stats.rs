@@ -41,6 +41,12 @@ pub struct Stats {
     pub cache_hits: u64,
     /// Sectors loaded from NAND to serve a read.
     pub cache_misses: u64,
+    /// Read-miss pages the embedder loaded outside its lock
+    /// ([`Ftl::start_read`](crate::Ftl::start_read)) and the FTL adopted.
+    pub loads_outside: u64,
+    /// Such loads dropped because GC moved or erased the page meanwhile,
+    /// or it failed to verify: located again.
+    pub loads_outside_dropped: u64,
     /// Payload bytes copied by the FTL or reported copied by its embedder.
     /// The slot data path keeps this at 0.
     pub bytes_copied: u64,

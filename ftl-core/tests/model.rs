@@ -11,7 +11,9 @@ mod common;
 use std::collections::BTreeMap;
 
 use common::*;
-use ftl_core::{Error, Ftl, FtlConfig, GcPolicy, Geometry, Handle, Lba, Segment, SlotMemory};
+use ftl_core::{
+    Error, Ftl, FtlConfig, GcPolicy, Geometry, Handle, Lba, Nand, ReadStep, Segment, SlotMemory,
+};
 use proptest::prelude::*;
 
 const SECTOR: usize = 4096;
@@ -37,6 +39,16 @@ enum Op {
         lba: u64,
         len: u32,
     },
+    /// A read whose misses are loaded outside the FTL (`Ftl::start_read`),
+    /// as a front end does with its lock released, while the FTL changes
+    /// under the first load: `meddle` happens before or after the page is
+    /// read (`read_first`).
+    SplitRead {
+        lba: u64,
+        len: u32,
+        meddle: Meddle,
+        read_first: bool,
+    },
     Trim {
         lba: u64,
         len: u32,
@@ -53,6 +65,28 @@ enum Op {
     },
 }
 
+/// What changes while a split read's page is being loaded.
+#[derive(Clone, Copy, Debug)]
+enum Meddle {
+    Nothing,
+    /// The first sector read is written again (the map moves).
+    Overwrite,
+    /// The read's sectors are trimmed.
+    Trim,
+    /// Half the device is written (GC runs, likely erasing the page's
+    /// block and programming it again).
+    Churn,
+}
+
+fn meddle() -> impl Strategy<Value = Meddle> {
+    prop_oneof![
+        Just(Meddle::Nothing),
+        Just(Meddle::Overwrite),
+        Just(Meddle::Trim),
+        Just(Meddle::Churn),
+    ]
+}
+
 fn op() -> impl Strategy<Value = Op> {
     // LBAs are drawn as a fraction of the device and scaled per case.
     let lba = 0u64..1_000_000;
@@ -61,7 +95,15 @@ fn op() -> impl Strategy<Value = Op> {
         30 => (lba.clone(), len.clone()).prop_map(|(lba, len)| Op::WriteSlots { lba, len }),
         20 => (lba.clone(), len.clone()).prop_map(|(lba, len)| Op::Write { lba, len }),
         3 => (lba.clone(), len.clone()).prop_map(|(lba, len)| Op::AbortedWrite { lba, len }),
-        20 => (lba.clone(), len.clone()).prop_map(|(lba, len)| Op::Read { lba, len }),
+        12 => (lba.clone(), len.clone()).prop_map(|(lba, len)| Op::Read { lba, len }),
+        8 => (lba.clone(), len.clone(), meddle(), any::<bool>()).prop_map(
+            |(lba, len, meddle, read_first)| Op::SplitRead {
+                lba,
+                len,
+                meddle,
+                read_first
+            }
+        ),
         8 => (lba, 1u32..=24).prop_map(|(lba, len)| Op::Trim { lba, len }),
         4 => Just(Op::Flush),
         2 => Just(Op::Remount),
@@ -214,6 +256,58 @@ fn run(s: &Setup, ops: &[Op]) -> Result<(), TestCaseError> {
                 }
                 ftl.end_read(g);
             }
+            Op::SplitRead {
+                lba,
+                len,
+                meddle,
+                read_first,
+            } => {
+                let (lba, len) = clamp(n, lba, len);
+                let before = model.data.clone();
+                let h = Handle(step as u32 % s.cfg.handles);
+                let mut next = ftl.start_read(h, Lba(lba), len).map_err(fail)?;
+                let mut meddled = false;
+                let g = loop {
+                    let load = match next {
+                        ReadStep::Ready(g) => break g,
+                        ReadStep::Load(load) => load,
+                    };
+                    let mut page = vec![0u8; s.geo.page_size as usize];
+                    let mut oob = vec![0u8; s.geo.oob_size as usize];
+                    if read_first {
+                        read_page(&mut ftl, load.ppa(), &mut page, &mut oob)?;
+                    }
+                    if !meddled {
+                        meddled = true;
+                        interfere(&mut ftl, &mut model, meddle, lba, len)?;
+                    }
+                    if !read_first {
+                        read_page(&mut ftl, load.ppa(), &mut page, &mut oob)?;
+                    }
+                    for (&slot, chunk) in load.slots().iter().zip(page.chunks(SECTOR)) {
+                        ftl.slot_memory_mut().slot_mut(slot).copy_from_slice(chunk);
+                    }
+                    let data: Vec<&[u8]> = page.chunks(SECTOR).collect();
+                    let loaded = load.verify(&oob, &data);
+                    next = ftl.resume_read(loaded).map_err(fail)?;
+                };
+                // Each sector reads as it was when the read started or as
+                // the meddling left it: nothing else.
+                for (i, seg) in ftl.read_segments(&g).to_vec().into_iter().enumerate() {
+                    let got = match seg {
+                        Segment::Slot(slot) => ftl.slot_memory().slot(slot).to_vec(),
+                        Segment::Zero => vec![0; SECTOR],
+                    };
+                    let l = Lba(lba + i as u64);
+                    let old = before.get(&l).copied().unwrap_or([0; SECTOR]);
+                    prop_assert!(
+                        got == old || got == model.expect(l.0),
+                        "step {step}: split read of lba {} differs",
+                        l.0
+                    );
+                }
+                ftl.end_read(g);
+            }
             Op::Trim { lba, len } => {
                 let (lba, len) = clamp(n, lba, len);
                 ftl.trim(Lba(lba), len).map_err(fail)?;
@@ -266,6 +360,56 @@ fn run(s: &Setup, ops: &[Op]) -> Result<(), TestCaseError> {
         st.nand_sectors_written % (s.geo.sectors_per_page() as u64),
         0
     );
+    Ok(())
+}
+
+/// Reads page `ppa` as a front end would outside the FTL's lock.
+fn read_page(
+    ftl: &mut TestFtl,
+    ppa: ftl_core::Ppa,
+    page: &mut [u8],
+    oob: &mut [u8],
+) -> Result<(), TestCaseError> {
+    ftl.nand_mut()
+        .read_page(ppa, &mut [page], oob)
+        .map(|_| ())
+        .map_err(|e| TestCaseError::fail(format!("read outside: {e:?}")))
+}
+
+/// Changes the FTL while a split read's page is loaded.
+fn interfere(
+    ftl: &mut TestFtl,
+    model: &mut Model,
+    meddle: Meddle,
+    lba: u64,
+    len: u32,
+) -> Result<(), TestCaseError> {
+    let n = ftl.logical_sectors();
+    match meddle {
+        Meddle::Nothing => {}
+        Meddle::Overwrite => {
+            model.version += 1;
+            let data = sector(lba, model.version);
+            ftl.write(Lba(lba), &data).map_err(fail)?;
+            model.data.insert(Lba(lba), data);
+        }
+        Meddle::Trim => {
+            ftl.trim(Lba(lba), len).map_err(fail)?;
+            for l in lba..lba + u64::from(len) {
+                model.data.remove(&Lba(l));
+            }
+        }
+        Meddle::Churn => {
+            let mut rng = Rng(u64::from(model.version) ^ lba);
+            for _ in 0..n / 2 {
+                model.version += 1;
+                let l = rng.below(n);
+                let data = sector(l, model.version);
+                ftl.write(Lba(l), &data).map_err(fail)?;
+                model.data.insert(Lba(l), data);
+            }
+        }
+    }
     Ok(())
 }
 

@@ -167,6 +167,15 @@ impl Backing {
         }
     }
 
+    /// A second descriptor of the image file, if it is one (for an
+    /// [`ImageReader`](crate::ImageReader)).
+    pub(crate) fn reopen(&self) -> Option<io::Result<File>> {
+        match self {
+            Backing::Ram(_) => None,
+            Backing::File(f) => Some(f.file.try_clone()),
+        }
+    }
+
     /// Makes every write so far durable: `msync(MS_SYNC)` then `fsync`.
     pub(crate) fn sync(&mut self) -> io::Result<()> {
         match self {

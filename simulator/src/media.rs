@@ -68,6 +68,14 @@ impl Media {
         self.punch = on;
     }
 
+    pub(crate) fn backing(&self) -> &Backing {
+        &self.backing
+    }
+
+    pub(crate) fn layout(&self) -> Layout {
+        self.layout
+    }
+
     pub(crate) fn backing_mut(&mut self) -> &mut Backing {
         &mut self.backing
     }

@@ -8,6 +8,8 @@
 //! `ProgramFailed` / `EraseFailed`; else it completes.
 
 use std::path::Path;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
 
 use ftl_core::nand::{check_block, check_program_args, check_read_args};
 use ftl_core::{BlockIdx, Geometry, Nand, NandErrorKind, Ppa, ReadStatus};
@@ -21,6 +23,7 @@ use crate::image::{Backing, FileImage, ImageError};
 use crate::media::{Media, Refusal};
 use crate::options::SimOptions;
 use crate::power::{self, half_erase, tear_page, CutReport, Power, Tear};
+use crate::reader::{ImageReader, ReaderCounters};
 use crate::stats::SimStats;
 
 /// A simulated NAND array over RAM or a memory-mapped image file.
@@ -31,6 +34,8 @@ pub struct SimNand {
     faults: Faults,
     power: Power,
     stats: SimStats,
+    /// Reads made by this array's [`ImageReader`]s.
+    reader_counters: Arc<ReaderCounters>,
 }
 
 /// The header and the layout of a new image (of the current version).
@@ -84,6 +89,7 @@ impl SimNand {
             faults: Faults::new(opts),
             power: Power::default(),
             stats: SimStats::default(),
+            reader_counters: Arc::default(),
         })
     }
 
@@ -107,6 +113,7 @@ impl SimNand {
             faults: Faults::new(opts),
             power: Power::default(),
             stats: SimStats::default(),
+            reader_counters: Arc::default(),
         })
     }
 
@@ -115,9 +122,33 @@ impl SimNand {
         self.faults.options()
     }
 
-    /// A snapshot of the counters.
+    /// A snapshot of the counters, its readers' reads included.
     pub fn stats(&self) -> SimStats {
-        self.stats
+        let mut s = self.stats;
+        s.reads += self.reader_counters.reads.load(Ordering::Relaxed);
+        s.bytes_read += self.reader_counters.bytes_read.load(Ordering::Relaxed);
+        s
+    }
+
+    /// A reader of this array's image file for other threads (see
+    /// [`ImageReader`]): `None` for a RAM array, or when the options
+    /// inject read faults, which only the `SimNand` models.
+    pub fn reader(&self) -> Option<Result<ImageReader, SimError>> {
+        if self.faults.options().max_bit_errors_per_read > 0 {
+            return None;
+        }
+        let file = self.media.backing().reopen()?;
+        Some(
+            file.map(|f| {
+                ImageReader::new(
+                    f,
+                    self.geo,
+                    self.media.layout(),
+                    self.reader_counters.clone(),
+                )
+            })
+            .map_err(|e| SimError::io(OpKind::Read, e)),
+        )
     }
 
     /// Completed erases of `block` (kept in the image); `None` if out of

@@ -8,13 +8,19 @@
 //! per request. IOPS come from the untimed runs (timing reads the clock
 //! four times per acquisition, two of them under the lock).
 //!
+//! The NAND (`--nand`, a list, run in turn on the same machine state): a
+//! sparse image file in `/dev/shm` as the daemon uses, with read misses
+//! loaded and flushes synced outside the lock (`image`), the same with
+//! every NAND transfer under it (`image-locked`, as before that split), or
+//! a RAM array (`ram`, transfers under the lock).
+//!
 //! The kernel copy is a real syscall, as in the daemon: a `UserCopy`
 //! transfer (`preadv`/`pwritev`) on a file in `/dev/shm` stands in for
 //! `/dev/ublkcN`, one 4 KiB region per (queue, tag). `--copy bounce` uses
 //! the copy mode's memcpy instead (the least work outside the lock).
 //!
 //! ```text
-//! cargo run --release -p ublk-target --example lock_contention -- [--secs S] [--reps R] [--threads 1,2,4] [--copy file|bounce]
+//! cargo run --release -p ublk-target --example lock_contention -- [--secs S] [--reps R] [--threads 1,2,4] [--copy file|bounce] [--nand image-locked,image,ram]
 //! ```
 //!
 //! Prints, per thread count and workload: IOPS, the lock's busy share of
@@ -65,11 +71,30 @@ impl Workload {
     }
 }
 
+/// The NAND under the backend.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum NandKind {
+    Ram,
+    Image,
+    ImageLocked,
+}
+
+impl NandKind {
+    fn name(self) -> &'static str {
+        match self {
+            NandKind::Ram => "ram",
+            NandKind::Image => "image",
+            NandKind::ImageLocked => "image-locked",
+        }
+    }
+}
+
 struct Options {
     secs: f64,
     reps: u32,
     threads: Vec<u32>,
     copy: CopyMode,
+    nands: Vec<NandKind>,
 }
 
 fn options() -> Options {
@@ -78,6 +103,7 @@ fn options() -> Options {
         reps: 3,
         threads: vec![1, 2, 4],
         copy: CopyMode::File,
+        nands: vec![NandKind::ImageLocked, NandKind::Image],
     };
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
@@ -98,6 +124,17 @@ fn options() -> Options {
                     _ => usage("--copy"),
                 }
             }
+            "--nand" => {
+                o.nands = value()
+                    .split(',')
+                    .map(|n| match n {
+                        "ram" => NandKind::Ram,
+                        "image" => NandKind::Image,
+                        "image-locked" => NandKind::ImageLocked,
+                        _ => usage("--nand"),
+                    })
+                    .collect()
+            }
             _ => usage(&a),
         }
     }
@@ -105,7 +142,7 @@ fn options() -> Options {
 }
 
 fn usage(bad: &str) -> ! {
-    eprintln!("lock_contention: bad argument {bad}: [--secs S] [--reps R] [--threads 1,2,4] [--copy file|bounce]");
+    eprintln!("lock_contention: bad argument {bad}: [--secs S] [--reps R] [--threads 1,2,4] [--copy file|bounce] [--nand image-locked,image,ram]");
     std::process::exit(2);
 }
 
@@ -135,16 +172,25 @@ impl Drop for Scratch {
 }
 
 /// The daemon's backend for `threads` queues of [`DEPTH`] tags: a 512 MiB
-/// RAM NAND shaped as `add --size 512M` shapes an image, the daemon's cache,
+/// NAND shaped as `add --size 512M` shapes an image, the daemon's cache,
 /// the crash journal; the region written once.
-fn backend(dir: &Path, threads: u32) -> FtlBackend {
+fn backend(dir: &Path, threads: u32, kind: NandKind) -> FtlBackend {
     let (geo, op) = spec_for(Some(IMAGE_SIZE), None).expect("geometry");
-    let nand = SimNand::new_ram(geo, SimOptions::default()).expect("nand");
+    let nand = match kind {
+        NandKind::Ram => SimNand::new_ram(geo, SimOptions::default()).expect("nand"),
+        NandKind::Image | NandKind::ImageLocked => {
+            SimNand::create_image(&dir.join("nand.img"), geo, SimOptions::default()).expect("image")
+        }
+    };
     let mut cfg = ftl_config(threads * DEPTH);
     cfg.over_provisioning_percent = op;
     let image = dir.join("image");
     let at = JournalAt { dir, image: &image };
-    let b = FtlBackend::with_config(nand, true, cfg, CACHE_BYTES, Some(at)).expect("backend");
+    let mut b = FtlBackend::with_config(nand, true, cfg, CACHE_BYTES, Some(at)).expect("backend");
+    if kind == NandKind::ImageLocked {
+        b = b.without_image_reader();
+    }
+    assert_eq!(b.transfers_outside_lock(), kind == NandKind::Image);
     let mut buf = vec![0x3cu8; 128 * 4096];
     let counted = AtomicU64::new(0);
     let blocks = REGION_BYTES / 4096;
@@ -310,7 +356,7 @@ fn main() {
     payload.write_all_at(&region, 0).expect("payload fill");
     let payload = Arc::new(payload);
     println!(
-        "lock_contention: {} × ({} s untimed, {} s timed) per case, copy={}, {IMAGE_SIZE} RAM NAND, {} MiB region, crash journal in /dev/shm",
+        "lock_contention: {} × ({} s untimed, {} s timed) per case, copy={}, {IMAGE_SIZE} NAND, {} MiB region, crash journal in /dev/shm",
         o.reps,
         o.secs,
         o.secs,
@@ -322,42 +368,44 @@ fn main() {
     );
     println!("lock busy = Σhold / wall time; waiting = Σwait / (threads × wall time); per request, µs: mean p50 p99 p99.9 max");
     println!(
-        "th workload      IOPS   x    timed  busy  wait acq |    wait: mean    p50    p99  p99.9     max |    hold: mean    p50    p99  p99.9     max | request: mean    p50    p99  p99.9     max"
+        "nand         th workload      IOPS   x    timed  busy  wait acq |    wait: mean    p50    p99  p99.9     max |    hold: mean    p50    p99  p99.9     max | request: mean    p50    p99  p99.9     max"
     );
-    let mut base = Vec::new();
-    for &threads in &o.threads {
-        let b = Arc::new(backend(&dir.0, threads));
-        for (k, w) in [Workload::RandWrite, Workload::RandRead, Workload::Mixed]
-            .into_iter()
-            .enumerate()
-        {
-            let (mut untimed, mut timed) = (Vec::new(), Vec::new());
-            let mut pooled = Tally::default();
-            let mut secs = 0.0;
-            // Alternating, so both see the same noise from the machine.
-            for _ in 0..o.reps {
+    for &kind in &o.nands {
+        let mut base = Vec::new();
+        for &threads in &o.threads {
+            let b = Arc::new(backend(&dir.0, threads, kind));
+            for (k, w) in [Workload::RandWrite, Workload::RandRead, Workload::Mixed]
+                .into_iter()
+                .enumerate()
+            {
+                let (mut untimed, mut timed) = (Vec::new(), Vec::new());
+                let mut pooled = Tally::default();
+                let mut secs = 0.0;
+                // Alternating, so both see the same noise from the machine.
+                for _ in 0..o.reps {
+                    b.time_lock(false);
+                    let (s, t) = run(&b, threads, w, &payload, &o);
+                    untimed.push(t.ops as f64 / s);
+                    b.time_lock(true);
+                    let (s, t) = run(&b, threads, w, &payload, &o);
+                    timed.push(t.ops as f64 / s);
+                    secs += s;
+                    pooled.ops += t.ops;
+                    pooled.acquisitions += t.acquisitions;
+                    pooled.wait.extend(t.wait);
+                    pooled.hold.extend(t.hold);
+                    pooled.wall.extend(t.wall);
+                }
                 b.time_lock(false);
-                let (s, t) = run(&b, threads, w, &payload, &o);
-                untimed.push(t.ops as f64 / s);
-                b.time_lock(true);
-                let (s, t) = run(&b, threads, w, &payload, &o);
-                timed.push(t.ops as f64 / s);
-                secs += s;
-                pooled.ops += t.ops;
-                pooled.acquisitions += t.acquisitions;
-                pooled.wait.extend(t.wait);
-                pooled.hold.extend(t.hold);
-                pooled.wall.extend(t.wall);
-            }
-            b.time_lock(false);
-            let iops = median(untimed);
-            if base.len() <= k {
-                base.push(iops);
-            }
-            let held: f64 = pooled.hold.iter().map(|&x| f64::from(x)).sum::<f64>() / 1e9;
-            let waited: f64 = pooled.wait.iter().map(|&x| f64::from(x)).sum::<f64>() / 1e9;
-            println!(
-                "{threads:>2} {:<9} {iops:>8.0} {:>4.2} {:>8.0} {:>4.0}% {:>4.0}% {:>3.1} | {} | {} | {}",
+                let iops = median(untimed);
+                if base.len() <= k {
+                    base.push(iops);
+                }
+                let held: f64 = pooled.hold.iter().map(|&x| f64::from(x)).sum::<f64>() / 1e9;
+                let waited: f64 = pooled.wait.iter().map(|&x| f64::from(x)).sum::<f64>() / 1e9;
+                println!(
+                "{:<12} {threads:>2} {:<9} {iops:>8.0} {:>4.2} {:>8.0} {:>4.0}% {:>4.0}% {:>3.1} | {} | {} | {}",
+                kind.name(),
                 w.name(),
                 iops / base[k],
                 median(timed),
@@ -368,6 +416,7 @@ fn main() {
                 dist(&mut pooled.hold),
                 dist(&mut pooled.wall),
             );
+            }
         }
     }
 }

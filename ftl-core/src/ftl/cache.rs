@@ -24,7 +24,7 @@ use crate::slot::{SlotMemory, SlotState, SlotTable};
 use crate::write_map::{WriteGrant, WriteMap};
 
 use super::check::ensure;
-use super::io::Segment;
+use super::read::Segment;
 
 /// Every slot is held by a command in flight, a page being read or a group
 /// being filled: nothing can be evicted now.

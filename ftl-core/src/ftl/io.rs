@@ -2,47 +2,21 @@
 //!
 //! Zero-copy writes: [`Ftl::begin_write`] hands out the slots the write map
 //! holds for the command handle, the front end fills them, and
-//! [`Ftl::commit_write`] records them (the patent's write flow). Zero-copy
-//! reads: [`Ftl::begin_read`] names, per sector, the slot holding the data
-//! (loading misses from flash into free slots) and pins it until
-//! [`Ftl::end_read`]. [`Ftl::write`] and [`Ftl::read`] wrap both with one
-//! copy each, counted in [`Stats::bytes_copied`](crate::Stats).
+//! [`Ftl::commit_write`] records them (the patent's write flow). Reads are
+//! `read.rs`'s. [`Ftl::write`] and [`Ftl::read`] wrap both with one copy
+//! each, counted in [`Stats::bytes_copied`](crate::Stats).
 //!
 //! Every update (commit, trim, flush) ends with [`Ftl::end_update`], where a
 //! due checkpoint is written.
 
-use crate::addr::{Handle, Lba, Psa, SlotId};
+use crate::addr::{Handle, Lba, SlotId};
 use crate::blocks::Stream;
 use crate::error::Error;
-use crate::geometry::MAX_SECTORS_PER_PAGE;
-use crate::map::Mapping;
 use crate::nand::Nand;
-use crate::slot::{SlotMemory, SlotState};
+use crate::slot::SlotMemory;
 use crate::write_map::WriteGrant;
 
-use super::media::ReadFailure;
 use super::{Ftl, FtlResult};
-
-/// Where one sector of a read lives.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Segment {
-    /// In this slot (pinned until the read ends).
-    Slot(SlotId),
-    /// Never written or trimmed: reads as zeros.
-    Zero,
-}
-
-/// A read in flight: its segments stay valid until [`Ftl::end_read`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[must_use = "a read grant must be ended to unpin its slots"]
-pub struct ReadGrant {
-    /// The command handle.
-    pub handle: Handle,
-    /// First LBA read.
-    pub lba: Lba,
-    /// Sectors read.
-    pub sectors: u32,
-}
 
 /// What the host asked for.
 #[derive(Clone, Copy, Debug, Default)]
@@ -55,7 +29,7 @@ pub(super) struct HostCounters {
 }
 
 impl<N: Nand, M: SlotMemory> Ftl<N, M> {
-    fn check_range(&self, lba: Lba, sectors: u32) -> FtlResult<(), N> {
+    pub(super) fn check_range(&self, lba: Lba, sectors: u32) -> FtlResult<(), N> {
         let end = lba
             .0
             .checked_add(u64::from(sectors))
@@ -66,7 +40,7 @@ impl<N: Nand, M: SlotMemory> Ftl<N, M> {
         Ok(())
     }
 
-    fn check_handle(&self, h: Handle) -> FtlResult<(), N> {
+    pub(super) fn check_handle(&self, h: Handle) -> FtlResult<(), N> {
         if h.0 < self.cache.handles() {
             Ok(())
         } else {
@@ -74,7 +48,7 @@ impl<N: Nand, M: SlotMemory> Ftl<N, M> {
         }
     }
 
-    fn check_io(&self, h: Handle, lba: Lba, sectors: u32) -> FtlResult<(), N> {
+    pub(super) fn check_io(&self, h: Handle, lba: Lba, sectors: u32) -> FtlResult<(), N> {
         self.check_handle(h)?;
         if sectors > self.cfg.max_io_sectors {
             return Err(Error::OutOfRange);
@@ -186,95 +160,6 @@ impl<N: Nand, M: SlotMemory> Ftl<N, M> {
         Ok(())
     }
 
-    /// Starts a read of `sectors` sectors at `lba` on handle `h`; see
-    /// [`Ftl::read_segments`].
-    pub fn begin_read(&mut self, h: Handle, lba: Lba, sectors: u32) -> FtlResult<ReadGrant, N> {
-        self.check_io(h, lba, sectors)?;
-        if self.cache.read_open(h) {
-            return Err(Error::BadHandle);
-        }
-        for i in 0..sectors as usize {
-            match self.locate(Lba(lba.0 + i as u64)) {
-                Ok(seg) => self.cache.set_segment(h, i, seg),
-                Err(e) => {
-                    self.cache.unpin_segments(h, i);
-                    return Err(e);
-                }
-            }
-        }
-        self.cache.set_read_open(h, true);
-        self.host.sectors_read += u64::from(sectors);
-        Ok(ReadGrant {
-            handle: h,
-            lba,
-            sectors,
-        })
-    }
-
-    /// Finds (loading if need be) the slot holding `lba`.
-    fn locate(&mut self, lba: Lba) -> FtlResult<Segment, N> {
-        if let Some(s) = self.cache.hit(lba) {
-            return Ok(Segment::Slot(s));
-        }
-        match self.mapping(lba)? {
-            Mapping::Unmapped => Ok(Segment::Zero),
-            Mapping::Lost => Err(Error::Uncorrectable { lba }),
-            Mapping::Flash(psa) => {
-                self.cache.note_miss();
-                Ok(Segment::Slot(self.load(lba, psa)?))
-            }
-        }
-    }
-
-    /// Read miss: loads the page holding `psa` into free slots (the
-    /// patent's read-miss flow), caches every sector of it that is still
-    /// current, and returns the slot holding `lba`.
-    fn load(&mut self, lba: Lba, psa: Psa) -> FtlResult<SlotId, N> {
-        let layout = *self.flash.layout();
-        let (ppa, idx) = layout.ppa(psa);
-        let spp = layout.spp as usize;
-        let mut ids = [SlotId(0); MAX_SECTORS_PER_PAGE];
-        let reserve = self.cache.host_reserve();
-        self.cache
-            .take_page_slots(SlotState::Clean, reserve, &mut ids[..spp])
-            .map_err(|_| Error::CacheExhausted)?;
-        let rec = match self.read_into_slots(ppa, &ids[..spp]) {
-            Ok(rec) if rec.lba(idx) == Some(lba) => rec,
-            Ok(_) | Err(ReadFailure::Unreadable) => {
-                self.cache.release_slots(&ids[..spp]);
-                return Err(Error::Uncorrectable { lba });
-            }
-            Err(ReadFailure::Nand(e)) => {
-                self.cache.release_slots(&ids[..spp]);
-                return Err(Error::Nand(e));
-            }
-        };
-        let mut current = [None; MAX_SECTORS_PER_PAGE];
-        for (i, c) in current[..spp].iter_mut().enumerate() {
-            *c = rec
-                .lba(i)
-                .filter(|&l| self.flash.is_current_if_resident(l, layout.psa(ppa, i)));
-        }
-        self.cache
-            .adopt_loaded(ppa, &ids[..spp], &current[..spp])
-            .map_err(|_| Error::CacheExhausted)?;
-        Ok(ids[idx])
-    }
-
-    /// Where each sector of a read grant lives, in LBA order.
-    pub fn read_segments(&self, g: &ReadGrant) -> &[Segment] {
-        self.cache.segments(g.handle, g.sectors as usize)
-    }
-
-    /// Ends a read: its slots may be reused again.
-    pub fn end_read(&mut self, g: ReadGrant) {
-        if self.check_handle(g.handle).is_err() || !self.cache.read_open(g.handle) {
-            return;
-        }
-        self.cache.unpin_segments(g.handle, g.sectors as usize);
-        self.cache.set_read_open(g.handle, false);
-    }
-
     /// Discards `sectors` sectors at `lba`: they read as zeros until written
     /// again, and their flash copies become garbage for GC.
     pub fn trim(&mut self, lba: Lba, sectors: u32) -> FtlResult<(), N> {
@@ -328,10 +213,19 @@ impl<N: Nand, M: SlotMemory> Ftl<N, M> {
     /// filled host page (padded) and any pending trim record, and syncs the
     /// NAND.
     pub fn flush(&mut self) -> FtlResult<(), N> {
+        self.flush_without_sync()?;
+        self.media.sync().map_err(Error::Nand)
+    }
+
+    /// [`Ftl::flush`] but the NAND's sync, which the caller runs before it
+    /// reports the flush done: a front end that keeps the FTL behind a lock
+    /// syncs with the lock released (every program this made is complete,
+    /// so a sync started afterwards covers it), and other queues go on
+    /// meanwhile.
+    pub fn flush_without_sync(&mut self) -> FtlResult<(), N> {
         self.program_group(Stream::Host)?;
         self.log_trims()?;
         self.mark_pending_bad()?;
-        self.media.sync().map_err(Error::Nand)?;
         self.host.flushes += 1;
         self.end_update()
     }

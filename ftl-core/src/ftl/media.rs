@@ -43,6 +43,19 @@ pub(super) enum ReadFailure<E> {
     Nand(E),
 }
 
+/// Verifies a page read as `oob` (its spare area) and `data` (its sectors
+/// in order): the record decodes, names `spp` sectors and carries the
+/// data's crc. `None`: the data must not be trusted.
+pub(super) fn verify_page<'a>(
+    spp: usize,
+    oob: &[u8],
+    data: impl IntoIterator<Item = &'a [u8]>,
+) -> Option<PageRecord> {
+    let rec = PageRecord::decode(oob).ok()?;
+    let crc = oob::data_crc(data);
+    (usize::from(rec.sectors) == spp && crc == rec.data_crc).then_some(rec)
+}
+
 /// The NAND driver plus the sequence counter and media counters.
 pub(super) struct Media<N: Nand> {
     nand: N,
@@ -158,12 +171,13 @@ impl<N: Nand> Media<N> {
             Err(e) => return Err(ReadFailure::Nand(e)),
         }
         self.counters.sectors_read += self.spp as u64;
-        let rec = PageRecord::decode(&self.oob).map_err(|_| ReadFailure::Unreadable)?;
-        let crc = oob::data_crc(data.iter().map(|b| &**b));
-        if usize::from(rec.sectors) != self.spp || crc != rec.data_crc {
-            return Err(ReadFailure::Unreadable);
-        }
-        Ok(rec)
+        verify_page(self.spp, &self.oob, data.iter().map(|b| &**b)).ok_or(ReadFailure::Unreadable)
+    }
+
+    /// Counts a page read by the embedder for the FTL (a read miss loaded
+    /// outside its lock).
+    pub fn count_read(&mut self) {
+        self.counters.sectors_read += self.spp as u64;
     }
 
     /// Reads page `ppa` whole into `page` and decodes its spare area,

@@ -32,6 +32,7 @@ mod meta_stream;
 mod mount;
 mod paging;
 mod program;
+mod read;
 mod replay;
 mod unflushed;
 
@@ -51,7 +52,7 @@ use media::Media;
 use meta_stream::MetaStream;
 
 pub use check::IntegrityError;
-pub use io::{ReadGrant, Segment};
+pub use read::{LoadedPage, PageLoad, ReadGrant, ReadStep, Segment};
 
 /// Result of FTL operations over a NAND driver `N`.
 pub type FtlResult<T, N> = Result<T, Error<<N as Nand>::Error>>;
@@ -79,6 +80,8 @@ pub struct Ftl<N: Nand, M: SlotMemory> {
     paging: paging::Paging,
     /// Blocks the meta stream may hold (`FtlConfig::meta_blocks`).
     meta_limit: u32,
+    /// Reads being located (`read.rs`).
+    reads: read::ReadsInFlight,
 }
 
 impl<N: Nand, M: SlotMemory> Ftl<N, M> {
@@ -116,6 +119,7 @@ impl<N: Nand, M: SlotMemory> Ftl<N, M> {
             // Any budget: a mount may adopt a capacity that pages the map.
             paging: paging::Paging::new(geo.page_size as usize, cfg.map_budget_bytes != 0),
             meta_limit: cfg.meta_blocks(&geo),
+            reads: read::ReadsInFlight::new(cfg.handles + 1),
         })
     }
 
@@ -188,6 +192,8 @@ impl<N: Nand, M: SlotMemory> Ftl<N, M> {
             erase_count_mean: w.mean,
             cache_hits: self.cache.counters.hits,
             cache_misses: self.cache.counters.misses,
+            loads_outside: self.reads.loaded_outside,
+            loads_outside_dropped: self.reads.dropped_outside,
             bytes_copied: self.cache.counters.bytes_copied + self.host.bytes_copied_by_embedder,
             trimmed_sectors: self.host.trimmed_sectors,
             flushes: self.host.flushes,
@@ -203,7 +209,7 @@ impl<N: Nand, M: SlotMemory> Ftl<N, M> {
             translation_ram_bytes: self.flash.translation_ram_bytes() as u64,
             validity_ram_bytes: validity_ram as u64,
             block_table_ram_bytes: block_table_ram as u64,
-            cache_table_ram_bytes: self.cache.table_ram_bytes() as u64,
+            cache_table_ram_bytes: (self.cache.table_ram_bytes() + self.reads.ram_bytes()) as u64,
             translation_pages_written: m.translation_pages,
             checkpoint_pages_written: m.checkpoint_pages,
             summary_pages_written: m.summary_pages,

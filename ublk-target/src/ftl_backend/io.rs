@@ -2,12 +2,19 @@
 //! Each takes the lock for the FTL's table updates only, lends the
 //! request's slots ([`WriteLease`]/[`ReadLease`]) and runs the copy with
 //! the lock released; a cache reported exhausted is flushed, then waited
-//! for within [`RETRY_BUDGET`](super::RETRY_BUDGET).
+//! for within [`RETRY_BUDGET`](super::RETRY_BUDGET). With an
+//! [`ImageReader`], read misses are loaded and flushes synced with the
+//! lock released too.
 
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-use ftl_core::{Error, Handle, Lba, ReadGrant, Segment, SlotId, WriteGrant};
+use ftl_core::format::oob::record_len;
+use ftl_core::{
+    Error, Handle, Lba, LoadedPage, PageLoad, ReadGrant, ReadStep, Segment, SlotId, WriteGrant,
+    MAX_SECTORS_PER_PAGE,
+};
+use simulator::ImageReader;
 
 use super::error::map_err;
 use super::lock::{Held, NO_RECORD};
@@ -39,7 +46,100 @@ fn lend_read(ftl: &mut SimFtl, grant: &ReadGrant) -> Result<ReadLease, IoError> 
     Ok(ftl.slot_memory_mut().lend_read(&segs[..n])?)
 }
 
+/// One request counted in progress until dropped.
+struct InFlight<'a>(&'a AtomicU32);
+
+impl<'a> InFlight<'a> {
+    fn enter(n: &'a AtomicU32) -> Self {
+        n.fetch_add(1, Ordering::Relaxed);
+        InFlight(n)
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// Spare bytes a page load reads: the longest page record.
+const OOB_READ: usize = record_len(MAX_SECTORS_PER_PAGE);
+
+/// Reads `load`'s page into its slots (lent as `lease`) and verifies it,
+/// with the FTL lock released.
+fn load_page(reader: &ImageReader, load: PageLoad, mut lease: WriteLease) -> LoadedPage {
+    let mut oob = [0u8; OOB_READ];
+    let oob_len = OOB_READ.min(reader.oob_size());
+    let mut bufs = lease.slots_mut();
+    let read = reader.read_page(load.ppa(), &mut bufs, &mut oob[..oob_len]);
+    match read {
+        Ok(()) => {
+            let data: Vec<&[u8]> = bufs.iter().map(|b| &**b).collect();
+            load.verify(&oob[..oob_len], &data)
+        }
+        Err(e) => {
+            log::debug!("page load outside the lock failed, retried under it: {e}");
+            load.failed()
+        }
+    }
+}
+
 impl FtlBackend {
+    /// Locates a read's sectors and returns the lock with the grant. With
+    /// a reader, each miss's page is loaded with the lock released.
+    ///
+    /// Alone (no other request in progress) a miss is loaded under the
+    /// lock: nobody could use it meanwhile, and the split costs two more
+    /// acquisitions and a system call.
+    fn locate_read(&self, h: u32, lba: u64, n: u32) -> Result<(Held<'_>, ReadGrant), IoError> {
+        let begin = |f: &mut SimFtl| f.begin_read(Handle(h), Lba(lba), n);
+        let reader = self
+            .reader
+            .as_ref()
+            .filter(|_| self.in_flight.load(Ordering::Relaxed) > 1);
+        let Some(reader) = reader else {
+            return self.with_cache(begin);
+        };
+        let (mut ftl, mut step) = self.with_cache(|f| f.start_read(Handle(h), Lba(lba), n))?;
+        loop {
+            let load = match step {
+                ReadStep::Ready(g) => return Ok((ftl, g)),
+                ReadStep::Load(load) => load,
+            };
+            let loaded = match ftl.slot_memory_mut().lend_write(load.slots()) {
+                Ok(lease) => {
+                    drop(ftl);
+                    let loaded = load_page(reader, load, lease);
+                    ftl = self.lock();
+                    loaded
+                }
+                Err(_) => load.failed(),
+            };
+            step = match ftl.resume_read(loaded) {
+                Ok(step) => step,
+                // The read was closed: start again, cache retries and all.
+                Err(Error::CacheExhausted) => {
+                    drop(ftl);
+                    return self.with_cache(begin);
+                }
+                Err(e) => return Err(map_err(e)),
+            };
+        }
+    }
+
+    /// Flushes: programs under the lock, syncs the image outside it when a
+    /// reader can.
+    fn flush_held(&self, mut ftl: Held<'_>) -> Result<(), IoError> {
+        match &self.reader {
+            Some(reader) => {
+                ftl.flush_without_sync().map_err(map_err)?;
+                drop(ftl);
+                reader.sync().map_err(|e| map_err(Error::Nand(e)))
+            }
+            None => ftl.flush().map_err(map_err),
+        }
+    }
+
     /// Runs `begin` until it stops reporting the cache exhausted: the first
     /// time after a flush, then with backoff, within [`RETRY_BUDGET`].
     fn with_cache<T>(
@@ -74,7 +174,8 @@ impl Backend for FtlBackend {
     }
 
     fn read(&self, h: u32, lba: u64, n: u32, xfer: &mut dyn Transfer) -> Result<(), IoError> {
-        let (mut ftl, grant) = self.with_cache(|f| f.begin_read(Handle(h), Lba(lba), n))?;
+        let _busy = InFlight::enter(&self.in_flight);
+        let (mut ftl, grant) = self.locate_read(h, lba, n)?;
         let lease = lend_read(&mut ftl, &grant);
         drop(ftl);
         let want = n as usize * BLOCK_SIZE as usize;
@@ -101,6 +202,7 @@ impl Backend for FtlBackend {
         fua: bool,
         xfer: &mut dyn Transfer,
     ) -> Result<(), IoError> {
+        let _busy = InFlight::enter(&self.in_flight);
         let (mut ftl, grant) = self.with_cache(|f| f.begin_write(Handle(h), Lba(lba), n))?;
         // Lending moves the slots' epochs: their content is about to change.
         let lease = lend_write(&mut ftl, &grant);
@@ -140,13 +242,13 @@ impl Backend for FtlBackend {
             ftl.note_bytes_copied(got as u64);
         }
         if fua {
-            ftl.flush().map_err(map_err)?;
+            return self.flush_held(ftl);
         }
         Ok(())
     }
 
     fn flush(&self) -> Result<(), IoError> {
-        self.lock().flush().map_err(map_err)
+        self.flush_held(self.lock())
     }
 
     fn discard(&self, lba: u64, n: u32) -> Result<(), IoError> {

@@ -6,7 +6,12 @@
 //! (`begin_*`, `commit_write`/`abort_write`, `end_read`, trim, flush); the
 //! kernel copy into or out of the granted slots runs with the lock released,
 //! so queues overlap their copies, each on a lease of its slots taken from
-//! the FTL's memory under the lock (see `sys/slots.rs`).
+//! the FTL's memory under the lock (see `sys/slots.rs`). So do two NAND
+//! transfers, through a second descriptor of the image file
+//! ([`ImageReader`]): a read miss's page load (`Ftl::start_read` hands it
+//! out, `Ftl::resume_read` takes it back) and a flush's `fsync`
+//! (`Ftl::flush_without_sync` programs under the lock). Page programs, and
+//! GC's reads and programs, still run under it.
 //!
 //! `begin_write`/`begin_read` may report the cache exhausted (every slot
 //! held by commands in flight or dirty). The first answer is a flush, which
@@ -28,12 +33,12 @@
 //! benchmarks); tests in `tests.rs` and `kill_tests.rs`.
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use ftl_core::{Error, Ftl, FtlConfig};
-use simulator::SimNand;
+use simulator::{ImageReader, SimNand};
 
 use crate::slots::{PoolHandle, PoolMemory, MAX_IO_BLOCKS};
 
@@ -70,6 +75,8 @@ pub fn ftl_config(handles: u32) -> FtlConfig {
 /// The FTL behind a lock, and the pool its slots live in.
 pub struct FtlBackend {
     state: Mutex<Locked>,
+    /// The image read and synced outside the lock (`io.rs`), if it can be.
+    reader: Option<ImageReader>,
     /// The pool's epochs (for journal records) and facts (for stats).
     pool: PoolHandle,
     blocks: u64,
@@ -82,12 +89,28 @@ pub struct FtlBackend {
     replayed: Replayed,
     /// Whether lock acquisitions are timed (benchmarks only).
     timed: AtomicBool,
+    /// Reads and writes in progress, all queues (`io.rs`): a read miss
+    /// is loaded outside the lock only when another request could use it.
+    in_flight: AtomicU32,
 }
 
 impl FtlBackend {
     /// What opening replayed.
     pub fn replayed(&self) -> Replayed {
         self.replayed
+    }
+
+    /// Keeps every NAND transfer under the FTL lock, as without an image
+    /// reader. For benchmarks that compare the two: the daemon never calls
+    /// this.
+    pub fn without_image_reader(mut self) -> Self {
+        self.reader = None;
+        self
+    }
+
+    /// Whether read misses are loaded and flushes synced outside the lock.
+    pub fn transfers_outside_lock(&self) -> bool {
+        self.reader.is_some()
     }
 
     /// Times (`on`) or stops timing every later acquisition of the FTL

@@ -4,7 +4,7 @@
 //! replaces the old one.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64};
 use std::sync::Mutex;
 
 use ftl_core::{Error, Ftl, FtlConfig, Handle, Lba};
@@ -188,7 +188,18 @@ impl FtlBackend {
         let blocks = ftl.logical_sectors();
         let pool = ftl.slot_memory().handle();
         let records = Vec::with_capacity(journal.as_ref().map_or(0, Journal::capacity));
+        // NAND transfers outside the lock need a second descriptor of the
+        // image; without one (a RAM array, read faults), they stay inside.
+        let reader = match ftl.nand().reader() {
+            Some(Ok(r)) => Some(r),
+            Some(Err(e)) => {
+                log::warn!("image reads and syncs stay under the FTL lock: {e}");
+                None
+            }
+            None => None,
+        };
         let b = FtlBackend {
+            reader,
             state: Mutex::new(Locked {
                 ftl,
                 journal,
@@ -200,6 +211,7 @@ impl FtlBackend {
             journal_path,
             replayed,
             timed: AtomicBool::new(false),
+            in_flight: AtomicU32::new(0),
         };
         // The first publish: an empty list (everything is on the image).
         drop(b.lock());

@@ -26,6 +26,8 @@ impl FtlBackend {
             ("cache_hits", s.cache_hits.into()),
             ("cache_misses", s.cache_misses.into()),
             ("cache_hit_rate", s.cache_hit_rate().into()),
+            ("loads_outside_lock", s.loads_outside.into()),
+            ("loads_outside_dropped", s.loads_outside_dropped.into()),
             ("ftl_bytes_copied", s.bytes_copied.into()),
             ("trimmed_sectors", s.trimmed_sectors.into()),
             ("flushes", s.flushes.into()),

@@ -421,6 +421,22 @@ impl WriteLease {
         }
     }
 
+    /// Every lent slot's bytes, in order (a NAND read's scatter list).
+    pub fn slots_mut(&mut self) -> Vec<&mut [u8]> {
+        let mut out = Vec::with_capacity(self.len);
+        for &s in &self.ids[..self.len] {
+            if let Some(p) = self.shared.mem.ptr(s) {
+                // SAFETY: `SLOT` bytes of the live mapping (the Arc keeps
+                // it), lent to this lease alone (lent word WRITER), and
+                // `&mut self` excludes the lease's other views. The slices
+                // are disjoint: lending a slot twice fails (its word is no
+                // longer 0), so `ids` holds no slot twice.
+                out.push(unsafe { std::slice::from_raw_parts_mut(p, SLOT) });
+            }
+        }
+        out
+    }
+
     /// The lent slots as a writable list, for the kernel or a memcpy to
     /// fill.
     pub fn io_list(&mut self) -> IoList<'_> {
