@@ -105,6 +105,9 @@
 //! erase of block 7" — on any [`Nand`](ftl_core::Nand), and that is
 //! [`FaultyNand`]. [`TracingNand`] is the other wrapper: a flight recorder
 //! of the last operations, for a failing test to print.
+//!
+//! [`workload`] holds the zipf sampler the `scale` example and the
+//! coming `ftl-sim` share.
 #![warn(missing_docs)]
 // Only the memory map (`mmap`) needs unsafe code; everything else is checked.
 #![deny(unsafe_code)]
@@ -123,6 +126,7 @@ mod rng;
 mod sim;
 mod stats;
 mod trace;
+pub mod workload;
 
 pub use error::{OpKind, SimError, Target};
 pub use faulty::{FaultyError, FaultyNand, Injection};
