@@ -106,8 +106,13 @@
 //! [`FaultyNand`]. [`TracingNand`] is the other wrapper: a flight recorder
 //! of the last operations, for a failing test to print.
 //!
-//! [`workload`] holds the zipf sampler the `scale` example and the
-//! coming `ftl-sim` share.
+//! # Workloads
+//!
+//! [`workload`] feeds a simulated device: seeded synthetic generators
+//! (uniform, zipf, hot/cold, sequential) and streaming readers of real
+//! block traces (MQSim's DiskSim ASCII, MSR Cambridge, blkparse), with the
+//! helpers to fold a trace onto a device and to see a request in FTL
+//! sectors.
 #![warn(missing_docs)]
 // Only the memory map (`mmap`) needs unsafe code; everything else is checked.
 #![deny(unsafe_code)]
