@@ -105,6 +105,14 @@
 //! erase of block 7" — on any [`Nand`](ftl_core::Nand), and that is
 //! [`FaultyNand`]. [`TracingNand`] is the other wrapper: a flight recorder
 //! of the last operations, for a failing test to print.
+//!
+//! # Workloads
+//!
+//! [`workload`] feeds a simulated device: seeded synthetic generators
+//! (uniform, zipf, hot/cold, sequential) and streaming readers of real
+//! block traces (MQSim's DiskSim ASCII, MSR Cambridge, blkparse), with the
+//! helpers to fold a trace onto a device and to see a request in FTL
+//! sectors.
 #![warn(missing_docs)]
 // Only the memory map (`mmap`) needs unsafe code; everything else is checked.
 #![deny(unsafe_code)]
@@ -124,6 +132,7 @@ mod rng;
 mod sim;
 mod stats;
 mod trace;
+pub mod workload;
 
 pub use error::{OpKind, SimError, Target};
 pub use faulty::{FaultyError, FaultyNand, Injection};

@@ -9,7 +9,9 @@
 //! injection, and no dependency upgrade can silently reshuffle our streams.
 //!
 //! Each kind of fault draws from its own stream ([`Rng::stream`]), so turning
-//! one fault on does not change the outcomes of another.
+//! one fault on does not change the outcomes of another. Synthetic workloads
+//! (`workload::generator`) draw from streams of their own in the same way:
+//! changing the read percentage does not move a single address.
 
 /// A SplitMix64 generator. Not cryptographic; deterministic by design.
 #[derive(Clone, Debug)]
@@ -34,6 +36,12 @@ pub(crate) enum Stream {
     EraseFail = 3,
     BitErrors = 4,
     Tear = 5,
+    /// Synthetic workloads (`workload::generator`): read or write.
+    WorkloadOp = 6,
+    /// Synthetic workloads: where a request lands.
+    WorkloadAddr = 7,
+    /// Synthetic workloads: which block size of a mix.
+    WorkloadSize = 8,
 }
 
 impl Rng {

@@ -24,9 +24,9 @@
 use std::time::Instant;
 
 use ftl_core::{Ftl, FtlConfig, Geometry, Handle, Lba, Nand, SlotMemory, SlotPool};
+use simulator::workload::{scramble, Zipf};
 use simulator::{SimNand, SimOptions};
 use zcftl_tests::rng::Rng;
-use zcftl_tests::zipf::Zipf;
 
 type SimFtl = Ftl<SimNand, SlotPool<Vec<u8>>>;
 
@@ -111,9 +111,9 @@ fn main() {
         }
         "zipf" => {
             let k = (amount * GIB as f64) as u64 / 4096;
-            let z = Zipf::new(n, 0.99);
+            let z = Zipf::new(n, 0.99).expect("n ≥ 1");
             for i in 0..k {
-                write(&mut ftl, scramble(z.sample(&mut rng), n));
+                write(&mut ftl, scramble(z.sample_with(|| rng.below(1 << 53)), n));
                 sample(i, &mut peak_anon);
             }
             k
@@ -149,11 +149,14 @@ fn main() {
     if workload == "zipf" {
         let t = Instant::now();
         let (h0, m0) = (st.cache_hits, st.cache_misses);
-        let z = Zipf::new(n, 0.99);
+        let z = Zipf::new(n, 0.99).expect("n ≥ 1");
         let mut buf = vec![0u8; 4096];
         for i in 0..writes {
-            ftl.read(Lba(scramble(z.sample(&mut rng), n)), &mut buf)
-                .expect("read");
+            ftl.read(
+                Lba(scramble(z.sample_with(|| rng.below(1 << 53)), n)),
+                &mut buf,
+            )
+            .expect("read");
             sample(i, &mut peak_anon);
         }
         let s = ftl.stats();
@@ -221,12 +224,6 @@ fn map_cache(now: &ftl_core::Stats, then: &ftl_core::Stats, phase: &str) {
         h as f64 / (h + m).max(1) as f64,
         now.map_pressure_write_backs - then.map_pressure_write_backs
     );
-}
-
-/// Spreads zipf ranks over the device (hot LBAs are not all adjacent), as
-/// YCSB's scrambled zipfian does.
-fn scramble(rank: u64, n: u64) -> u64 {
-    (rank.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 11) % n
 }
 
 fn write(ftl: &mut SimFtl, lba: u64) {

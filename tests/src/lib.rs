@@ -1,4 +1,3 @@
 //! Shared test machinery for zcftl's integration tests (and fuzz targets).
 pub mod crash;
 pub mod rng;
-pub mod zipf;
