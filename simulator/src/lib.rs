@@ -122,6 +122,7 @@ mod power;
 mod rng;
 mod sim;
 mod stats;
+pub mod timing;
 mod trace;
 
 pub use error::{OpKind, SimError, Target};
