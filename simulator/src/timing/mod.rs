@@ -85,7 +85,13 @@
 //! Not modelled: LSB/CSB/MSB latency differences, suspend/resume, the
 //! extra command cycles of each additional plane, ECC decode and the host
 //! link (PCIe), and any scheduler: operations run in submission order, and
-//! a later submission never delays an earlier one.
+//! a later submission never delays an earlier one. That makes the channel
+//! less than work-conserving: a transfer is booked when its operation is
+//! submitted, so a gap shorter than a later transfer, left before an
+//! earlier booking, stays idle. Channel-bound random reads level off at
+//! 82–90 % of the channel bound however deep the queue (array-bound
+//! workloads and sequential programs are unaffected); splitting transfers
+//! across gaps, or submitting in order of readiness, would close it.
 //!
 //! [`TimingStats`] counts operations and bytes and sums each channel's and
 //! plane's busy time.
