@@ -131,6 +131,7 @@ mod reader;
 mod rng;
 mod sim;
 mod stats;
+pub mod timing;
 mod trace;
 pub mod workload;
 
