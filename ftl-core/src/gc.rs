@@ -71,7 +71,7 @@ mod tests {
         let g = Geometry::small(8, 4);
         let mut t = BlockTable::new(8);
         let l = Layout::new(&g);
-        let mut v = Validity::new(l, 8);
+        let mut v = Validity::new(l, 8, true);
         // Block 1: 10 valid, old. Block 2: 4 valid, new. Block 3: 12 valid, very old.
         for (b, n, seq) in [(1u32, 10u32, 100u64), (2, 4, 1000), (3, 12, 1)] {
             t.restore_state(BlockIdx(b), BlockState::Full);

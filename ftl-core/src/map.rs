@@ -166,6 +166,11 @@ impl MapStore {
         }
     }
 
+    /// Whether the map is demand-paged.
+    pub fn is_paged(&self) -> bool {
+        matches!(self, MapStore::Paged { .. })
+    }
+
     /// Whether the map covers no LBA.
     pub fn is_empty(&self) -> bool {
         self.len() == 0

@@ -50,6 +50,7 @@ pub(super) struct FlashMap {
 
 impl FlashMap {
     pub fn new(layout: Layout, map: MapStore, entries: u32, blocks: u32, page_size: usize) -> Self {
+        let per_sector = !map.is_paged();
         let logical = map.len();
         let summary = || {
             let mut page = alloc::vec![0u8; page_size];
@@ -61,7 +62,7 @@ impl FlashMap {
             tps: TranslationTable::new(logical, entries),
             now: 0,
             summaries: [summary(), summary()],
-            valid: Validity::new(layout, blocks),
+            valid: Validity::new(layout, blocks, per_sector),
             blocks: BlockTable::new(blocks),
             open: [None, None, None],
             held: Vec::with_capacity(blocks as usize),
@@ -246,8 +247,16 @@ impl FlashMap {
         self.valid.total()
     }
 
-    pub fn is_valid(&self, psa: Psa) -> bool {
-        self.valid.is_valid(psa)
+    /// Whether `psa` holds current data, if validity is kept per sector
+    /// (with a whole map); `None` when only per-block counts are (the map
+    /// says: [`FlashMap::is_current`]).
+    pub fn sector_valid(&self, psa: Psa) -> Option<bool> {
+        self.valid.sector(psa)
+    }
+
+    /// Valid sectors in block `b`.
+    pub fn valid_count(&self, b: BlockIdx) -> u32 {
+        self.valid.count(b)
     }
 
     pub fn page_has_valid(&self, ppa: Ppa) -> bool {
@@ -548,6 +557,7 @@ impl FlashMap {
     /// Mount, before anything is mapped: the media holds `map.len()` LBAs.
     pub fn resize_map(&mut self, map: MapStore, entries: u32) {
         self.tps = TranslationTable::new(map.len(), entries);
+        self.valid = Validity::new(self.layout, self.blocks.len(), !map.is_paged());
         self.map = map;
     }
 
@@ -576,7 +586,7 @@ impl FlashMap {
         let Some(psa) = m.psa() else {
             return Ok(());
         };
-        if self.valid.is_valid(psa) {
+        if self.valid.sector(psa) == Some(true) {
             return self.replay_mapping(lba, Mapping::Lost, seq);
         }
         self.valid.set(psa);
@@ -612,7 +622,7 @@ impl FlashMap {
                 let Some(psa) = map.get(l).psa() else {
                     continue;
                 };
-                if self.valid.is_valid(psa) {
+                if self.valid.sector(psa) == Some(true) {
                     map.set(l, Mapping::Lost);
                     continue;
                 }
@@ -654,7 +664,10 @@ impl FlashMap {
                         continue;
                     };
                     ensure(self.layout.contains(psa), "map points outside the array")?;
-                    ensure(self.valid.is_valid(psa), "mapped sector not marked valid")?;
+                    ensure(
+                        self.valid.sector(psa) == Some(true),
+                        "mapped sector not marked valid",
+                    )?;
                     mapped += 1;
                 }
             }
@@ -665,7 +678,7 @@ impl FlashMap {
                     if let Some(psa) = crate::map::decode(raw).psa() {
                         if !self.layout.contains(psa) {
                             bad = Some("map points outside the array");
-                        } else if !self.valid.is_valid(psa) {
+                        } else if self.valid.sector(psa) == Some(false) {
                             bad = Some("mapped sector not marked valid");
                         }
                     }

@@ -40,6 +40,16 @@ enum Why {
     WearLeveling,
 }
 
+/// What GC found a victim's sector to be.
+enum Sector {
+    /// Current data of this LBA: it moves.
+    Moves(Lba),
+    /// Current data that cannot be read: its LBA is lost.
+    Lost,
+    /// Not current.
+    Stale,
+}
+
 impl<N: Nand, M: SlotMemory> Ftl<N, M> {
     /// Foreground maintenance before a new host block is opened: collect
     /// garbage until enough blocks are free, then a few static
@@ -110,11 +120,22 @@ impl<N: Nand, M: SlotMemory> Ftl<N, M> {
     }
 
     /// Moves every valid sector of `victim` into the relocation stream.
+    ///
+    /// With validity kept per sector, only pages holding valid sectors are
+    /// read and each sector's bit says whether it moves. With counts only
+    /// (a demand-paged map), every page is read until the block's count is
+    /// accounted for, and a sector moves if the LBA its record names still
+    /// maps there.
     fn relocate(&mut self, victim: BlockIdx, why: Why) -> FtlResult<(), N> {
         self.flash.set_collecting(victim);
         let spp = self.flash.layout().spp as usize;
-        let mut moved = 0u64;
+        let valid_before = u64::from(self.flash.valid_count(victim));
+        // Valid sectors found so far: moved, or lost (unreadable).
+        let (mut moved, mut lost) = (0u64, 0u64);
         for page in 0..self.flash.next_page(victim) {
+            if moved + lost == valid_before {
+                break;
+            }
             let ppa = Ppa::new(victim, page);
             if !self.flash.page_has_valid(ppa) {
                 continue;
@@ -133,19 +154,8 @@ impl<N: Nand, M: SlotMemory> Ftl<N, M> {
             };
             for (i, &slot) in ids[..spp].iter().enumerate() {
                 let psa = self.flash.layout().psa(ppa, i);
-                let valid = self.flash.is_valid(psa);
-                let named = rec
-                    .and_then(|r| r.lba(i))
-                    .filter(|l| valid && l.0 < self.logical);
-                if let Some(l) = named {
-                    if let Err(e) = self.fault_in(l) {
-                        self.cache.release_slots(&ids[i..spp]);
-                        return Err(e);
-                    }
-                }
-                let lba = named.filter(|&l| self.flash.is_current(l, psa));
-                match (valid, lba) {
-                    (true, Some(l)) => {
+                match self.sort_sector(psa, rec.is_some(), rec.and_then(|r| r.lba(i))) {
+                    Ok(Sector::Moves(l)) => {
                         if let Err(e) = self.push_relocated(l, slot, psa) {
                             // The rest of this page's slots go back (found
                             // by fuzzing: NoSpace here leaked them).
@@ -154,23 +164,84 @@ impl<N: Nand, M: SlotMemory> Ftl<N, M> {
                         }
                         moved += 1;
                     }
-                    (true, None) => {
+                    Ok(Sector::Lost) => {
                         self.cache.release_slots(&[slot]);
-                        let l = match self.lba_at(psa) {
-                            Ok(l) => l,
-                            Err(e) => {
-                                self.cache.release_slots(&ids[i + 1..spp]);
-                                return Err(e);
-                            }
-                        };
-                        let b = self.flash.lose(psa, l);
-                        self.settle(b);
+                        lost += 1;
                     }
-                    (false, _) => self.cache.release_slots(&[slot]),
+                    Ok(Sector::Stale) => self.cache.release_slots(&[slot]),
+                    Err(e) => {
+                        self.cache.release_slots(&ids[i..spp]);
+                        return Err(e);
+                    }
                 }
             }
         }
+        if moved + lost < valid_before {
+            self.find_unnamed_claims(victim)?;
+        }
         self.count(why, moved);
+        Ok(())
+    }
+
+    /// What GC does with the sector at `psa`, whose page's record was
+    /// `readable` and names `named` for it (`None`: padding, or not read).
+    fn sort_sector(
+        &mut self,
+        psa: Psa,
+        readable: bool,
+        named: Option<Lba>,
+    ) -> FtlResult<Sector, N> {
+        let bit = self.flash.sector_valid(psa);
+        if bit == Some(false) {
+            return Ok(Sector::Stale);
+        }
+        let named = named.filter(|l| l.0 < self.logical);
+        if let Some(l) = named {
+            self.fault_in(l)?;
+            if self.flash.is_current(l, psa) {
+                return Ok(Sector::Moves(l));
+            }
+        }
+        // Valid per its bit, or unreadable with only counts kept: the LBA
+        // mapped here (if any) can no longer be read. (Padding in a
+        // readable page is nobody's.)
+        if bit == Some(true) || !readable {
+            if let Some(l) = self.lba_at(psa)? {
+                let b = self.flash.lose(psa, Some(l));
+                self.settle(b);
+                return Ok(Sector::Lost);
+            }
+            if bit == Some(true) {
+                // Marked valid, mapped by nobody: only the bit was wrong.
+                let b = self.flash.lose(psa, None);
+                self.settle(b);
+                return Ok(Sector::Lost);
+            }
+        }
+        Ok(Sector::Stale)
+    }
+
+    /// The rare path of counts-only validity: `victim` counts valid sectors
+    /// that no readable record named (corrupted media: two LBAs claiming
+    /// one sector). Moves what is pending, then asks the map for each
+    /// sector; what it still maps there is lost.
+    fn find_unnamed_claims(&mut self, victim: BlockIdx) -> FtlResult<(), N> {
+        if self.cache.group_pending(Stream::Relocated) {
+            self.program_group(Stream::Relocated)?;
+        }
+        let layout = *self.flash.layout();
+        for page in 0..self.flash.next_page(victim) {
+            for i in 0..layout.spp as usize {
+                if self.flash.valid_count(victim) == 0 {
+                    return Ok(());
+                }
+                let psa = layout.psa(Ppa::new(victim, page), i);
+                if let Some(l) = self.lba_at(psa)? {
+                    let b = self.flash.lose(psa, Some(l));
+                    self.settle(b);
+                }
+            }
+        }
         Ok(())
     }
 

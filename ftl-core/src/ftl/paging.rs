@@ -24,7 +24,7 @@
 
 use alloc::vec::Vec;
 
-use crate::addr::{Lba, Psa};
+use crate::addr::{BlockIdx, Lba, Psa};
 use crate::error::Error;
 use crate::format::translation;
 use crate::map::Mapping;
@@ -298,6 +298,8 @@ impl<N: Nand, M: SlotMemory> Ftl<N, M> {
         }
         let total = self.flash.layout().total as usize;
         let mut seen = bitvec::vec::BitVec::<usize>::repeat(false, total);
+        // Valid sectors per block as the map says, against the counts.
+        let mut per_block = alloc::vec![0u32; self.geo.total_blocks() as usize];
         let mut mapped = 0u64;
         for t in 0..self.flash.translation().len() {
             self.build_translation_page(t)
@@ -312,14 +314,21 @@ impl<N: Nand, M: SlotMemory> Ftl<N, M> {
                 if seen.replace(psa.0 as usize, true) {
                     return Err(IntegrityError("two LBAs map to one sector"));
                 }
-                if !self.flash.is_valid(psa) {
+                if self.flash.sector_valid(psa) == Some(false) {
                     return Err(IntegrityError("mapped sector not marked valid"));
                 }
+                per_block[self.flash.layout().block(psa).0 as usize] += 1;
                 mapped += 1;
             }
         }
         if mapped != self.flash.valid_total() {
             return Err(IntegrityError("valid count differs from mapped sectors"));
+        }
+        let mut blocks = (0..self.geo.total_blocks()).map(BlockIdx);
+        if blocks.any(|b| self.flash.valid_count(b) != per_block[b.0 as usize]) {
+            return Err(IntegrityError(
+                "a block's valid count differs from its mapped sectors",
+            ));
         }
         self.check_integrity()
     }
