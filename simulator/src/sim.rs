@@ -25,6 +25,7 @@ use crate::options::SimOptions;
 use crate::power::{self, half_erase, tear_page, CutReport, Power, Tear};
 use crate::reader::{ImageReader, ReaderCounters};
 use crate::stats::SimStats;
+use crate::timing::{Timeline, TimingConfig, TimingError};
 
 /// A simulated NAND array over RAM or a memory-mapped image file.
 #[derive(Debug)]
@@ -36,6 +37,17 @@ pub struct SimNand {
     stats: SimStats,
     /// Reads made by this array's [`ImageReader`]s.
     reader_counters: Arc<ReaderCounters>,
+    /// Simulated time, when enabled ([`SimNand::enable_timing`]).
+    clock: Option<Box<Clock>>,
+}
+
+/// Every operation's place on a [`Timeline`]: submitted at `at_ns`, the
+/// latest completion since then in `done_ns`.
+#[derive(Debug)]
+struct Clock {
+    timeline: Timeline,
+    at_ns: u64,
+    done_ns: u64,
 }
 
 /// The header and the layout of a new image (of the current version).
@@ -90,6 +102,7 @@ impl SimNand {
             power: Power::default(),
             stats: SimStats::default(),
             reader_counters: Arc::default(),
+            clock: None,
         })
     }
 
@@ -114,6 +127,7 @@ impl SimNand {
             power: Power::default(),
             stats: SimStats::default(),
             reader_counters: Arc::default(),
+            clock: None,
         })
     }
 
@@ -128,6 +142,61 @@ impl SimNand {
         s.reads += self.reader_counters.reads.load(Ordering::Relaxed);
         s.bytes_read += self.reader_counters.bytes_read.load(Ordering::Relaxed);
         s
+    }
+
+    /// Gives every later operation a place in simulated time: channels,
+    /// dies and planes busy per `cfg` ([`Timeline`]). Operations are
+    /// submitted at the time [`SimNand::set_time`] last set (never the
+    /// wall clock); [`SimNand::done_ns`] says when the last of them ends.
+    pub fn enable_timing(&mut self, cfg: TimingConfig) -> Result<(), TimingError> {
+        let timeline = Timeline::new(self.geo, cfg)?;
+        self.clock = Some(Box::new(Clock {
+            timeline,
+            at_ns: 0,
+            done_ns: 0,
+        }));
+        Ok(())
+    }
+
+    /// Stops timing: later operations take no simulated time (a fast
+    /// preconditioning phase, say). The timeline is dropped.
+    pub fn disable_timing(&mut self) {
+        self.clock = None;
+    }
+
+    /// Operations from now on are submitted at `at_ns` (not before the
+    /// latest submission so far: the timeline moves them up to it).
+    pub fn set_time(&mut self, at_ns: u64) {
+        if let Some(c) = self.clock.as_mut() {
+            c.at_ns = at_ns.max(c.timeline.now_ns());
+            c.done_ns = c.at_ns;
+        }
+    }
+
+    /// When the last operation submitted since [`SimNand::set_time`]
+    /// completes (that time itself if none was); 0 without timing.
+    pub fn done_ns(&self) -> u64 {
+        self.clock.as_ref().map_or(0, |c| c.done_ns)
+    }
+
+    /// The timeline, if timing is enabled.
+    pub fn timeline(&self) -> Option<&Timeline> {
+        self.clock.as_deref().map(|c| &c.timeline)
+    }
+
+    /// Books an operation that reached the media. A booking the timeline
+    /// refuses is a simulator bug (the FTL's addresses were checked).
+    fn book(
+        &mut self,
+        op: impl FnOnce(&mut Timeline, u64) -> Result<crate::timing::Completion, TimingError>,
+    ) {
+        if let Some(c) = self.clock.as_mut() {
+            let at = c.at_ns;
+            let done = op(&mut c.timeline, at)
+                .expect("a checked operation books")
+                .done_ns;
+            c.done_ns = c.done_ns.max(done);
+        }
     }
 
     /// A reader of this array's image file for other threads (see
@@ -268,6 +337,7 @@ impl SimNand {
         self.power.completed();
         self.stats.programs += 1;
         self.stats.bytes_programmed += u64::from(self.geo.page_size) + oob.len() as u64;
+        self.book(|t, at| t.program(at, &[ppa]));
         if self.faults.program_fails() {
             torn(self).map_err(|r| self.refuse(op, target, r))?;
             self.stats.program_failures += 1;
@@ -303,6 +373,7 @@ impl SimNand {
         self.stats.reads += 1;
         let bytes: usize = data.iter().map(|b| b.len()).sum::<usize>() + oob.len();
         self.stats.bytes_read += bytes as u64;
+        self.book(|t, at| t.read(at, &[ppa], bytes as u32));
         if state != PageState::Programmed {
             return Ok(ReadStatus::default());
         }
@@ -349,6 +420,7 @@ impl SimNand {
         }
         self.power.completed();
         self.stats.erases += 1;
+        self.book(|t, at| t.erase(at, &[block]));
         if let Some(fault) = self.faults.erase_fault(entry.erase_count) {
             self.media
                 .set_needs_erase(block)

@@ -4,7 +4,8 @@
 //! ```text
 //! cargo run --release -p zcftl-tests --example scale -- RAW_GIB WORKLOAD AMOUNT [IMAGE]
 //!   seq N       N GiB written sequentially from LBA 0
-//!   uniform N   N × the logical capacity in uniform random 4 KiB writes
+//!   uniform N   N × the logical capacity in uniform random 4 KiB writes, then
+//!               as many reads (at most 4 M)
 //!   zipf N      N GiB of zipf(0.99) random 4 KiB writes, then as many reads
 //! env: ZC_OP=7 (over-provisioning %), ZC_PERMILLE (translation write-back),
 //!      ZC_MAP_BUDGET=MiB (a demand-paged map in that budget; default: whole)
@@ -146,25 +147,27 @@ fn main() {
         "the FTL's count is the device's"
     );
     map_cache(&st, &st0, "writes");
-    if workload == "zipf" {
+    if workload == "zipf" || workload == "uniform" {
+        // As many reads as writes (at most 4 M), drawn the same way.
+        let reads = writes.min(4 << 20);
         let t = Instant::now();
         let (h0, m0) = (st.cache_hits, st.cache_misses);
         let z = Zipf::new(n, 0.99).expect("n ≥ 1");
         let mut buf = vec![0u8; 4096];
-        for i in 0..writes {
-            ftl.read(
-                Lba(scramble(z.sample_with(|| rng.below(1 << 53)), n)),
-                &mut buf,
-            )
-            .expect("read");
+        for i in 0..reads {
+            let lba = match workload.as_str() {
+                "zipf" => scramble(z.sample_with(|| rng.below(1 << 53)), n),
+                _ => rng.below(n),
+            };
+            ftl.read(Lba(lba), &mut buf).expect("read");
             sample(i, &mut peak_anon);
         }
         let s = ftl.stats();
         map_cache(&s, &st, "reads");
         println!(
-            "zipf reads: {writes} in {:.1} s ({:.0} reads/s), slot-cache hit rate {:.3}",
+            "{workload} reads: {reads} in {:.1} s ({:.0} reads/s), slot-cache hit rate {:.3}",
             t.elapsed().as_secs_f64(),
-            writes as f64 / t.elapsed().as_secs_f64(),
+            reads as f64 / t.elapsed().as_secs_f64(),
             (s.cache_hits - h0) as f64 / ((s.cache_hits - h0) + (s.cache_misses - m0)) as f64
         );
     }

@@ -1,0 +1,430 @@
+//! [`Ssd`]: zcftl's own FTL over a [`SimNand`] with a timing model — a
+//! simulated SSD that answers host [`Request`]s in simulated time. What
+//! `ftl-sim` drives.
+//!
+//! **Time.** The caller submits requests in non-decreasing simulated time
+//! (closed loop: each at the earliest completion of those outstanding;
+//! open loop: at the trace's arrival times). The FTL runs each request to
+//! the end at once (its logic takes no simulated time); every NAND
+//! operation it issues is booked on the [`Timeline`](crate::timing) at the
+//! request's submission time, so operations of different requests overlap
+//! where they fall on different dies and channels, and queue where they
+//! share one.
+//!
+//! **The slot pool is the write-back cache.** A write completes when its
+//! data is in slots, unless no slot is free: then it waits for the oldest
+//! host page still being programmed to finish (the slots it frees). GC and
+//! the programs in flight thereby show up in write latency. A read
+//! completes when the NAND reads it issued end (at once on a cache hit). A
+//! flush completes when every host page programmed so far has. A trim
+//! takes the time of what it programs (a trim record) or none.
+//!
+//! **Requests not aligned to the FTL's sector** (traces count 512-byte
+//! sectors) are served as an SSD serves them: a write covering a sector in
+//! part first reads that sector (read-modify-write, counted in
+//! [`SsdCounters::rmw_reads`]), then writes whole sectors.
+//!
+//! **Checking data** ([`SsdConfig::verify`]): every sector written carries
+//! its LBA and a version, and every read is checked against the last
+//! version written — what the trace tests use to show that every sector
+//! reads back. Off, the slots are written with nothing (the FTL's crc runs
+//! over whatever they hold), which is faster.
+
+use std::collections::VecDeque;
+use std::path::PathBuf;
+
+use ftl_core::{Error, Ftl, FtlConfig, Geometry, Handle, Lba, Segment, SlotMemory, SlotPool};
+
+use crate::error::SimError;
+use crate::timing::{TimingConfig, TimingError, TimingStats};
+use crate::workload::{Op, Request, SectorSpan};
+use crate::{ImageError, SimNand, SimOptions, SimStats};
+
+/// The FTL over the simulator, as the [`Ssd`] runs it.
+pub type SsdFtl = Ftl<SimNand, SlotPool<Vec<u8>>>;
+
+/// What an [`Ssd`] is made of.
+#[derive(Clone, Debug)]
+pub struct SsdConfig {
+    /// The NAND's shape.
+    pub geometry: Geometry,
+    /// The FTL's configuration (its `handles` is raised to at least 1).
+    pub ftl: FtlConfig,
+    /// NAND timing.
+    pub timing: TimingConfig,
+    /// Bytes of slot pool (the write-back cache); at least the FTL's
+    /// minimum is used.
+    pub cache_bytes: u64,
+    /// The simulator's seed (its fault streams; faults are off here).
+    pub seed: u64,
+    /// A sparse image file instead of RAM (devices larger than RAM).
+    pub image: Option<PathBuf>,
+    /// Write every sector's LBA and version and check every read.
+    pub verify: bool,
+}
+
+/// Why an [`Ssd`] could not be built or served a request.
+#[derive(Debug, thiserror::Error)]
+pub enum SsdError {
+    /// The NAND (geometry or image) could not be made.
+    #[error("cannot make the simulated NAND: {0}")]
+    Nand(#[from] ImageError),
+    /// The timing configuration is refused.
+    #[error("timing: {0}")]
+    Timing(#[from] TimingError),
+    /// The FTL refused the configuration or failed.
+    #[error("FTL: {0}")]
+    Ftl(#[from] Error<SimError>),
+    /// A request beyond the device (fold addresses first).
+    #[error("request at byte {offset} (+{len}) is beyond the device's {capacity} bytes")]
+    OutOfRange {
+        /// First byte.
+        offset: u64,
+        /// Length.
+        len: u64,
+        /// The device's logical bytes.
+        capacity: u64,
+    },
+    /// With [`SsdConfig::verify`]: a sector read back something else.
+    #[error("LBA {lba} read back version {got:?}, expected {want}")]
+    Mismatch {
+        /// The FTL sector.
+        lba: u64,
+        /// What it should hold (0: never written, zeros).
+        want: u32,
+        /// What it held (`None`: not a sector this run wrote).
+        got: Option<u32>,
+    },
+}
+
+/// What the host side of the [`Ssd`] counted.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SsdCounters {
+    /// Requests served, per op: read, write, trim, flush.
+    pub requests: [u64; 4],
+    /// Bytes the host read and wrote.
+    pub host_read_bytes: u64,
+    /// Bytes the host wrote.
+    pub host_write_bytes: u64,
+    /// FTL sectors read to complete a partial-sector write.
+    pub rmw_reads: u64,
+    /// Writes that waited for a free slot, and how long in all (ns).
+    pub writes_stalled: u64,
+    /// Total time writes waited for slots (ns).
+    pub stall_ns: u64,
+}
+
+/// zcftl's FTL over a timed [`SimNand`].
+pub struct Ssd {
+    ftl: SsdFtl,
+    sector: u64,
+    /// Slots the write-back cache has for host data.
+    cache_sectors: u64,
+    /// Host pages programmed and not yet done: (done time, sectors).
+    in_flight: VecDeque<(u64, u64)>,
+    in_flight_sectors: u64,
+    /// With `verify`: each LBA's last version written (0: zeros).
+    versions: Option<Vec<u32>>,
+    version: u32,
+    counters: SsdCounters,
+}
+
+impl Ssd {
+    /// Formats the FTL on a fresh simulated NAND, timing on.
+    pub fn new(cfg: &SsdConfig) -> Result<Ssd, SsdError> {
+        let opts = SimOptions::with_seed(cfg.seed);
+        let mut nand = match &cfg.image {
+            Some(path) => {
+                let mut n = SimNand::create_image(path, cfg.geometry, opts)?;
+                n.punch_erased_blocks(true);
+                n
+            }
+            None => SimNand::new_ram(cfg.geometry, opts)?,
+        };
+        nand.enable_timing(cfg.timing)?;
+        let ftl_cfg = FtlConfig {
+            handles: cfg.ftl.handles.max(1),
+            ..cfg.ftl
+        };
+        let slots = ftl_cfg.slots_for_budget(&cfg.geometry, cfg.cache_bytes as usize);
+        let pool = SlotPool::with_capacity(slots, cfg.geometry.sector_size as usize);
+        let ftl = Ftl::format(nand, pool, ftl_cfg)?;
+        let logical = ftl.logical_sectors();
+        let host_slots =
+            u64::from(slots).saturating_sub(u64::from(ftl_cfg.min_slots(&cfg.geometry)));
+        Ok(Ssd {
+            ftl,
+            sector: u64::from(cfg.geometry.sector_size),
+            cache_sectors: host_slots.max(cfg.geometry.sectors_per_page() as u64),
+            in_flight: VecDeque::new(),
+            in_flight_sectors: 0,
+            versions: cfg.verify.then(|| vec![0; logical as usize]),
+            version: 0,
+            counters: SsdCounters::default(),
+        })
+    }
+
+    /// Bytes the host can address.
+    pub fn logical_bytes(&self) -> u64 {
+        self.ftl.logical_sectors() * self.sector
+    }
+
+    /// The FTL's sector in bytes.
+    pub fn sector_bytes(&self) -> u64 {
+        self.sector
+    }
+
+    /// The FTL (its statistics, its configuration).
+    pub fn ftl(&self) -> &SsdFtl {
+        &self.ftl
+    }
+
+    /// The simulator's own counters.
+    pub fn nand_stats(&self) -> SimStats {
+        self.ftl.nand().stats()
+    }
+
+    /// What the timeline counted (channel and plane busy time, ops).
+    pub fn timing_stats(&self) -> Option<&TimingStats> {
+        self.ftl.nand().timeline().map(|t| t.stats())
+    }
+
+    /// The host side's counters.
+    pub fn counters(&self) -> SsdCounters {
+        self.counters
+    }
+
+    /// Erase counts of every block the simulator holds.
+    pub fn erase_counts(&self) -> Vec<u32> {
+        let blocks = self.ftl.geometry().total_blocks();
+        (0..blocks)
+            .filter_map(|b| self.ftl.nand().erase_count(ftl_core::BlockIdx(b)))
+            .collect()
+    }
+
+    /// Brings the device to steady state fast, outside simulated time: a
+    /// sequential fill, then `random_passes` × its capacity of uniform
+    /// random sector writes (seeded by `seed`). Timing restarts at 0
+    /// afterwards with `timing`.
+    pub fn precondition(
+        &mut self,
+        random_passes: f64,
+        seed: u64,
+        timing: TimingConfig,
+    ) -> Result<(), SsdError> {
+        self.ftl.nand_mut().disable_timing();
+        let n = self.ftl.logical_sectors();
+        let max = u64::from(self.ftl.config().max_io_sectors);
+        let mut lba = 0;
+        while lba < n {
+            let k = (n - lba).min(max);
+            self.write_sectors(lba, k as u32)?;
+            lba += k;
+        }
+        let mut x = seed ^ 0x9E37_79B9_7F4A_7C15;
+        let writes = (random_passes * n as f64) as u64;
+        for _ in 0..writes {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            self.write_sectors(x % n, 1)?;
+        }
+        self.ftl.flush()?;
+        self.in_flight.clear();
+        self.in_flight_sectors = 0;
+        self.ftl.nand_mut().enable_timing(timing)?;
+        Ok(())
+    }
+
+    /// Serves `req`, submitted at `at_ns` (not before the previous
+    /// request's submission); returns when it completes.
+    pub fn submit(&mut self, req: &Request, at_ns: u64) -> Result<u64, SsdError> {
+        let capacity = self.logical_bytes();
+        if req.op != Op::Flush && (req.end_bytes() > capacity || req.end_bytes() < req.offset_bytes)
+        {
+            return Err(SsdError::OutOfRange {
+                offset: req.offset_bytes,
+                len: req.len_bytes,
+                capacity,
+            });
+        }
+        self.ftl.nand_mut().set_time(at_ns);
+        let span =
+            SectorSpan::of(req.offset_bytes, req.len_bytes, self.sector).unwrap_or(SectorSpan {
+                first: 0,
+                count: 0,
+                head_partial_bytes: 0,
+                tail_partial_bytes: 0,
+            });
+        let done = match req.op {
+            Op::Read => {
+                self.counters.requests[0] += 1;
+                self.counters.host_read_bytes += req.len_bytes;
+                self.read_span(span.first, span.count)?;
+                self.ftl.nand().done_ns()
+            }
+            Op::Write => {
+                self.counters.requests[1] += 1;
+                self.counters.host_write_bytes += req.len_bytes;
+                self.write_request(&span, at_ns)?
+            }
+            Op::Trim => {
+                self.counters.requests[2] += 1;
+                // Only whole sectors can be trimmed; a partial one keeps
+                // its data (as an SSD may).
+                let first = span.first + u64::from(span.head_partial_bytes > 0);
+                let end = span.first + span.count - u64::from(span.tail_partial_bytes > 0);
+                if end > first {
+                    self.trim(first, end - first)?;
+                }
+                self.ftl.nand().done_ns()
+            }
+            Op::Flush => {
+                self.counters.requests[3] += 1;
+                self.ftl.flush()?;
+                let last = self.in_flight.back().map_or(at_ns, |&(t, _)| t);
+                self.ftl.nand().done_ns().max(last)
+            }
+        };
+        Ok(done.max(at_ns))
+    }
+
+    /// A write: the partial sectors read first, then every sector written;
+    /// returns when it is in the cache.
+    fn write_request(&mut self, span: &SectorSpan, at_ns: u64) -> Result<u64, SsdError> {
+        if span.count == 0 {
+            return Ok(at_ns);
+        }
+        let last = span.first + span.count - 1;
+        if span.head_partial_bytes > 0 {
+            self.counters.rmw_reads += 1;
+            self.read_span(span.first, 1)?;
+        }
+        if span.tail_partial_bytes > 0 && last != span.first {
+            self.counters.rmw_reads += 1;
+            self.read_span(last, 1)?;
+        }
+        // Room in the cache: wait for the oldest pages in flight.
+        let ready = self.room_for(span.count, at_ns);
+        if ready > at_ns {
+            self.counters.writes_stalled += 1;
+            self.counters.stall_ns += ready - at_ns;
+        }
+        // Its pages are programmed once it is in, not before.
+        self.ftl.nand_mut().set_time(ready);
+        let open_before = self.ftl.unflushed_writes().count() as u64;
+        let max = u64::from(self.ftl.config().max_io_sectors);
+        let mut lba = span.first;
+        while lba <= last {
+            let k = (last + 1 - lba).min(max);
+            self.write_sectors(lba, k as u32)?;
+            lba += k;
+        }
+        // Sectors that left the open host page: programmed by this write.
+        let programmed =
+            (open_before + span.count).saturating_sub(self.ftl.unflushed_writes().count() as u64);
+        if programmed > 0 {
+            let done = self.ftl.nand().done_ns();
+            self.in_flight.push_back((done, programmed));
+            self.in_flight_sectors += programmed;
+        }
+        Ok(ready)
+    }
+
+    /// When `n` sectors fit in the cache beside the pages still being
+    /// programmed at `at_ns`.
+    fn room_for(&mut self, n: u64, at_ns: u64) -> u64 {
+        let mut ready = at_ns;
+        while let Some(&(done, sectors)) = self.in_flight.front() {
+            let fits = self.in_flight_sectors + n <= self.cache_sectors;
+            if done > ready && fits {
+                break;
+            }
+            ready = ready.max(done);
+            self.in_flight.pop_front();
+            self.in_flight_sectors -= sectors;
+        }
+        ready
+    }
+
+    /// Writes `n` sectors from `lba` through the slot path.
+    fn write_sectors(&mut self, lba: u64, n: u32) -> Result<(), SsdError> {
+        let h = Handle(0);
+        let g = self.ftl.begin_write(h, Lba(lba), n)?;
+        if let Some(v) = self.versions.as_mut() {
+            self.version += 1;
+            for i in 0..n as usize {
+                let slot = self.ftl.write_slots(&g)[i];
+                let l = lba + i as u64;
+                stamp(self.ftl.slot_memory_mut().slot_mut(slot), l, self.version);
+                v[l as usize] = self.version;
+            }
+        }
+        self.ftl.commit_write(g)?;
+        Ok(())
+    }
+
+    fn trim(&mut self, lba: u64, n: u64) -> Result<(), SsdError> {
+        let max = u64::from(u32::MAX);
+        let mut at = lba;
+        while at < lba + n {
+            let k = (lba + n - at).min(max);
+            self.ftl.trim(Lba(at), k as u32)?;
+            at += k;
+        }
+        if let Some(v) = self.versions.as_mut() {
+            v[lba as usize..(lba + n) as usize].fill(0);
+        }
+        Ok(())
+    }
+
+    /// Reads `n` sectors from `lba`, checking them with `verify`.
+    fn read_span(&mut self, lba: u64, n: u64) -> Result<(), SsdError> {
+        let max = u64::from(self.ftl.config().max_io_sectors);
+        let mut at = lba;
+        while at < lba + n {
+            let k = (lba + n - at).min(max);
+            let g = self.ftl.begin_read(Handle(0), Lba(at), k as u32)?;
+            let checked = self.check(&g);
+            self.ftl.end_read(g);
+            checked?;
+            at += k;
+        }
+        Ok(())
+    }
+
+    fn check(&self, g: &ftl_core::ReadGrant) -> Result<(), SsdError> {
+        let Some(v) = self.versions.as_ref() else {
+            return Ok(());
+        };
+        for (i, seg) in self.ftl.read_segments(g).iter().enumerate() {
+            let lba = g.lba.0 + i as u64;
+            let want = v[lba as usize];
+            let got = match *seg {
+                Segment::Zero => Some(0),
+                Segment::Slot(s) => read_stamp(self.ftl.slot_memory().slot(s), lba),
+            };
+            if got != Some(want) {
+                return Err(SsdError::Mismatch { lba, want, got });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Writes `lba` and `version` at the head of a sector.
+fn stamp(sector: &mut [u8], lba: u64, version: u32) {
+    sector[..8].copy_from_slice(&lba.to_le_bytes());
+    sector[8..12].copy_from_slice(&version.to_le_bytes());
+}
+
+/// The version a sector stamped for `lba` holds (`None`: not stamped for
+/// it; all zeros is version 0).
+fn read_stamp(sector: &[u8], lba: u64) -> Option<u32> {
+    if sector[..12].iter().all(|&b| b == 0) {
+        return Some(0);
+    }
+    let l = u64::from_le_bytes(sector[..8].try_into().ok()?);
+    let v = u32::from_le_bytes(sector[8..12].try_into().ok()?);
+    (l == lba).then_some(v)
+}
