@@ -54,6 +54,7 @@ mod ram;
 pub mod read_map;
 pub mod slot;
 pub mod stats;
+pub mod superblock;
 pub mod testing;
 pub mod translation;
 pub mod validity;

@@ -17,6 +17,7 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
+use ftl_core::superblock::Superblocks;
 use ftl_core::{
     BlockIdx, Error, Ftl, FtlConfig, Geometry, Lba, Nand, Ppa, ReadStatus, SlotPool, Stats,
 };
@@ -77,6 +78,11 @@ pub enum MapSetup {
     /// configuration allows: entries are read in and written back under
     /// pressure on almost every operation.
     Paged,
+    /// The whole map, on 2 channels × 2 planes striped into superblocks
+    /// (`ftl_core::superblock`): the FTL sees `Whole`'s shape, every
+    /// superpage is two programs, every superblock erase four, so cuts
+    /// fall between the planes of a page and the members of an erase.
+    MultiDie,
 }
 
 /// What happened in a case.
@@ -96,16 +102,30 @@ pub struct CrashReport {
     pub stats_at_cut: Stats,
 }
 
-/// The small geometry a crash case runs on: GC runs constantly.
+/// The small physical geometry a crash case runs on: GC runs constantly.
 pub fn geometry(map: MapSetup) -> Geometry {
     let blocks = match map {
         MapSetup::Whole => 12,
         MapSetup::Sliced | MapSetup::Paged => 16,
+        MapSetup::MultiDie => {
+            return Geometry {
+                channels: 2,
+                planes_per_die: 2,
+                page_size: 4096,
+                ..Geometry::small(12, 4)
+            }
+        }
     };
     Geometry {
         page_size: 8192,
         ..Geometry::small(blocks, 8)
     }
+}
+
+/// The geometry the FTL sees: the physical one striped into superblocks
+/// (the same for a single die and plane).
+pub fn ftl_geometry(map: MapSetup) -> Geometry {
+    Superblocks::<SharedNand>::geometry_for(&geometry(map)).expect("a stripable geometry")
 }
 
 /// The FTL configuration of a crash case.
@@ -118,7 +138,7 @@ pub fn config(map: MapSetup) -> FtlConfig {
         ..FtlConfig::default()
     };
     match map {
-        MapSetup::Whole => base,
+        MapSetup::Whole | MapSetup::MultiDie => base,
         MapSetup::Sliced => FtlConfig {
             translation_entries: 8,
             translation_write_permille: 1000,
@@ -132,7 +152,7 @@ pub fn config(map: MapSetup) -> FtlConfig {
                 ..base
             };
             FtlConfig {
-                map_budget_bytes: c.min_map_budget(&geometry(map)),
+                map_budget_bytes: c.min_map_budget(&ftl_geometry(map)),
                 ..c
             }
         }
@@ -205,11 +225,16 @@ impl Nand for SharedNand {
     }
 }
 
-type Sim = Ftl<SharedNand, SlotPool<Vec<u8>>>;
+type Sim = Ftl<Superblocks<SharedNand>, SlotPool<Vec<u8>>>;
+
+/// The FTL's NAND: the simulator striped into superblocks.
+fn striped(nand: &SharedNand) -> Superblocks<SharedNand> {
+    Superblocks::new(nand.clone()).expect("a stripable geometry")
+}
 
 /// A fresh slot pool: what RAM holds after a power cut (nothing).
 fn pool(map: MapSetup) -> SlotPool<Vec<u8>> {
-    SlotPool::with_capacity(config(map).min_slots(&geometry(map)) + 16, 4096)
+    SlotPool::with_capacity(config(map).min_slots(&ftl_geometry(map)) + 16, 4096)
 }
 
 /// Runs one case; `Err` says which guarantee broke.
@@ -219,7 +244,7 @@ pub fn run_case(input: &CrashInput) -> Result<CrashReport, String> {
         .map_err(|e| e.to_string())?;
     let nand = SharedNand(Rc::new(RefCell::new(sim)));
     let mut ftl =
-        Ftl::format(nand.clone(), pool(map), config(map)).map_err(|e| format!("format: {e}"))?;
+        Ftl::format(striped(&nand), pool(map), config(map)).map_err(|e| format!("format: {e}"))?;
     let n = ftl.logical_sectors();
     let start = nand.0.borrow().ops_done();
     if let Some(k) = input.cut_after {
@@ -290,7 +315,7 @@ pub fn run_case(input: &CrashInput) -> Result<CrashReport, String> {
     // Recovery; if it was cut, power comes back and recovery starts over.
     let mut recovery_cut = false;
     let mut before = nand.0.borrow().ops_done();
-    let mut ftl = match Ftl::open(nand.clone(), pool(map), config(map)) {
+    let mut ftl = match Ftl::open(striped(&nand), pool(map), config(map)) {
         Ok(f) => f,
         Err(e) if e.is_power_loss() => {
             recovery_cut = true;
@@ -299,7 +324,7 @@ pub fn run_case(input: &CrashInput) -> Result<CrashReport, String> {
             sim.power_restore();
             before = sim.ops_done();
             drop(sim);
-            Ftl::open(nand.clone(), pool(map), config(map))
+            Ftl::open(striped(&nand), pool(map), config(map))
                 .map_err(|e| format!("recovery after a cut recovery failed: {e}"))?
         }
         Err(e) => return Err(format!("recovery failed: {e}")),

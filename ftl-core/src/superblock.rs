@@ -1,0 +1,315 @@
+//! [`Superblocks`]: a NAND array of many dies and planes presented to the
+//! FTL as one die of large blocks, so its writes go to every die in turn.
+//!
+//! The FTL writes one block at a time per stream, page after page. Over a
+//! single die that is all it can do; over many, it would keep one die busy
+//! while the others idle. This adapter stripes instead of the FTL:
+//!
+//! - a **superpage** is one page on every plane of one die, at the same
+//!   page offset: programmed and read as a multi-plane operation (the
+//!   planes' pages consecutively, which a timed simulator books as one);
+//! - a **superblock** is the blocks at the same index on every plane of
+//!   every die; its superpage `p` lies on die `p mod dies`, page
+//!   `p / dies` — consecutive superpages on different dies (channels
+//!   first), each die's pages in order, as NAND requires.
+//!
+//! So the FTL (its allocator, GC, wear leveling, recovery, crash safety)
+//! is unchanged: it sees `blocks_per_plane` blocks of `pages × dies` pages
+//! of `page × planes` bytes. The price, as in SSDs that use superblocks:
+//! GC and erases work on whole superblocks, and a bad block anywhere
+//! retires its superblock (a virtual block is bad if any member is; marking
+//! it marks them all). The FTL's spare-area record lives in the first
+//! plane's spare area.
+//!
+//! Power cuts need nothing more: a superpage torn on one plane fails its
+//! data checksum as a whole; a superblock erase cut part-way leaves an
+//! indeterminate block, which the FTL erases again.
+
+use core::fmt;
+
+use crate::addr::{BlockIdx, Ppa};
+use crate::geometry::{Geometry, MAX_SECTORS_PER_PAGE};
+use crate::nand::{self, Nand, NandError, NandErrorKind, ReadStatus};
+
+/// Most scatter-list pieces one plane's page may take (a list of slot
+/// buffers, cut at plane boundaries).
+const MAX_PIECES: usize = 2 * MAX_SECTORS_PER_PAGE + 1;
+
+/// Why an array cannot be striped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SuperblockError {
+    /// A superpage would hold more than [`MAX_SECTORS_PER_PAGE`] sectors
+    /// (the page record's limit): fewer planes, or larger sectors.
+    PageTooLarge {
+        /// Sectors a superpage would hold.
+        sectors: usize,
+    },
+    /// A superblock would have 2³² pages or more.
+    TooManyPages,
+}
+
+impl fmt::Display for SuperblockError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SuperblockError::PageTooLarge { sectors } => write!(
+                f,
+                "a page on every plane holds {sectors} sectors; at most {MAX_SECTORS_PER_PAGE} fit the page record"
+            ),
+            SuperblockError::TooManyPages => f.write_str("a superblock would have 2^32 pages or more"),
+        }
+    }
+}
+
+/// A [`Superblocks`] operation's error: the array's, or an address
+/// outside the superblocks (never from the FTL, which checks its own).
+#[derive(Debug)]
+pub enum StripeError<E> {
+    /// The striped array failed.
+    Nand(E),
+    /// An address or buffer outside the superblocks' geometry.
+    OutOfBounds,
+}
+
+impl<E: NandError> NandError for StripeError<E> {
+    fn kind(&self) -> NandErrorKind {
+        match self {
+            StripeError::Nand(e) => e.kind(),
+            StripeError::OutOfBounds => NandErrorKind::OutOfBounds,
+        }
+    }
+}
+
+impl<E: fmt::Display> fmt::Display for StripeError<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StripeError::Nand(e) => e.fmt(f),
+            StripeError::OutOfBounds => f.write_str("address or buffer outside the superblocks"),
+        }
+    }
+}
+
+/// The NAND `N` as one die of superblocks (see the module's notes).
+#[derive(Debug)]
+pub struct Superblocks<N: Nand> {
+    inner: N,
+    phys: Geometry,
+    virt: Geometry,
+}
+
+impl<N: Nand> Superblocks<N> {
+    /// Stripes `inner`'s dies and planes.
+    pub fn new(inner: N) -> Result<Self, SuperblockError> {
+        let phys = inner.geometry();
+        let virt = Self::geometry_for(&phys)?;
+        Ok(Superblocks { inner, phys, virt })
+    }
+
+    /// The geometry the FTL sees over an array of geometry `phys`: one die
+    /// of `blocks_per_plane` superblocks of `pages × dies` superpages of
+    /// `page × planes` bytes.
+    pub fn geometry_for(phys: &Geometry) -> Result<Geometry, SuperblockError> {
+        let dies = u32::from(phys.channels) * u32::from(phys.dies_per_channel);
+        let planes = u32::from(phys.planes_per_die);
+        let sectors = phys.sectors_per_page() * planes as usize;
+        if sectors > MAX_SECTORS_PER_PAGE {
+            return Err(SuperblockError::PageTooLarge { sectors });
+        }
+        let pages = phys
+            .pages_per_block
+            .checked_mul(dies)
+            .ok_or(SuperblockError::TooManyPages)?;
+        Ok(Geometry {
+            channels: 1,
+            dies_per_channel: 1,
+            planes_per_die: 1,
+            blocks_per_plane: phys.blocks_per_plane,
+            pages_per_block: pages,
+            page_size: phys.page_size * planes,
+            sector_size: phys.sector_size,
+            oob_size: phys.oob_size,
+        })
+    }
+
+    /// The striped array.
+    pub fn inner(&self) -> &N {
+        &self.inner
+    }
+
+    /// The striped array, writable (tests cut its power, say).
+    pub fn inner_mut(&mut self) -> &mut N {
+        &mut self.inner
+    }
+
+    /// The striped array back.
+    pub fn into_inner(self) -> N {
+        self.inner
+    }
+
+    fn dies(&self) -> u32 {
+        u32::from(self.phys.channels) * u32::from(self.phys.dies_per_channel)
+    }
+
+    fn planes(&self) -> u32 {
+        u32::from(self.phys.planes_per_die)
+    }
+
+    /// The physical block of superblock `b` on die `die` (counted channels
+    /// first), plane `plane`.
+    fn member(&self, b: BlockIdx, die: u32, plane: u32) -> BlockIdx {
+        let channels = u32::from(self.phys.channels);
+        let (c, d) = (die % channels, die / channels);
+        let flat_die = c * u32::from(self.phys.dies_per_channel) + d;
+        BlockIdx((flat_die * self.planes() + plane) * self.phys.blocks_per_plane + b.0)
+    }
+
+    /// Plane `plane`'s physical page of superpage `ppa`.
+    fn page_on(&self, ppa: Ppa, plane: u32) -> Ppa {
+        let dies = self.dies();
+        Ppa::new(
+            self.member(ppa.block, ppa.page % dies, plane),
+            ppa.page / dies,
+        )
+    }
+
+    /// Member `i` (die-major) of superblock `b`.
+    fn nth_member(&self, b: BlockIdx, i: u32) -> BlockIdx {
+        self.member(b, i / self.planes(), i % self.planes())
+    }
+
+    fn members(&self) -> u32 {
+        self.dies() * self.planes()
+    }
+
+    fn check_block(&self, b: BlockIdx) -> Result<(), StripeError<N::Error>> {
+        nand::check_block(&self.virt, b).map_err(|_| StripeError::OutOfBounds)
+    }
+}
+
+/// The part of scatter list `bufs` between byte `lo` and `hi`, as pieces
+/// (read-only).
+fn pieces<'a>(bufs: &[&'a [u8]], lo: usize, hi: usize, out: &mut [&'a [u8]; MAX_PIECES]) -> usize {
+    let (mut at, mut n) = (0, 0);
+    for &b in bufs {
+        let (s, e) = (at.max(lo), (at + b.len()).min(hi));
+        if s < e && n < MAX_PIECES {
+            out[n] = &b[s - at..e - at];
+            n += 1;
+        }
+        at += b.len();
+    }
+    n
+}
+
+impl<N: Nand> Nand for Superblocks<N> {
+    type Error = StripeError<N::Error>;
+
+    fn geometry(&self) -> Geometry {
+        self.virt
+    }
+
+    /// Every plane's page of the superpage, in plane order; the spare
+    /// area from the first plane's. A spare-only read reads the first
+    /// plane alone.
+    fn read_page(
+        &mut self,
+        ppa: Ppa,
+        data: &mut [&mut [u8]],
+        oob: &mut [u8],
+    ) -> Result<ReadStatus, Self::Error> {
+        nand::check_read_args(&self.virt, ppa, data, oob).map_err(|_| StripeError::OutOfBounds)?;
+        if data.is_empty() {
+            return self
+                .inner
+                .read_page(self.page_on(ppa, 0), data, oob)
+                .map_err(StripeError::Nand);
+        }
+        let plane_bytes = self.phys.page_size as usize;
+        let mut status = ReadStatus::default();
+        for q in 0..self.planes() {
+            let (lo, hi) = (q as usize * plane_bytes, (q as usize + 1) * plane_bytes);
+            let mut out: [&mut [u8]; MAX_PIECES] = core::array::from_fn(|_| Default::default());
+            let (mut at, mut n) = (0, 0);
+            for b in data.iter_mut() {
+                let len = b.len();
+                let (s, e) = (at.max(lo), (at + len).min(hi));
+                if s < e && n < MAX_PIECES {
+                    out[n] = &mut b[s - at..e - at];
+                    n += 1;
+                }
+                at += len;
+            }
+            let spare: &mut [u8] = if q == 0 { &mut *oob } else { &mut [] };
+            let st = self
+                .inner
+                .read_page(self.page_on(ppa, q), &mut out[..n], spare)
+                .map_err(StripeError::Nand)?;
+            status.corrected_bits += st.corrected_bits;
+            status.retries = status.retries.max(st.retries);
+        }
+        Ok(status)
+    }
+
+    /// Every plane's page of the superpage, the FTL's spare area on the
+    /// first plane.
+    fn program_page(&mut self, ppa: Ppa, data: &[&[u8]], oob: &[u8]) -> Result<(), Self::Error> {
+        nand::check_program_args(&self.virt, ppa, data, oob)
+            .map_err(|_| StripeError::OutOfBounds)?;
+        let plane_bytes = self.phys.page_size as usize;
+        for q in 0..self.planes() {
+            let mut out: [&[u8]; MAX_PIECES] = [&[]; MAX_PIECES];
+            let (lo, hi) = (q as usize * plane_bytes, (q as usize + 1) * plane_bytes);
+            let n = pieces(data, lo, hi, &mut out);
+            let spare = if q == 0 { oob } else { &[] };
+            self.inner
+                .program_page(self.page_on(ppa, q), &out[..n], spare)
+                .map_err(StripeError::Nand)?;
+        }
+        Ok(())
+    }
+
+    /// Erases every member block; the first failure is reported after all
+    /// were tried (the FTL retires the superblock). A power loss stops at
+    /// once.
+    fn erase_block(&mut self, block: BlockIdx) -> Result<(), Self::Error> {
+        self.check_block(block)?;
+        let mut first = Ok(());
+        for i in 0..self.members() {
+            let b = self.nth_member(block, i);
+            if let Err(e) = self.inner.erase_block(b) {
+                if e.kind() == NandErrorKind::PowerLoss {
+                    return Err(StripeError::Nand(e));
+                }
+                if first.is_ok() {
+                    first = Err(StripeError::Nand(e));
+                }
+            }
+        }
+        first
+    }
+
+    /// Bad if any member is.
+    fn is_bad_block(&mut self, block: BlockIdx) -> Result<bool, Self::Error> {
+        self.check_block(block)?;
+        for i in 0..self.members() {
+            let b = self.nth_member(block, i);
+            if self.inner.is_bad_block(b).map_err(StripeError::Nand)? {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    /// Marks every member.
+    fn mark_bad_block(&mut self, block: BlockIdx) -> Result<(), Self::Error> {
+        self.check_block(block)?;
+        for i in 0..self.members() {
+            let b = self.nth_member(block, i);
+            self.inner.mark_bad_block(b).map_err(StripeError::Nand)?;
+        }
+        Ok(())
+    }
+
+    fn sync(&mut self) -> Result<(), Self::Error> {
+        self.inner.sync().map_err(StripeError::Nand)
+    }
+}
