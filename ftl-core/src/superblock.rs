@@ -60,6 +60,19 @@ impl fmt::Display for SuperblockError {
     }
 }
 
+#[cfg(feature = "std")]
+impl std::error::Error for SuperblockError {}
+
+#[cfg(feature = "std")]
+impl<E: std::error::Error + 'static> std::error::Error for StripeError<E> {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            StripeError::Nand(e) => Some(e),
+            StripeError::OutOfBounds => None,
+        }
+    }
+}
+
 /// A [`Superblocks`] operation's error: the array's, or an address
 /// outside the superblocks (never from the FTL, which checks its own).
 #[derive(Debug)]

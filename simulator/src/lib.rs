@@ -117,6 +117,7 @@
 // Only the memory map (`mmap`) needs unsafe code; everything else is checked.
 #![deny(unsafe_code)]
 
+mod clock;
 mod error;
 mod faults;
 mod faulty;

@@ -14,6 +14,7 @@ use std::sync::Arc;
 use ftl_core::nand::{check_block, check_program_args, check_read_args};
 use ftl_core::{BlockIdx, Geometry, Nand, NandErrorKind, Ppa, ReadStatus};
 
+use crate::clock::Clock;
 use crate::error::{OpKind, SimError, Target};
 use crate::faults::{self, EraseFault, Faults, ReadOutcome};
 use crate::format::header::Header;
@@ -39,15 +40,6 @@ pub struct SimNand {
     reader_counters: Arc<ReaderCounters>,
     /// Simulated time, when enabled ([`SimNand::enable_timing`]).
     clock: Option<Box<Clock>>,
-}
-
-/// Every operation's place on a [`Timeline`]: submitted at `at_ns`, the
-/// latest completion since then in `done_ns`.
-#[derive(Debug)]
-struct Clock {
-    timeline: Timeline,
-    at_ns: u64,
-    done_ns: u64,
 }
 
 /// The header and the layout of a new image (of the current version).
@@ -149,12 +141,7 @@ impl SimNand {
     /// submitted at the time [`SimNand::set_time`] last set (never the
     /// wall clock); [`SimNand::done_ns`] says when the last of them ends.
     pub fn enable_timing(&mut self, cfg: TimingConfig) -> Result<(), TimingError> {
-        let timeline = Timeline::new(self.geo, cfg)?;
-        self.clock = Some(Box::new(Clock {
-            timeline,
-            at_ns: 0,
-            done_ns: 0,
-        }));
+        self.clock = Some(Box::new(Clock::new(self.geo, cfg)?));
         Ok(())
     }
 
@@ -168,35 +155,21 @@ impl SimNand {
     /// latest submission so far: the timeline moves them up to it).
     pub fn set_time(&mut self, at_ns: u64) {
         if let Some(c) = self.clock.as_mut() {
-            c.at_ns = at_ns.max(c.timeline.now_ns());
-            c.done_ns = c.at_ns;
+            c.set_time(at_ns);
         }
     }
 
     /// When the last operation submitted since [`SimNand::set_time`]
     /// completes (that time itself if none was); 0 without timing.
-    pub fn done_ns(&self) -> u64 {
-        self.clock.as_ref().map_or(0, |c| c.done_ns)
+    pub fn done_ns(&mut self) -> u64 {
+        self.clock.as_mut().map_or(0, |c| c.done_ns())
     }
 
-    /// The timeline, if timing is enabled.
+    /// The timeline, if timing is enabled; complete as of the last
+    /// [`SimNand::done_ns`] or [`SimNand::set_time`] (a multi-plane group
+    /// is booked when it is complete).
     pub fn timeline(&self) -> Option<&Timeline> {
-        self.clock.as_deref().map(|c| &c.timeline)
-    }
-
-    /// Books an operation that reached the media. A booking the timeline
-    /// refuses is a simulator bug (the FTL's addresses were checked).
-    fn book(
-        &mut self,
-        op: impl FnOnce(&mut Timeline, u64) -> Result<crate::timing::Completion, TimingError>,
-    ) {
-        if let Some(c) = self.clock.as_mut() {
-            let at = c.at_ns;
-            let done = op(&mut c.timeline, at)
-                .expect("a checked operation books")
-                .done_ns;
-            c.done_ns = c.done_ns.max(done);
-        }
+        self.clock.as_deref().map(Clock::timeline)
     }
 
     /// A reader of this array's image file for other threads (see
@@ -337,7 +310,9 @@ impl SimNand {
         self.power.completed();
         self.stats.programs += 1;
         self.stats.bytes_programmed += u64::from(self.geo.page_size) + oob.len() as u64;
-        self.book(|t, at| t.program(at, &[ppa]));
+        if let Some(c) = self.clock.as_mut() {
+            c.program(ppa);
+        }
         if self.faults.program_fails() {
             torn(self).map_err(|r| self.refuse(op, target, r))?;
             self.stats.program_failures += 1;
@@ -373,7 +348,9 @@ impl SimNand {
         self.stats.reads += 1;
         let bytes: usize = data.iter().map(|b| b.len()).sum::<usize>() + oob.len();
         self.stats.bytes_read += bytes as u64;
-        self.book(|t, at| t.read(at, &[ppa], bytes as u32));
+        if let Some(c) = self.clock.as_mut() {
+            c.read(ppa, bytes as u32);
+        }
         if state != PageState::Programmed {
             return Ok(ReadStatus::default());
         }
@@ -420,7 +397,9 @@ impl SimNand {
         }
         self.power.completed();
         self.stats.erases += 1;
-        self.book(|t, at| t.erase(at, &[block]));
+        if let Some(c) = self.clock.as_mut() {
+            c.erase(block);
+        }
         if let Some(fault) = self.faults.erase_fault(entry.erase_count) {
             self.media
                 .set_needs_erase(block)

@@ -33,15 +33,18 @@
 use std::collections::VecDeque;
 use std::path::PathBuf;
 
+use ftl_core::superblock::{StripeError, SuperblockError, Superblocks};
 use ftl_core::{Error, Ftl, FtlConfig, Geometry, Handle, Lba, Segment, SlotMemory, SlotPool};
 
 use crate::error::SimError;
 use crate::timing::{TimingConfig, TimingError, TimingStats};
 use crate::workload::{Op, Request, SectorSpan};
 use crate::{ImageError, SimNand, SimOptions, SimStats};
+use ftl_core::Nand;
 
-/// The FTL over the simulator, as the [`Ssd`] runs it.
-pub type SsdFtl = Ftl<SimNand, SlotPool<Vec<u8>>>;
+/// The FTL over the simulator striped into superblocks (every die and
+/// plane written in turn: `ftl_core::superblock`), as the [`Ssd`] runs it.
+pub type SsdFtl = Ftl<Superblocks<SimNand>, SlotPool<Vec<u8>>>;
 
 /// What an [`Ssd`] is made of.
 #[derive(Clone, Debug)]
@@ -72,9 +75,12 @@ pub enum SsdError {
     /// The timing configuration is refused.
     #[error("timing: {0}")]
     Timing(#[from] TimingError),
+    /// The geometry cannot be striped into superblocks.
+    #[error("geometry: {0}")]
+    Stripe(#[from] SuperblockError),
     /// The FTL refused the configuration or failed.
     #[error("FTL: {0}")]
-    Ftl(#[from] Error<SimError>),
+    Ftl(#[from] Error<StripeError<SimError>>),
     /// A request beyond the device (fold addresses first).
     #[error("request at byte {offset} (+{len}) is beyond the device's {capacity} bytes")]
     OutOfRange {
@@ -133,7 +139,7 @@ impl Ssd {
     /// Formats the FTL on a fresh simulated NAND, timing on.
     pub fn new(cfg: &SsdConfig) -> Result<Ssd, SsdError> {
         let opts = SimOptions::with_seed(cfg.seed);
-        let mut nand = match &cfg.image {
+        let nand = match &cfg.image {
             Some(path) => {
                 let mut n = SimNand::create_image(path, cfg.geometry, opts)?;
                 n.punch_erased_blocks(true);
@@ -141,21 +147,23 @@ impl Ssd {
             }
             None => SimNand::new_ram(cfg.geometry, opts)?,
         };
-        nand.enable_timing(cfg.timing)?;
+        let nand = Superblocks::new(nand)?;
+        let geo = nand.geometry();
         let ftl_cfg = FtlConfig {
             handles: cfg.ftl.handles.max(1),
             ..cfg.ftl
         };
-        let slots = ftl_cfg.slots_for_budget(&cfg.geometry, cfg.cache_bytes as usize);
-        let pool = SlotPool::with_capacity(slots, cfg.geometry.sector_size as usize);
-        let ftl = Ftl::format(nand, pool, ftl_cfg)?;
+        let slots = ftl_cfg.slots_for_budget(&geo, cfg.cache_bytes as usize);
+        let pool = SlotPool::with_capacity(slots, geo.sector_size as usize);
+        let mut ftl = Ftl::format(nand, pool, ftl_cfg)?;
+        // Formatting (erasing every block) is not the host's time.
+        ftl.nand_mut().inner_mut().enable_timing(cfg.timing)?;
         let logical = ftl.logical_sectors();
-        let host_slots =
-            u64::from(slots).saturating_sub(u64::from(ftl_cfg.min_slots(&cfg.geometry)));
+        let host_slots = u64::from(slots).saturating_sub(u64::from(ftl_cfg.min_slots(&geo)));
         Ok(Ssd {
             ftl,
-            sector: u64::from(cfg.geometry.sector_size),
-            cache_sectors: host_slots.max(cfg.geometry.sectors_per_page() as u64),
+            sector: u64::from(geo.sector_size),
+            cache_sectors: host_slots.max(geo.sectors_per_page() as u64),
             in_flight: VecDeque::new(),
             in_flight_sectors: 0,
             versions: cfg.verify.then(|| vec![0; logical as usize]),
@@ -181,12 +189,21 @@ impl Ssd {
 
     /// The simulator's own counters.
     pub fn nand_stats(&self) -> SimStats {
-        self.ftl.nand().stats()
+        self.sim().stats()
     }
 
     /// What the timeline counted (channel and plane busy time, ops).
     pub fn timing_stats(&self) -> Option<&TimingStats> {
-        self.ftl.nand().timeline().map(|t| t.stats())
+        self.sim().timeline().map(|t| t.stats())
+    }
+
+    /// The simulated NAND under the superblocks.
+    pub fn sim(&self) -> &SimNand {
+        self.ftl.nand().inner()
+    }
+
+    fn sim_mut(&mut self) -> &mut SimNand {
+        self.ftl.nand_mut().inner_mut()
     }
 
     /// The host side's counters.
@@ -194,11 +211,11 @@ impl Ssd {
         self.counters
     }
 
-    /// Erase counts of every block the simulator holds.
+    /// Erase counts of every physical block the simulator holds.
     pub fn erase_counts(&self) -> Vec<u32> {
-        let blocks = self.ftl.geometry().total_blocks();
+        let blocks = self.sim().geometry().total_blocks();
         (0..blocks)
-            .filter_map(|b| self.ftl.nand().erase_count(ftl_core::BlockIdx(b)))
+            .filter_map(|b| self.sim().erase_count(ftl_core::BlockIdx(b)))
             .collect()
     }
 
@@ -212,7 +229,7 @@ impl Ssd {
         seed: u64,
         timing: TimingConfig,
     ) -> Result<(), SsdError> {
-        self.ftl.nand_mut().disable_timing();
+        self.sim_mut().disable_timing();
         let n = self.ftl.logical_sectors();
         let max = u64::from(self.ftl.config().max_io_sectors);
         let mut lba = 0;
@@ -232,7 +249,7 @@ impl Ssd {
         self.ftl.flush()?;
         self.in_flight.clear();
         self.in_flight_sectors = 0;
-        self.ftl.nand_mut().enable_timing(timing)?;
+        self.sim_mut().enable_timing(timing)?;
         Ok(())
     }
 
@@ -248,7 +265,7 @@ impl Ssd {
                 capacity,
             });
         }
-        self.ftl.nand_mut().set_time(at_ns);
+        self.sim_mut().set_time(at_ns);
         let span =
             SectorSpan::of(req.offset_bytes, req.len_bytes, self.sector).unwrap_or(SectorSpan {
                 first: 0,
@@ -261,7 +278,7 @@ impl Ssd {
                 self.counters.requests[0] += 1;
                 self.counters.host_read_bytes += req.len_bytes;
                 self.read_span(span.first, span.count)?;
-                self.ftl.nand().done_ns()
+                self.sim_mut().done_ns()
             }
             Op::Write => {
                 self.counters.requests[1] += 1;
@@ -277,13 +294,13 @@ impl Ssd {
                 if end > first {
                     self.trim(first, end - first)?;
                 }
-                self.ftl.nand().done_ns()
+                self.sim_mut().done_ns()
             }
             Op::Flush => {
                 self.counters.requests[3] += 1;
                 self.ftl.flush()?;
                 let last = self.in_flight.back().map_or(at_ns, |&(t, _)| t);
-                self.ftl.nand().done_ns().max(last)
+                self.sim_mut().done_ns().max(last)
             }
         };
         Ok(done.max(at_ns))
@@ -311,7 +328,7 @@ impl Ssd {
             self.counters.stall_ns += ready - at_ns;
         }
         // Its pages are programmed once it is in, not before.
-        self.ftl.nand_mut().set_time(ready);
+        self.sim_mut().set_time(ready);
         let open_before = self.ftl.unflushed_writes().count() as u64;
         let max = u64::from(self.ftl.config().max_io_sectors);
         let mut lba = span.first;
@@ -324,7 +341,7 @@ impl Ssd {
         let programmed =
             (open_before + span.count).saturating_sub(self.ftl.unflushed_writes().count() as u64);
         if programmed > 0 {
-            let done = self.ftl.nand().done_ns();
+            let done = self.sim_mut().done_ns();
             self.in_flight.push_back((done, programmed));
             self.in_flight_sectors += programmed;
         }
