@@ -54,7 +54,7 @@ pub struct RunArgs {
     pub workload: WorkloadArgs,
 
     /// Bring the device to steady state first, outside simulated time: a
-    /// sequential fill, then N × its capacity of uniform random 4K writes
+    /// sequential fill, then N × its capacity of uniform random one-sector writes
     /// (0x: the fill only). Not measured.
     #[arg(long, value_name = "NX", value_parser = parse_multiple)]
     pub precondition: Option<f64>,

@@ -371,6 +371,29 @@ mod tests {
         // A [timing] section replaces the whole section, its gaps filled
         // with TimingConfig's defaults: the built-in one must be those.
         assert_eq!(c.timing, Some(TimingConfig::default()));
+        // Its [ftl] is FtlConfig's default, as it says.
+        let d = FtlConfig::default();
+        assert_eq!(
+            f.over_provisioning_percent,
+            Some(d.over_provisioning_percent)
+        );
+        assert!(matches!(f.gc_policy, Some(GcName::Greedy)) && d.gc_policy == GcPolicy::Greedy);
+        assert_eq!(f.gc_threshold_blocks, Some(d.gc_threshold_blocks));
+        assert_eq!(f.wear_leveling_bound, Some(d.wear_leveling_bound));
+        assert_eq!(f.handles, Some(d.handles));
+        assert_eq!(f.max_io_sectors, Some(d.max_io_sectors));
+        assert_eq!(f.prefill_slots, Some(d.prefill_slots));
+        assert_eq!(
+            f.checkpoint_interval_pages,
+            Some(d.checkpoint_interval_pages)
+        );
+        assert_eq!(f.translation_entries, Some(d.translation_entries));
+        assert_eq!(
+            f.translation_write_permille,
+            Some(d.translation_write_permille)
+        );
+        assert_eq!(f.map_budget_bytes.map(|s| s.0), Some(d.map_budget_bytes));
+        assert!(f.op.is_none());
     }
 
     #[test]

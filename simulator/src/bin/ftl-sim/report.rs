@@ -381,6 +381,12 @@ impl Report {
             "run       {} requests in {:.6} s simulated ({:.2} s wall, {:.0} simulated IOs per wall second)",
             self.requests, self.simulated_seconds, self.wall_seconds, self.sim_ios_per_wall_s
         );
+        if self.simulated_seconds == 0.0 {
+            let _ = writeln!(
+                s,
+                "          no simulated time elapsed (the cache absorbed the run): rates are 0"
+            );
+        }
         let _ = writeln!(
             s,
             "host      read {:.1} MiB/s, {:.0} IOPS; write {:.1} MiB/s, {:.0} IOPS",

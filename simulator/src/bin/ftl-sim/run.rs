@@ -212,7 +212,14 @@ pub fn run(args: &RunArgs, cfg: &Resolved) -> Result<Measured, Failure> {
     let bar = stderr_bar.then(|| match (limit, write_target) {
         (Some(n), _) => progress_bar(n, "{bar:40} {pos}/{len} requests ({eta} left)"),
         (None, Some(b)) => progress_bar(b, "{bar:40} {bytes}/{total_bytes} written ({eta} left)"),
-        (None, None) => ProgressBar::new_spinner(),
+        (None, None) => {
+            let s = ProgressBar::new_spinner();
+            if let Ok(style) = ProgressStyle::with_template("{spinner} {pos} requests ({elapsed})")
+            {
+                s.set_style(style);
+            }
+            s
+        }
     });
 
     let stats0 = ssd.ftl().stats();
@@ -289,10 +296,10 @@ pub fn run(args: &RunArgs, cfg: &Resolved) -> Result<Measured, Failure> {
         }
         if let Some(b) = &bar {
             if done_requests % 1024 == 0 {
-                b.set_position(if limit.is_some() {
-                    done_requests
-                } else {
+                b.set_position(if write_target.is_some() && limit.is_none() {
                     written
+                } else {
+                    done_requests
                 });
             }
         }
