@@ -67,6 +67,21 @@ pub fn replay(
     limit: Option<u64>,
     mut done: impl FnMut(&Request, u64, u64),
 ) -> Result<Replayed, ReplayError> {
+    replay_observed(ssd, source, pace, limit, |_, req, at, completed| {
+        done(req, at, completed)
+    })
+}
+
+/// [`replay`], with the device handed to `done(ssd, request, submitted,
+/// completed)` too, so a caller can read its counters between requests
+/// (`ftl-sim`'s write amplification per interval).
+pub fn replay_observed(
+    ssd: &mut Ssd,
+    source: &mut dyn RequestSource,
+    pace: Pace,
+    limit: Option<u64>,
+    mut done: impl FnMut(&Ssd, &Request, u64, u64),
+) -> Result<Replayed, ReplayError> {
     let mut outstanding: BinaryHeap<Reverse<u64>> = BinaryHeap::new();
     let mut out = Replayed::default();
     let mut now = 0u64;
@@ -100,7 +115,7 @@ pub fn replay(
         first.get_or_insert(at);
         out.last_done_ns = out.last_done_ns.max(completed);
         out.requests += 1;
-        done(&req, at, completed);
+        done(ssd, &req, at, completed);
     }
     out.first_ns = first.unwrap_or(0);
     Ok(out)
