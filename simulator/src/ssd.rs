@@ -46,6 +46,12 @@ use ftl_core::Nand;
 /// plane written in turn: `ftl_core::superblock`), as the [`Ssd`] runs it.
 pub type SsdFtl = Ftl<Superblocks<SimNand>, SlotPool<Vec<u8>>>;
 
+/// The geometry the FTL sees over a NAND of geometry `phys`: its dies and
+/// planes striped into superblocks.
+pub fn ftl_geometry(phys: &Geometry) -> Result<Geometry, SuperblockError> {
+    Superblocks::<SimNand>::geometry_for(phys)
+}
+
 /// What an [`Ssd`] is made of.
 #[derive(Clone, Debug)]
 pub struct SsdConfig {

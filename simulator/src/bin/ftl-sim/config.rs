@@ -279,6 +279,10 @@ pub fn resolve(args: &RunArgs) -> Result<Resolved, ConfigError> {
     ftl.check_geometry(&geometry)
         .map_err(|e| bad(format!("geometry {}: {e}", describe(&geometry))))?;
 
+    // The FTL sees the array striped into superblocks (simulator::ssd):
+    // its logical capacity, so its OP, is that geometry's.
+    let ftl_geo = simulator::ssd::ftl_geometry(&geometry)
+        .map_err(|e| bad(format!("geometry {}: {e}", describe(&geometry))))?;
     let requested = args.op.or(f.op).or(bf.op);
     let op = match requested {
         Some(pct) => {
@@ -287,7 +291,7 @@ pub fn resolve(args: &RunArgs) -> Result<Resolved, ConfigError> {
                     "[ftl] op = {pct} is not a percentage in (0, 1000]"
                 )));
             }
-            let (p, eff) = closest_op(&ftl, &geometry, pct / 100.0)
+            let (p, eff) = closest_op(&ftl, &ftl_geo, pct / 100.0)
                 .ok_or_else(|| bad("no over-provisioning leaves the host any space".into()))?;
             ftl.over_provisioning_percent = p;
             OpChoice {
@@ -299,7 +303,7 @@ pub fn resolve(args: &RunArgs) -> Result<Resolved, ConfigError> {
         None => OpChoice {
             requested_pct: None,
             over_provisioning_percent: ftl.over_provisioning_percent,
-            effective_pct: ftl.effective_op(&geometry) * 100.0,
+            effective_pct: ftl.effective_op(&ftl_geo) * 100.0,
         },
     };
 
