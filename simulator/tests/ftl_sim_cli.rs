@@ -334,8 +334,7 @@ fn a_config_file_sets_the_device_and_flags_override_it() {
 #[test]
 fn op_is_the_closest_the_ftl_can_do() {
     // 4 × 64 blocks: the FTL's own reserve is small enough for 7 %.
-    for want in [7.0, 15.0, 28.0] {
-        let arg = want.to_string();
+    for (arg, want) in [("0.07", 7.0), ("15%", 15.0), ("0.28", 28.0)] {
         let out = ftl_sim(&[
             "run",
             "--channels",
@@ -351,7 +350,7 @@ fn op_is_the_closest_the_ftl_can_do() {
             "--pages-per-block",
             "64",
             "--op",
-            &arg,
+            arg,
             "--requests",
             "100",
             "--json",
@@ -363,7 +362,7 @@ fn op_is_the_closest_the_ftl_can_do() {
         );
         let r: Value = serde_json::from_slice(&out.stdout).unwrap();
         let op = &r["op"];
-        assert_eq!(f(op, "requested_pct"), want);
+        assert!((f(op, "requested_pct") - want).abs() < 1e-9);
         let eff = f(op, "effective_pct");
         assert!((eff - want).abs() <= 1.0, "asked {want} %, got {eff} %");
         // And it is what the geometry says: (physical − logical) / logical.

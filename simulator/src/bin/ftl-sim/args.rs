@@ -36,10 +36,11 @@ pub struct RunArgs {
     #[command(flatten)]
     pub geometry: GeometryArgs,
 
-    /// Over-provisioning in percent as the literature counts it, (physical
-    /// − logical) / logical, the FTL's own reserve included; the closest
-    /// the FTL can do is chosen and reported. E.g. 7, 28, 28%.
-    #[arg(long, value_name = "PCT", value_parser = parse_pct)]
+    /// Over-provisioning as the literature defines it, (physical sectors −
+    /// logical sectors) / logical sectors, the FTL's own reserve included:
+    /// a ratio (0.07) or a percentage (7%). The closest the FTL can do is
+    /// chosen and reported.
+    #[arg(long, value_name = "RATIO", value_parser = parse_op)]
     pub op: Option<f64>,
 
     /// Garbage-collection victim policy.
@@ -185,11 +186,17 @@ pub fn parse_multiple(s: &str) -> Result<f64, String> {
 }
 
 /// `28`, `28%`, `7.5`: a percentage above 0 and at most 1000.
-pub fn parse_pct(s: &str) -> Result<f64, String> {
-    let t = s.strip_suffix('%').unwrap_or(s);
-    match t.parse::<f64>() {
+/// `--op`: a ratio (`0.28`) or a percentage (`28%`), in percent.
+pub fn parse_op(s: &str) -> Result<f64, String> {
+    let (t, scale) = match s.strip_suffix('%') {
+        Some(t) => (t, 1.0),
+        None => (s, 100.0),
+    };
+    match t.trim().parse::<f64>().map(|v| v * scale) {
         Ok(v) if v > 0.0 && v <= 1000.0 => Ok(v),
-        _ => Err(format!("`{s}` is not a percentage in (0, 1000], e.g. 28")),
+        _ => Err(format!(
+            "`{s}` is not an over-provisioning ratio in (0, 10] or a percentage in (0, 1000]%, e.g. 0.28 or 28%"
+        )),
     }
 }
 
@@ -218,10 +225,11 @@ mod tests {
         for bad in ["", "x", "-1x", "inf", "NaNx"] {
             assert!(parse_multiple(bad).is_err(), "{bad}");
         }
-        assert_eq!(parse_pct("28%"), Ok(28.0));
-        assert_eq!(parse_pct("7.5"), Ok(7.5));
-        for bad in ["0", "-3", "1001", "abc", "NaN"] {
-            assert!(parse_pct(bad).is_err(), "{bad}");
+        assert_eq!(parse_op("28%"), Ok(28.0));
+        assert_eq!(parse_op("0.07"), Ok(7.000000000000001));
+        assert_eq!(parse_op("0.5"), Ok(50.0));
+        for bad in ["0", "-3", "11", "1001%", "abc", "NaN", "%"] {
+            assert!(parse_op(bad).is_err(), "{bad}");
         }
     }
 }

@@ -283,12 +283,14 @@ pub fn resolve(args: &RunArgs) -> Result<Resolved, ConfigError> {
     // its logical capacity, so its OP, is that geometry's.
     let ftl_geo = simulator::ssd::ftl_geometry(&geometry)
         .map_err(|e| bad(format!("geometry {}: {e}", describe(&geometry))))?;
-    let requested = args.op.or(f.op).or(bf.op);
+    // `op` in a file is a ratio, as `--op` (which arrives in percent).
+    let requested = args.op.or(f.op.or(bf.op).map(|r| r * 100.0));
     let op = match requested {
         Some(pct) => {
             if !(pct > 0.0 && pct <= 1000.0) {
                 return Err(bad(format!(
-                    "[ftl] op = {pct} is not a percentage in (0, 1000]"
+                    "[ftl] op = {} is not a ratio in (0, 10]",
+                    pct / 100.0
                 )));
             }
             let (p, eff) = closest_op(&ftl, &ftl_geo, pct / 100.0)
