@@ -26,7 +26,7 @@ pub enum Command {
 }
 
 /// `ftl-sim run`.
-#[derive(Debug, Args)]
+#[derive(Clone, Debug, Args)]
 pub struct RunArgs {
     /// A TOML file with `[geometry]`, `[timing]` and `[ftl]` sections; flags
     /// override it, and it overrides the built-in defaults.
@@ -76,10 +76,15 @@ pub struct RunArgs {
     /// Print the report as one JSON object on stdout instead of a summary.
     #[arg(long)]
     pub json: bool,
+
+    /// Also draw the run's plots (WA over time, latency CDF, erase-count
+    /// histogram) into DIR, as SVG and PNG.
+    #[arg(long, value_name = "DIR")]
+    pub plots: Option<PathBuf>,
 }
 
 /// `--channels` … `--sector-size`: each overrides the configuration.
-#[derive(Debug, Args)]
+#[derive(Clone, Debug, Args)]
 pub struct GeometryArgs {
     /// Independent channels.
     #[arg(long)]
@@ -105,7 +110,7 @@ pub struct GeometryArgs {
 }
 
 /// What to run and for how long.
-#[derive(Debug, Args)]
+#[derive(Clone, Debug, Args)]
 pub struct WorkloadArgs {
     /// Synthetic placement: uniform, zipf:THETA, hotcold:HOT_PCT/ACCESS_PCT
     /// or sequential.

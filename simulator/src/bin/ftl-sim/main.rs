@@ -7,7 +7,8 @@
 //!   device, over-provisioning chosen;
 //! - `run.rs` — build, precondition, drive, measure;
 //! - `hist.rs` — latency percentiles;
-//! - `report.rs` — the human summary and `--json`.
+//! - `report.rs` — the human summary and `--json`;
+//! - `plots.rs` — the SVG and PNG plots of `run --plots`.
 //!
 //! Exit codes: 0 done; 2 a usage error (flags, configuration, a trace that
 //! cannot be read or has a bad line); 1 the run failed (the simulated
@@ -18,6 +19,7 @@
 mod args;
 mod config;
 mod hist;
+mod plots;
 mod report;
 mod run;
 
@@ -68,7 +70,10 @@ fn run_command(args: &args::RunArgs) -> Result<(), Failure> {
         }
     }
     let measured = run::run(args, &cfg)?;
-    let report = report::Report::new(args, &cfg, &measured);
+    let mut report = report::Report::new(args, &cfg, &measured);
+    if let Some(dir) = &args.plots {
+        plots::for_run(dir, &mut report, &measured)?;
+    }
     let text = if args.json {
         let mut t = serde_json::to_string_pretty(&report)
             .map_err(|e| Failure::Run(format!("cannot encode the report: {e}")))?;
