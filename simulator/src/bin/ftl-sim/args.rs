@@ -23,6 +23,9 @@ pub struct Cli {
 pub enum Command {
     /// Runs one workload or trace on one simulated SSD and reports.
     Run(Box<RunArgs>),
+    /// Runs a grid of `run`s (OP × GC policy × workload) in parallel and
+    /// writes CSV, JSON and plots.
+    Sweep(Box<crate::sweep::SweepArgs>),
 }
 
 /// `ftl-sim run`.

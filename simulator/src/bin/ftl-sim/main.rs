@@ -8,7 +8,8 @@
 //! - `run.rs` — build, precondition, drive, measure;
 //! - `hist.rs` — latency percentiles;
 //! - `report.rs` — the human summary and `--json`;
-//! - `plots.rs` — the SVG and PNG plots of `run --plots`.
+//! - `sweep.rs` — `ftl-sim sweep`, a grid of runs on several threads;
+//! - `plots.rs` — the SVG and PNG plots of a sweep or of `run --plots`.
 //!
 //! Exit codes: 0 done; 2 a usage error (flags, configuration, a trace that
 //! cannot be read or has a bad line); 1 the run failed (the simulated
@@ -22,6 +23,7 @@ mod hist;
 mod plots;
 mod report;
 mod run;
+mod sweep;
 
 use std::io::Write as _;
 use std::process::ExitCode;
@@ -44,6 +46,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Run(args) => run_command(&args),
+        Command::Sweep(args) => sweep::sweep_command(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
