@@ -115,9 +115,37 @@ pub fn for_run(
     write_all(dir, &runs, false).map_err(|e| crate::Failure::Run(format!("plots: {e}")))
 }
 
+/// Twelve colours told apart at a glance (Tableau's ten, black, light
+/// orange), then plotters' palette.
 fn color(i: usize) -> RGBColor {
-    let (r, g, b) = Palette99::pick(i).rgb();
+    const DISTINCT: [(u8, u8, u8); 12] = [
+        (0x1f, 0x77, 0xb4),
+        (0xff, 0x7f, 0x0e),
+        (0x2c, 0xa0, 0x2c),
+        (0xd6, 0x27, 0x28),
+        (0x94, 0x67, 0xbd),
+        (0x8c, 0x56, 0x4b),
+        (0xe3, 0x77, 0xc2),
+        (0x7f, 0x7f, 0x7f),
+        (0xbc, 0xbd, 0x22),
+        (0x17, 0xbe, 0xcf),
+        (0x00, 0x00, 0x00),
+        (0xff, 0xbb, 0x78),
+    ];
+    let (r, g, b) = DISTINCT
+        .get(i)
+        .copied()
+        .unwrap_or_else(|| Palette99::pick(i).rgb());
     RGBColor(r, g, b)
+}
+
+/// `100000` rather than `100000.0` on a log axis.
+fn short(v: &f64) -> String {
+    if *v >= 1.0 {
+        format!("{v:.0}")
+    } else {
+        format!("{v}")
+    }
 }
 
 const CAPTION: (&str, u32) = ("sans-serif", 20);
@@ -267,7 +295,8 @@ impl Chart for WaOverTime<'_> {
             .margin(12)
             .x_label_area_size(40)
             .y_label_area_size(50)
-            .build_cartesian_2d(0.0..x_hi.max(1e-9) * 1.02, 0.0..y_hi * 1.1)
+            // Room on the right for the legend, clear of the lines.
+            .build_cartesian_2d(0.0..x_hi.max(1e-9) * 1.4, 0.0..y_hi * 1.1)
             .map_err(err)?;
         chart
             .configure_mesh()
@@ -284,7 +313,7 @@ impl Chart for WaOverTime<'_> {
                 .label(run.name)
                 .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], c));
         }
-        legend(&mut chart, SeriesLabelPosition::LowerRight)
+        legend(&mut chart, SeriesLabelPosition::UpperRight)
     }
 }
 
@@ -352,6 +381,7 @@ impl Chart for LatencyCdf<'_> {
             chart
                 .configure_mesh()
                 .x_desc("latency (µs, log scale; below 0.1 drawn at 0.1)")
+                .x_label_formatter(&short)
                 .y_desc("fraction of requests")
                 .label_style(LABELS)
                 .draw()
@@ -412,6 +442,7 @@ impl Chart for EraseHist<'_> {
                 .configure_mesh()
                 .x_desc("erases per block")
                 .y_desc("blocks")
+                .max_light_lines(1)
                 .label_style(("sans-serif", 12))
                 .axis_desc_style(("sans-serif", 12))
                 .draw()
