@@ -23,10 +23,13 @@ pub struct Cli {
 pub enum Command {
     /// Runs one workload or trace on one simulated SSD and reports.
     Run(Box<RunArgs>),
+    /// Runs a grid of `run`s (OP × GC policy × workload) in parallel and
+    /// writes CSV, JSON and plots.
+    Sweep(Box<crate::sweep::SweepArgs>),
 }
 
 /// `ftl-sim run`.
-#[derive(Debug, Args)]
+#[derive(Clone, Debug, Args)]
 pub struct RunArgs {
     /// A TOML file with `[geometry]`, `[timing]` and `[ftl]` sections; flags
     /// override it, and it overrides the built-in defaults.
@@ -76,10 +79,15 @@ pub struct RunArgs {
     /// Print the report as one JSON object on stdout instead of a summary.
     #[arg(long)]
     pub json: bool,
+
+    /// Also draw the run's plots (WA over time, latency CDF, erase-count
+    /// histogram) into DIR, as SVG and PNG.
+    #[arg(long, value_name = "DIR")]
+    pub plots: Option<PathBuf>,
 }
 
 /// `--channels` … `--sector-size`: each overrides the configuration.
-#[derive(Debug, Args)]
+#[derive(Clone, Debug, Args)]
 pub struct GeometryArgs {
     /// Independent channels.
     #[arg(long)]
@@ -105,7 +113,7 @@ pub struct GeometryArgs {
 }
 
 /// What to run and for how long.
-#[derive(Debug, Args)]
+#[derive(Clone, Debug, Args)]
 pub struct WorkloadArgs {
     /// Synthetic placement: uniform, zipf:THETA, hotcold:HOT_PCT/ACCESS_PCT
     /// or sequential.

@@ -34,6 +34,15 @@ pub struct LatencySummary {
     pub max: f64,
 }
 
+/// Quantiles [`Latency::cdf`] reports: every hundredth, then every
+/// thousandth above 0.99, then 0.9999 and 1, so a CDF plot shows the tail.
+fn cdf_quantiles() -> impl Iterator<Item = f64> {
+    (0..=99u32)
+        .map(|i| f64::from(i) / 100.0)
+        .chain((991..=999u32).map(|i| f64::from(i) / 1000.0))
+        .chain([0.9999, 1.0])
+}
+
 impl Default for Latency {
     fn default() -> Self {
         Latency {
@@ -55,6 +64,23 @@ impl Latency {
         self.count += 1;
         self.sum_ns += u128::from(ns);
         self.max_ns = self.max_ns.max(ns);
+    }
+
+    /// The distribution in µs: `(quantile, µs)` pairs at 0, 0.01, …, 0.99,
+    /// 0.991, …, 0.999, 0.9999 and 1, each value capped at the exact maximum as in [`summary`]
+    /// (empty when nothing was recorded).
+    ///
+    /// [`summary`]: Latency::summary
+    pub fn cdf(&self) -> Vec<(f64, f64)> {
+        if self.count == 0 {
+            return Vec::new();
+        }
+        cdf_quantiles()
+            .map(|q| {
+                let ns = self.hist.value_at_quantile(q).min(self.max_ns);
+                (q, ns as f64 / 1000.0)
+            })
+            .collect()
     }
 
     /// The summary in µs (all zero when nothing was recorded).
@@ -96,5 +122,21 @@ mod tests {
         let s = one.summary();
         assert_eq!((s.p50, s.p999, s.max), (1000.001, 1000.001, 1000.001));
         assert_eq!(Latency::default().summary(), LatencySummary::default());
+        assert!(Latency::default().cdf().is_empty());
+    }
+
+    #[test]
+    fn the_cdf_rises_to_the_maximum() {
+        let mut l = Latency::default();
+        for ns in 1..=10_000u64 {
+            l.record(ns * 1001);
+        }
+        let c = l.cdf();
+        assert_eq!(c.len(), 111);
+        assert_eq!(c.first().unwrap().0, 0.0);
+        assert_eq!(*c.last().unwrap(), (1.0, 10_010.0));
+        assert!(c.windows(2).all(|w| w[0].0 < w[1].0 && w[0].1 <= w[1].1));
+        let median = c.iter().find(|p| p.0 == 0.5).unwrap().1;
+        assert_eq!(median, l.summary().p50);
     }
 }

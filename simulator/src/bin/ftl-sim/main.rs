@@ -7,7 +7,9 @@
 //!   device, over-provisioning chosen;
 //! - `run.rs` — build, precondition, drive, measure;
 //! - `hist.rs` — latency percentiles;
-//! - `report.rs` — the human summary and `--json`.
+//! - `report.rs` — the human summary and `--json`;
+//! - `sweep.rs` — `ftl-sim sweep`, a grid of runs on several threads;
+//! - `plots.rs` — the SVG and PNG plots of a sweep or of `run --plots`.
 //!
 //! Exit codes: 0 done; 2 a usage error (flags, configuration, a trace that
 //! cannot be read or has a bad line); 1 the run failed (the simulated
@@ -18,8 +20,10 @@
 mod args;
 mod config;
 mod hist;
+mod plots;
 mod report;
 mod run;
+mod sweep;
 
 use std::io::Write as _;
 use std::process::ExitCode;
@@ -42,6 +46,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Run(args) => run_command(&args),
+        Command::Sweep(args) => sweep::sweep_command(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -68,7 +73,10 @@ fn run_command(args: &args::RunArgs) -> Result<(), Failure> {
         }
     }
     let measured = run::run(args, &cfg)?;
-    let report = report::Report::new(args, &cfg, &measured);
+    let mut report = report::Report::new(args, &cfg, &measured);
+    if let Some(dir) = &args.plots {
+        plots::for_run(dir, &mut report, &measured)?;
+    }
     let text = if args.json {
         let mut t = serde_json::to_string_pretty(&report)
             .map_err(|e| Failure::Run(format!("cannot encode the report: {e}")))?;

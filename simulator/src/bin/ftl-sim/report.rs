@@ -78,6 +78,28 @@ pub struct Report {
     pub workload: WorkloadReport,
     pub trace: Option<TraceReport>,
     pub config_file: Option<String>,
+    /// The latency distributions behind the plots: only in a sweep's
+    /// point reports and with `--plots`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub latency_cdf_us: Option<LatencyCdfs>,
+}
+
+/// `latency_cdf_us`: `[quantile, µs]` pairs per operation type
+/// ([`crate::hist::Latency::cdf`]; empty for an op that did not occur).
+#[derive(Debug, Serialize)]
+pub struct LatencyCdfs {
+    pub read: Vec<(f64, f64)>,
+    pub write: Vec<(f64, f64)>,
+}
+
+impl LatencyCdfs {
+    /// The read and write distributions of `m`.
+    pub fn of(m: &Measured) -> LatencyCdfs {
+        LatencyCdfs {
+            read: m.latency[0].cdf(),
+            write: m.latency[1].cdf(),
+        }
+    }
 }
 
 /// `latency_us`: per operation type, submission to completion.
@@ -317,6 +339,7 @@ impl Report {
                 backward_timestamps: t.backward_timestamps,
             }),
             config_file: cfg.config_file.as_ref().map(|p| p.display().to_string()),
+            latency_cdf_us: None,
         }
     }
 

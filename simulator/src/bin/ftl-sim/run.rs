@@ -134,12 +134,19 @@ impl Boundaries {
     }
 }
 
-/// Runs `args` on the device `cfg` describes.
+/// Runs `args` on the device `cfg` describes, a progress bar on stderr
+/// when it is a terminal and `--json` is off.
 pub fn run(args: &RunArgs, cfg: &Resolved) -> Result<Measured, Failure> {
+    run_with(args, cfg, !args.json)
+}
+
+/// [`run`], with a progress bar only if `progress`. Needs nothing but its
+/// arguments, so a sweep runs one per grid point on its own thread.
+pub fn run_with(args: &RunArgs, cfg: &Resolved, progress: bool) -> Result<Measured, Failure> {
     let w = &args.workload;
     let mut ssd = Ssd::new(&cfg.ssd).map_err(device_failure)?;
     let logical_bytes = ssd.logical_bytes();
-    let stderr_bar = !args.json && std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let stderr_bar = progress && std::io::IsTerminal::is_terminal(&std::io::stderr());
 
     // Preconditioning, outside simulated time.
     let t0 = Instant::now();
