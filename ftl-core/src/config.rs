@@ -62,6 +62,19 @@ pub struct FtlConfig {
     /// every entry (then the whole map). Worth it only where the whole map
     /// does not fit. Applies at every mount; the media does not record it.
     pub map_budget_bytes: u64,
+    /// Whether host data pages carry a crc32 of their data in their
+    /// spare-area record, checked on every read, GC move and mount scan
+    /// (default `true`). Off is for simulation only (the simulator's
+    /// metadata-only NAND, which stores no data): data pages record the
+    /// fixed [`UNCHECKED_DATA_CRC`](crate::format::oob::UNCHECKED_DATA_CRC)
+    /// and their data is never checked, so neither bit rot nor a torn
+    /// program's data is detected — recovery then trusts any data page
+    /// whose spare-area record verifies (the record keeps its own crc).
+    /// The FTL's own pages (checkpoints, trim records, translation pages,
+    /// summaries) are checked either way. Applies at every mount; the media
+    /// does not record it, so media written with it off must be mounted
+    /// with it off (with it on, every data page reads as torn).
+    pub data_checksums: bool,
 }
 
 impl Default for FtlConfig {
@@ -78,6 +91,7 @@ impl Default for FtlConfig {
             translation_write_permille: 10,
             over_provisioning_percent: 12,
             map_budget_bytes: 0,
+            data_checksums: true,
         }
     }
 }

@@ -29,8 +29,6 @@ struct Group {
     die: u32,
     /// The page offset (reads and programs).
     page: u32,
-    pages: Vec<Ppa>,
-    blocks: Vec<BlockIdx>,
     /// Planes taken (bit per plane).
     planes: u64,
     /// Bytes per page moved (reads: the largest).
@@ -45,6 +43,10 @@ pub(crate) struct Clock {
     at_ns: u64,
     done_ns: u64,
     group: Option<Group>,
+    /// The waiting group's pages (reads, programs) or blocks (erases),
+    /// kept apart so their buffers are reused.
+    pages: Vec<Ppa>,
+    blocks: Vec<BlockIdx>,
 }
 
 impl Clock {
@@ -55,6 +57,8 @@ impl Clock {
             at_ns: 0,
             done_ns: 0,
             group: None,
+            pages: Vec::new(),
+            blocks: Vec::new(),
         })
     }
 
@@ -100,20 +104,18 @@ impl Clock {
         if !joins {
             self.book();
         }
-        let g = self.group.get_or_insert_with(|| Group {
+        let g = self.group.get_or_insert(Group {
             kind,
             die,
             page,
-            pages: Vec::new(),
-            blocks: Vec::new(),
             planes: 0,
             bytes: 0,
         });
         g.planes |= bit;
         g.bytes = g.bytes.max(bytes);
         match ppa {
-            Some(p) => g.pages.push(p),
-            None => g.blocks.push(block),
+            Some(p) => self.pages.push(p),
+            None => self.blocks.push(block),
         }
     }
 
@@ -126,10 +128,12 @@ impl Clock {
         };
         let at = self.at_ns;
         let done: Result<Completion, TimingError> = match g.kind {
-            Kind::Read => self.timeline.read(at, &g.pages, g.bytes),
-            Kind::Program => self.timeline.program(at, &g.pages),
-            Kind::Erase => self.timeline.erase(at, &g.blocks),
+            Kind::Read => self.timeline.read(at, &self.pages, g.bytes),
+            Kind::Program => self.timeline.program(at, &self.pages),
+            Kind::Erase => self.timeline.erase(at, &self.blocks),
         };
+        self.pages.clear();
+        self.blocks.clear();
         let done = done.expect("a checked operation books").done_ns;
         self.done_ns = self.done_ns.max(done);
     }

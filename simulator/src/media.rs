@@ -12,10 +12,23 @@
 //!
 //! Erased pages read as 0xFF, data and spare, whatever their bytes hold.
 //!
+//! **Metadata-only** ([`Media::metadata_only`]): the backing has no data
+//! region. Spare areas, page states, erase counts and bad marks are kept as
+//! ever; a page's data is kept (off the backing, trimmed of its trailing
+//! run of one byte) only if its spare area is not zcftl's record of a host
+//! or relocated data page — so the FTL's checkpoints, trim records,
+//! translation pages and summaries read back, and host data is dropped. A
+//! page programmed with an erased spare (the second plane of a multi-plane
+//! program, as `ftl_core::superblock` issues it) follows the page at the
+//! same address on plane 0 of its die. Reading a page whose data was
+//! dropped leaves the caller's buffers as they are; a torn page's data
+//! reads as zeros.
+//!
 //! Every byte read from the image is decoded without trust: an unknown page
 //! state reads as torn, and all slicing is checked, so a damaged image gives
 //! errors, never a panic.
 
+use ftl_core::format::oob::{OobError, PageRecord};
 use ftl_core::nand::{gather, scatter};
 use ftl_core::{BlockIdx, Geometry, NandErrorKind, Ppa};
 
@@ -44,6 +57,96 @@ pub(crate) struct Media {
     zeroed: Vec<bool>,
     /// Whether erases punch holes (`SimNand::punch_erased_blocks`).
     punch: bool,
+    /// Metadata-only: the data kept (`None`: every page's data is in the
+    /// backing).
+    kept: Option<KeptPages>,
+}
+
+/// The pages whose data a metadata-only medium keeps: a slot number per
+/// flat page (4 bytes a page, 0 for none) into a slab, so a lookup costs
+/// one index whatever the array's size.
+#[derive(Debug)]
+struct KeptPages {
+    /// Per flat page: 1 + its index in `slab`, or 0.
+    index: Vec<u32>,
+    slab: Vec<Option<Kept>>,
+    free: Vec<u32>,
+}
+
+impl KeptPages {
+    fn new(pages: u64) -> KeptPages {
+        KeptPages {
+            index: vec![0; pages as usize],
+            slab: Vec::new(),
+            free: Vec::new(),
+        }
+    }
+
+    fn get(&self, flat: u64) -> Option<&Kept> {
+        let i = *self.index.get(flat as usize)?;
+        self.slab.get(i.checked_sub(1)? as usize)?.as_ref()
+    }
+
+    fn insert(&mut self, flat: u64, k: Kept) {
+        self.remove(flat);
+        let Some(at) = self.index.get_mut(flat as usize) else {
+            return;
+        };
+        let i = match self.free.pop() {
+            Some(i) => {
+                self.slab[i as usize] = Some(k);
+                i
+            }
+            None => {
+                self.slab.push(Some(k));
+                (self.slab.len() - 1) as u32
+            }
+        };
+        *at = i + 1;
+    }
+
+    fn remove(&mut self, flat: u64) {
+        let Some(at) = self.index.get_mut(flat as usize) else {
+            return;
+        };
+        if let Some(i) = at.checked_sub(1) {
+            *at = 0;
+            self.slab[i as usize] = None;
+            self.free.push(i);
+        }
+    }
+}
+
+/// The data of a page a metadata-only medium keeps: its bytes up to the
+/// last one that differs from its final byte, and that byte, which fills
+/// the rest (a meta page's padding costs nothing).
+#[derive(Debug)]
+struct Kept {
+    head: Box<[u8]>,
+    fill: u8,
+}
+
+impl Kept {
+    fn of(page: &[u8]) -> Kept {
+        let fill = page.last().copied().unwrap_or(0);
+        let n = page.iter().rposition(|&b| b != fill).map_or(0, |i| i + 1);
+        Kept {
+            head: page[..n].into(),
+            fill,
+        }
+    }
+
+    /// Writes the page into the scatter list `data`.
+    fn read_into(&self, data: &mut [&mut [u8]]) {
+        let mut off = 0;
+        for buf in data.iter_mut() {
+            let from = self.head.get(off..).unwrap_or(&[]);
+            let n = from.len().min(buf.len());
+            buf[..n].copy_from_slice(&from[..n]);
+            buf[n..].fill(self.fill);
+            off += buf.len();
+        }
+    }
 }
 
 impl Media {
@@ -56,11 +159,47 @@ impl Media {
             next_page: vec![0; layout.blocks as usize],
             zeroed: vec![false; layout.blocks as usize],
             punch: false,
+            kept: None,
         };
         for b in 0..geo.total_blocks() {
             m.recompute_next(BlockIdx(b));
         }
         m
+    }
+
+    /// A fresh metadata-only medium over `backing`, which must be laid out
+    /// by `Layout::metadata_only` (see the module's doc).
+    pub(crate) fn metadata_only(geo: Geometry, layout: Layout, backing: Backing) -> Media {
+        Media {
+            kept: Some(KeptPages::new(layout.blocks * layout.pages_per_block)),
+            ..Media::new(geo, layout, backing)
+        }
+    }
+
+    /// Whether the medium stores spare areas but drops host data.
+    pub(crate) fn is_metadata_only(&self) -> bool {
+        self.kept.is_some()
+    }
+
+    /// Metadata-only: whether the data of `ppa`, programmed with `oob`,
+    /// is kept (see the module's doc).
+    fn keeps_data(&self, ppa: Ppa, oob: &[u8]) -> bool {
+        match PageRecord::decode(oob) {
+            Ok(rec) => !rec.kind.is_data(),
+            Err(OobError::Erased) => {
+                let (_, _, plane, _) = self.geo.block_location(ppa.block);
+                if plane == 0 {
+                    return true;
+                }
+                let first = BlockIdx(ppa.block.0 - u32::from(plane) * self.geo.blocks_per_plane);
+                let sibling = self.flat(Ppa::new(first, ppa.page));
+                match (&self.kept, sibling) {
+                    (Some(kept), Some(flat)) => kept.get(flat).is_some(),
+                    _ => true,
+                }
+            }
+            Err(_) => true,
+        }
     }
 
     /// Erases punch holes in a file image from now on (`on`), or not.
@@ -74,6 +213,10 @@ impl Media {
 
     pub(crate) fn layout(&self) -> Layout {
         self.layout
+    }
+
+    pub(crate) fn geometry(&self) -> Geometry {
+        self.geo
     }
 
     pub(crate) fn backing_mut(&mut self) -> &mut Backing {
@@ -205,9 +348,23 @@ impl Media {
 
     /// Programs `ppa` (already checked): data, then spare padded with 0xFF.
     pub(crate) fn program(&mut self, ppa: Ppa, data: &[&[u8]], oob: &[u8]) -> Result<(), Refusal> {
+        if self.kept.is_some() {
+            let flat = self.flat(ppa).ok_or(OUT_OF_IMAGE)?;
+            let keep = self.keeps_data(ppa, oob);
+            let kept = self.kept.as_mut().ok_or(OUT_OF_IMAGE)?;
+            if keep {
+                let mut page = vec![0u8; self.geo.page_size as usize];
+                gather(data, &mut page);
+                kept.insert(flat, Kept::of(&page));
+            } else {
+                kept.remove(flat);
+            }
+        }
         let zeroed = self.zeroed.get(ppa.block.0 as usize) == Some(&true);
         let (d, spare) = self.page_mut(ppa)?;
-        if zeroed {
+        if d.is_empty() {
+            // Metadata-only: no data region.
+        } else if zeroed {
             // The page reads as zeros already: write only what is not.
             let mut off = 0;
             for buf in data {
@@ -247,7 +404,16 @@ impl Media {
             return Ok(state);
         }
         let (d, spare) = self.page(ppa)?;
-        if !data.is_empty() {
+        if let Some(kept) = &self.kept {
+            let flat = self.flat(ppa).ok_or(OUT_OF_IMAGE)?;
+            match kept.get(flat) {
+                Some(k) if state == PageState::Programmed => k.read_into(data),
+                Some(_) => data.iter_mut().for_each(|b| b.fill(0)),
+                None if state == PageState::Torn => data.iter_mut().for_each(|b| b.fill(0)),
+                // Dropped: the buffers are left as they are.
+                None => {}
+            }
+        } else if !data.is_empty() {
             scatter(d, data);
         }
         let n = oob.len().min(spare.len());
@@ -265,6 +431,12 @@ impl Media {
         e.set_needs_erase(false);
         self.set_block(b, e)?;
         self.recompute_next(b);
+        let first = self.layout.flat_page(u64::from(b.0), 0);
+        if let (Some(kept), Some(first)) = (self.kept.as_mut(), first) {
+            for flat in first..first + self.layout.pages_per_block {
+                kept.remove(flat);
+            }
+        }
         // Its data and its spares (one span, twice, in an interleaved
         // version): zeroed only if both now read as zeros.
         let zeroed = match self.layout.block_pages(u64::from(b.0)) {
@@ -358,6 +530,86 @@ mod tests {
             m.check_program(Ppa::new(b, 3)).unwrap_err().0,
             NandErrorKind::ProgramOrder
         );
+    }
+
+    /// A spare area holding zcftl's record of a page of `kind`.
+    fn record(kind: ftl_core::format::oob::PageKind) -> Vec<u8> {
+        use ftl_core::format::oob::{PageRecord, MAX_SECTORS_PER_PAGE, NO_LBA};
+        let mut oob = vec![0xFF; 128];
+        PageRecord {
+            kind,
+            seq: ftl_core::addr::Seq(1),
+            erase_count: 0,
+            data_crc: 0,
+            sectors: 4,
+            lbas: [NO_LBA; MAX_SECTORS_PER_PAGE],
+        }
+        .encode(&mut oob);
+        oob
+    }
+
+    /// Metadata-only: spare areas and states are kept; the data of host
+    /// pages is dropped, that of the FTL's own pages kept, and a page with
+    /// an erased spare on plane 1 follows its sibling on plane 0.
+    #[test]
+    fn metadata_only_keeps_spares_and_the_ftls_own_pages() {
+        use ftl_core::format::oob::PageKind;
+        let geo = Geometry {
+            planes_per_die: 2,
+            ..Geometry::small(16, 4)
+        };
+        let layout = Layout::metadata_only(&geo).unwrap();
+        let full = Layout::new(&geo, Version::V3).unwrap();
+        assert!(layout.total < full.total / 16, "no data region");
+        let backing = Backing::new_ram(&layout, &Header::new(geo, 0)).unwrap();
+        let mut m = Media::metadata_only(geo, layout, backing);
+        assert!(m.is_metadata_only());
+        let bpp = geo.blocks_per_plane;
+        let page: Vec<u8> = (0..16 * 1024).map(|i| (i % 251) as u8 + 1).collect();
+        let mut padded = page.clone();
+        padded[100..].fill(0);
+        let read = |m: &Media, ppa: Ppa| {
+            let (mut d, mut o) = (vec![0xEE; 16 * 1024], vec![0; 128]);
+            let (head, tail) = d.split_at_mut(4096);
+            let state = m.read(ppa, &mut [head, tail], &mut o);
+            assert_eq!(state, Ok(PageState::Programmed));
+            (d, o)
+        };
+        for (block, kind, data) in [
+            (1, PageKind::Host, &page),
+            (2, PageKind::Relocated, &page),
+            (3, PageKind::Translation, &page),
+            (4, PageKind::Summary, &padded),
+        ] {
+            let oob = record(kind);
+            let (p0, p1) = (
+                Ppa::new(BlockIdx(block), 0),
+                Ppa::new(BlockIdx(block + bpp), 0),
+            );
+            m.program(p0, &[&data[..8192], &data[8192..]], &oob)
+                .unwrap();
+            m.program(p1, &[data], &[]).unwrap();
+            let kept = !kind.is_data();
+            let (d, o) = read(&m, p0);
+            assert_eq!(o, oob, "{kind:?}: the spare area is kept");
+            assert_eq!(d == *data, kept, "{kind:?} plane 0");
+            assert_eq!(d.iter().all(|&b| b == 0xEE), !kept, "dropped: untouched");
+            let (d, o) = read(&m, p1);
+            assert!(o.iter().all(|&b| b == 0xFF));
+            assert_eq!(d == *data, kept, "{kind:?} plane 1");
+        }
+        // An erase forgets what the block kept.
+        m.erase(BlockIdx(3)).unwrap();
+        let p = Ppa::new(BlockIdx(3), 0);
+        m.program(p, &[&page], &record(PageKind::Host)).unwrap();
+        assert!(read(&m, p).0.iter().all(|&b| b == 0xEE));
+        // A torn page's data reads as zeros.
+        m.set_page_state(Ppa::new(BlockIdx(4), 0), PageState::Torn)
+            .unwrap();
+        let (mut d, mut o) = (vec![0xEE; 16 * 1024], vec![0; 128]);
+        m.read(Ppa::new(BlockIdx(4), 0), &mut [&mut d[..]], &mut o)
+            .unwrap();
+        assert!(d.iter().all(|&b| b == 0));
     }
 
     #[test]

@@ -62,7 +62,27 @@ impl SimNand {
         let (header, layout) = new_image(&geometry, opts.seed)?;
         check_options(&geometry, &opts)?;
         let backing = Backing::new_ram(&layout, &header)?;
-        Self::fresh(geometry, layout, backing, opts)
+        Self::fresh(Media::new(geometry, layout, backing), opts)
+    }
+
+    /// An all-erased metadata-only array in RAM, factory bad blocks marked:
+    /// it keeps spare areas, page states, erase counts and bad marks, and
+    /// the data of every page but zcftl's host and relocated data pages
+    /// (see `media.rs`), so a device far larger than RAM can be simulated
+    /// fast. Reading a page whose data was dropped leaves the buffers as
+    /// they are: run the FTL with `FtlConfig::data_checksums` off over it.
+    /// RAM only: an image file always holds the data.
+    pub fn new_metadata_only(geometry: Geometry, opts: SimOptions) -> Result<SimNand, ImageError> {
+        let (header, _) = new_image(&geometry, opts.seed)?;
+        check_options(&geometry, &opts)?;
+        let layout = Layout::metadata_only(&geometry).ok_or(ImageError::TooLarge(u64::MAX))?;
+        let backing = Backing::new_ram(&layout, &header)?;
+        Self::fresh(Media::metadata_only(geometry, layout, backing), opts)
+    }
+
+    /// Whether this array stores no host data ([`SimNand::new_metadata_only`]).
+    pub fn is_metadata_only(&self) -> bool {
+        self.media.is_metadata_only()
     }
 
     /// Creates (or truncates) an all-erased image file at `path`, factory
@@ -75,7 +95,7 @@ impl SimNand {
         let (header, layout) = new_image(&geometry, opts.seed)?;
         check_options(&geometry, &opts)?;
         let file = FileImage::create(path, &layout, &header)?;
-        Self::fresh(geometry, layout, Backing::File(file), opts)
+        Self::fresh(Media::new(geometry, layout, Backing::File(file)), opts)
     }
 
     /// Opens an existing image; the geometry comes from its header, the
@@ -98,13 +118,10 @@ impl SimNand {
         })
     }
 
-    fn fresh(
-        geo: Geometry,
-        layout: Layout,
-        backing: Backing,
-        opts: SimOptions,
-    ) -> Result<SimNand, ImageError> {
-        let mut media = Media::new(geo, layout, backing);
+    /// A new array over `media`, fresh from [`Media::new`] or
+    /// [`Media::metadata_only`]: its factory bad blocks marked.
+    fn fresh(mut media: Media, opts: SimOptions) -> Result<SimNand, ImageError> {
+        let (geo, layout) = (media.geometry(), media.layout());
         for b in faults::factory_bad_blocks(&opts, geo.total_blocks()) {
             // Cannot fail: the block is in range and the image freshly
             // sized; a failure would mean a broken layout, so say so.

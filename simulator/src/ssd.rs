@@ -29,6 +29,15 @@
 //! version written — what the trace tests use to show that every sector
 //! reads back. Off, the slots are written with nothing (the FTL's crc runs
 //! over whatever they hold), which is faster.
+//!
+//! **Metadata-only** ([`SsdConfig::metadata_only`]): the NAND stores spare
+//! areas and the FTL's own pages but no host data
+//! ([`SimNand::new_metadata_only`]), and the FTL runs with
+//! `FtlConfig::data_checksums` off, so no page is copied into the medium
+//! or checksummed. The FTL's decisions do not depend on host data, so
+//! write amplification, GC and timing are those of the same run with data
+//! (`tests/ssd.rs` holds them equal). For large, fast runs; incompatible
+//! with `verify` and an image file.
 
 use std::collections::VecDeque;
 use std::path::PathBuf;
@@ -70,6 +79,9 @@ pub struct SsdConfig {
     pub image: Option<PathBuf>,
     /// Write every sector's LBA and version and check every read.
     pub verify: bool,
+    /// Store no host data: a metadata-only NAND and no data checksums (see
+    /// the module's doc). Not with `verify` or `image`.
+    pub metadata_only: bool,
 }
 
 /// Why an [`Ssd`] could not be built or served a request.
@@ -97,6 +109,10 @@ pub enum SsdError {
         /// The device's logical bytes.
         capacity: u64,
     },
+    /// Options that do not go together (`metadata_only` with `verify` or
+    /// an image file).
+    #[error("{0}")]
+    Incompatible(&'static str),
     /// With [`SsdConfig::verify`]: a sector read back something else.
     #[error("LBA {lba} read back version {got:?}, expected {want}")]
     Mismatch {
@@ -145,7 +161,18 @@ impl Ssd {
     /// Formats the FTL on a fresh simulated NAND, timing on.
     pub fn new(cfg: &SsdConfig) -> Result<Ssd, SsdError> {
         let opts = SimOptions::with_seed(cfg.seed);
+        if cfg.metadata_only && cfg.verify {
+            return Err(SsdError::Incompatible(
+                "metadata-only stores no data to verify",
+            ));
+        }
         let nand = match &cfg.image {
+            Some(_) if cfg.metadata_only => {
+                return Err(SsdError::Incompatible(
+                    "metadata-only runs in RAM, not over an image file",
+                ))
+            }
+            None if cfg.metadata_only => SimNand::new_metadata_only(cfg.geometry, opts)?,
             Some(path) => {
                 let mut n = SimNand::create_image(path, cfg.geometry, opts)?;
                 n.punch_erased_blocks(true);
@@ -157,6 +184,7 @@ impl Ssd {
         let geo = nand.geometry();
         let ftl_cfg = FtlConfig {
             handles: cfg.ftl.handles.max(1),
+            data_checksums: cfg.ftl.data_checksums && !cfg.metadata_only,
             ..cfg.ftl
         };
         let slots = ftl_cfg.slots_for_budget(&geo, cfg.cache_bytes as usize);

@@ -375,3 +375,34 @@ fn op_is_the_closest_the_ftl_can_do() {
         );
     }
 }
+
+/// `--metadata-only` reports what the same run with data reports (but for
+/// the wall clock and the flag itself), and refuses `--verify` and
+/// `--image`, which need the data.
+#[test]
+fn metadata_only_reports_the_same_run_and_refuses_verify() {
+    let args = ["--workload", "uniform", "--read-pct", "30"];
+    let args = [&args[..], &["--precondition", "1x", "--writes", "1x"]].concat();
+    let strip = |mut v: Value| {
+        for k in WALL {
+            v.as_object_mut().unwrap().remove(*k);
+        }
+        v["ftl"].as_object_mut().unwrap().remove("metadata_only");
+        v
+    };
+    let with_data = run_json(&args);
+    let without = run_json(&[&args[..], &["--metadata-only"]].concat());
+    assert_eq!(without["ftl"]["metadata_only"], Value::Bool(true));
+    assert_eq!(with_data["ftl"]["metadata_only"], Value::Bool(false));
+    assert!(f(&without, "gc_runs") > 0.0);
+    assert!(f(&without, "write_amplification") > 1.0);
+    assert_eq!(strip(with_data), strip(without));
+
+    for extra in [&["--verify"][..], &["--image", "never-created.img"]] {
+        let mut all = vec!["run", "--metadata-only"];
+        all.extend_from_slice(extra);
+        let (code, err) = fails(&all);
+        assert_eq!(code, 2, "{all:?}: {err}");
+        assert!(err.contains("--metadata-only"), "{err}");
+    }
+}

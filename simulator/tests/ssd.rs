@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use ftl_core::{FtlConfig, Geometry};
 use simulator::replay::{replay, Pace};
-use simulator::ssd::{Ssd, SsdConfig};
+use simulator::ssd::{Ssd, SsdConfig, SsdError};
 use simulator::timing::TimingConfig;
 use simulator::workload::{
     open, FoldedSource, Folder, Generator, GeneratorConfig, Op, Pattern, Request, RequestSource,
@@ -39,6 +39,7 @@ fn config(verify: bool) -> SsdConfig {
         seed: 1,
         image: None,
         verify,
+        metadata_only: false,
     }
 }
 
@@ -186,4 +187,81 @@ fn a_small_cache_makes_random_writes_wait() {
     // Stalls come from programs in flight: at least a tPROG each, on average.
     assert!(c.stall_ns / c.writes_stalled > 0);
     assert!(ssd.ftl().stats().gc_runs > 0);
+}
+
+/// Metadata-only: the FTL decides nothing from host data, so a uniform
+/// random mix with GC runs exactly as with data — the same write
+/// amplification, GC, NAND and timing counters and completion times —
+/// while the NAND stores none of it.
+#[test]
+fn metadata_only_runs_exactly_like_data() {
+    let run = |metadata_only: bool| {
+        let cfg = SsdConfig {
+            metadata_only,
+            ..config(false)
+        };
+        let mut ssd = Ssd::new(&cfg).unwrap();
+        assert_eq!(ssd.sim().is_metadata_only(), metadata_only);
+        assert_eq!(ssd.ftl().config().data_checksums, !metadata_only);
+        ssd.precondition(1.0, 7, cfg.timing).unwrap();
+        let mut gen = Generator::new(GeneratorConfig {
+            device_bytes: ssd.logical_bytes(),
+            block_sizes: "4K:80,16K:20".parse().unwrap(),
+            read_pct: 30,
+            pattern: Pattern::Uniform,
+            seed: 3,
+        })
+        .unwrap();
+        let mut times = Vec::new();
+        let src: &mut dyn RequestSource = &mut gen;
+        replay(
+            &mut ssd,
+            src,
+            Pace::Closed { qd: 32 },
+            Some(60_000),
+            |_, s, d| times.push((s, d)),
+        )
+        .unwrap();
+        let st = ssd.ftl().stats();
+        assert!(st.gc_runs > 0 && st.gc_moved_sectors > 0, "{st:?}");
+        let ftl = (
+            st.host_sectors_written,
+            st.nand_sectors_written,
+            st.gc_runs,
+            st.gc_moved_sectors,
+            st.erases,
+            st.cache_misses,
+        );
+        (
+            ftl,
+            ssd.nand_stats(),
+            ssd.counters(),
+            ssd.timing_stats().cloned(),
+            ssd.erase_counts(),
+            times,
+        )
+    };
+    let (with_data, without) = (run(false), run(true));
+    assert!(with_data.0 .1 > with_data.0 .0, "WA above 1");
+    assert_eq!(with_data.0, without.0, "FTL counters");
+    assert_eq!(with_data.1, without.1, "NAND counters");
+    assert_eq!(with_data.2, without.2, "host counters");
+    assert_eq!(with_data.3, without.3, "timing");
+    assert_eq!(with_data.4, without.4, "erase counts");
+    assert!(with_data.5 == without.5, "completion times differ");
+}
+
+#[test]
+fn metadata_only_refuses_verify_and_an_image() {
+    let cfg = SsdConfig {
+        metadata_only: true,
+        ..config(true)
+    };
+    assert!(matches!(Ssd::new(&cfg), Err(SsdError::Incompatible(_))));
+    let cfg = SsdConfig {
+        metadata_only: true,
+        image: Some(std::env::temp_dir().join("never-created.img")),
+        ..config(false)
+    };
+    assert!(matches!(Ssd::new(&cfg), Err(SsdError::Incompatible(_))));
 }

@@ -40,6 +40,7 @@ fn shape(channels: u16, dies: u16, planes: u16) -> SsdConfig {
         seed: 1,
         image: None,
         verify: false,
+        metadata_only: false,
     }
 }
 

@@ -196,6 +196,11 @@ impl PageRecord {
     }
 }
 
+/// The data crc of a data page programmed with
+/// [`FtlConfig::data_checksums`](crate::FtlConfig::data_checksums) off: a
+/// fixed value, never checked.
+pub const UNCHECKED_DATA_CRC: u32 = 0;
+
 /// crc32 over a page's data given as a scatter list.
 pub fn data_crc<'a>(data: impl IntoIterator<Item = &'a [u8]>) -> u32 {
     let mut h = crc32fast::Hasher::new();

@@ -9,7 +9,7 @@
 use alloc::vec::Vec;
 
 use crate::addr::{BlockIdx, Lba, Ppa, Seq};
-use crate::format::oob::{self, OobError, PageKind, PageRecord, NO_LBA};
+use crate::format::oob::{self, OobError, PageKind, PageRecord, NO_LBA, UNCHECKED_DATA_CRC};
 use crate::geometry::{Geometry, MAX_SECTORS_PER_PAGE};
 use crate::nand::{Nand, NandError, NandErrorKind};
 
@@ -43,17 +43,25 @@ pub(super) enum ReadFailure<E> {
     Nand(E),
 }
 
+/// Whether a page of `kind` carries (and is checked against) its data's
+/// crc: always, but for data pages with `data_checksums` off.
+pub(super) fn checks_data(kind: PageKind, data_checksums: bool) -> bool {
+    data_checksums || !kind.is_data()
+}
+
 /// Verifies a page read as `oob` (its spare area) and `data` (its sectors
 /// in order): the record decodes, names `spp` sectors and carries the
-/// data's crc. `None`: the data must not be trusted.
+/// data's crc (unless [`checks_data`] says its kind is not checked).
+/// `None`: the data must not be trusted.
 pub(super) fn verify_page<'a>(
     spp: usize,
+    data_checksums: bool,
     oob: &[u8],
     data: impl IntoIterator<Item = &'a [u8]>,
 ) -> Option<PageRecord> {
     let rec = PageRecord::decode(oob).ok()?;
-    let crc = oob::data_crc(data);
-    (usize::from(rec.sectors) == spp && crc == rec.data_crc).then_some(rec)
+    let data_ok = !checks_data(rec.kind, data_checksums) || oob::data_crc(data) == rec.data_crc;
+    (usize::from(rec.sectors) == spp && data_ok).then_some(rec)
 }
 
 /// The NAND driver plus the sequence counter and media counters.
@@ -63,16 +71,19 @@ pub(super) struct Media<N: Nand> {
     seq: u64,
     oob: Vec<u8>,
     spp: usize,
+    /// `FtlConfig::data_checksums`.
+    data_checksums: bool,
     pub counters: MediaCounters,
 }
 
 impl<N: Nand> Media<N> {
-    pub fn new(nand: N, geo: &Geometry) -> Self {
+    pub fn new(nand: N, geo: &Geometry, data_checksums: bool) -> Self {
         Media {
             nand,
             seq: 0,
             oob: alloc::vec![0xFF; geo.oob_size as usize],
             spp: geo.sectors_per_page(),
+            data_checksums,
             counters: MediaCounters::default(),
         }
     }
@@ -89,6 +100,11 @@ impl<N: Nand> Media<N> {
         self.nand
     }
 
+    /// `FtlConfig::data_checksums`: whether data pages' data is checked.
+    pub fn data_checksums(&self) -> bool {
+        self.data_checksums
+    }
+
     /// Sequence number of the newest page programmed.
     pub fn seq(&self) -> u64 {
         self.seq
@@ -101,7 +117,8 @@ impl<N: Nand> Media<N> {
 
     /// Programs `data` (one page, as a scatter list of sectors) at `ppa`
     /// with a record naming `lbas` (one per data sector; `None` for padding
-    /// or a copy found stale). Returns the page's sequence number; the
+    /// or a copy found stale) and the data's crc ([`UNCHECKED_DATA_CRC`] for
+    /// a data page with data checksums off). Returns the page's sequence number; the
     /// counter moves only when the program succeeds.
     pub fn program(
         &mut self,
@@ -115,7 +132,11 @@ impl<N: Nand> Media<N> {
             kind,
             seq: Seq(self.seq + 1),
             erase_count,
-            data_crc: oob::data_crc(data.iter().copied()),
+            data_crc: if checks_data(kind, self.data_checksums) {
+                oob::data_crc(data.iter().copied())
+            } else {
+                UNCHECKED_DATA_CRC
+            },
             sectors: self.spp as u8,
             lbas: [NO_LBA; MAX_SECTORS_PER_PAGE],
         };
@@ -157,7 +178,8 @@ impl<N: Nand> Media<N> {
         }
     }
 
-    /// Reads page `ppa` into `data` and verifies its record and data crc.
+    /// Reads page `ppa` into `data` and verifies its record and data crc
+    /// (see [`verify_page`]).
     pub fn read_verified(
         &mut self,
         ppa: Ppa,
@@ -171,7 +193,13 @@ impl<N: Nand> Media<N> {
             Err(e) => return Err(ReadFailure::Nand(e)),
         }
         self.counters.sectors_read += self.spp as u64;
-        verify_page(self.spp, &self.oob, data.iter().map(|b| &**b)).ok_or(ReadFailure::Unreadable)
+        verify_page(
+            self.spp,
+            self.data_checksums,
+            &self.oob,
+            data.iter().map(|b| &**b),
+        )
+        .ok_or(ReadFailure::Unreadable)
     }
 
     /// Counts a page read by the embedder for the FTL (a read miss loaded

@@ -96,7 +96,7 @@ impl<N: Nand, M: SlotMemory> Ftl<N, M> {
         let logical = cfg.logical_sectors(&geo);
         let map = cfg.map_store(&geo, logical, cfg.entries_per_translation_page(&geo))?;
         Ok(Ftl {
-            media: Media::new(nand, &geo),
+            media: Media::new(nand, &geo, cfg.data_checksums),
             cache: Cache::new(mem, &cfg, &layout),
             flash: FlashMap::new(
                 layout,

@@ -42,6 +42,7 @@ use crate::nand::Nand;
 use crate::slot::SlotMemory;
 use crate::translation::NO_PAGE;
 
+use super::media::checks_data;
 use super::{Ftl, FtlResult};
 
 /// What the last mount read and replayed.
@@ -265,7 +266,13 @@ impl<N: Nand, M: SlotMemory> Ftl<N, M> {
             Err(OobError::Erased) if page.iter().all(|&x| x == 0xFF) => Scan::Erased,
             Err(OobError::Foreign) => Scan::Garbage { foreign: true },
             Err(_) => Scan::Garbage { foreign: false },
-            Ok(rec) if u32::from(rec.sectors) == spp && oob::data_crc([&*page]) == rec.data_crc => {
+            // With data checksums off a data page's data is not checked: a
+            // torn program whose record survived reads as good.
+            Ok(rec)
+                if u32::from(rec.sectors) == spp
+                    && (!checks_data(rec.kind, self.media.data_checksums())
+                        || oob::data_crc([&*page]) == rec.data_crc) =>
+            {
                 Scan::Good(rec)
             }
             Ok(_) => Scan::Garbage { foreign: false },

@@ -71,6 +71,8 @@ pub struct PageLoad {
     ppa: Ppa,
     slots: [SlotId; MAX_SECTORS_PER_PAGE],
     spp: u8,
+    /// `FtlConfig::data_checksums`.
+    data_checksums: bool,
 }
 
 impl PageLoad {
@@ -94,7 +96,12 @@ impl PageLoad {
     /// area, `data` the slots' bytes in order. Touches no FTL state, so a
     /// front end calls it before taking its lock again.
     pub fn verify(self, oob: &[u8], data: &[&[u8]]) -> LoadedPage {
-        let record = verify_page(usize::from(self.spp), oob, data.iter().copied());
+        let record = verify_page(
+            usize::from(self.spp),
+            self.data_checksums,
+            oob,
+            data.iter().copied(),
+        );
         LoadedPage {
             load: self,
             record,
@@ -339,6 +346,7 @@ impl<N: Nand, M: SlotMemory> Ftl<N, M> {
                 ppa,
                 slots: ids,
                 spp: spp as u8,
+                data_checksums: self.media.data_checksums(),
             }));
         }
         self.load(lba, psa, &ids[..spp])?;

@@ -115,6 +115,20 @@ impl Layout {
         })
     }
 
+    /// The layout of a metadata-only medium (`SimNand::new_metadata_only`,
+    /// RAM only, never a file): the current version's with an empty data
+    /// region, so each page's data range is empty and only the tables and
+    /// the spare areas take memory.
+    pub(crate) fn metadata_only(geo: &Geometry) -> Option<Layout> {
+        Layout::new(
+            &Geometry {
+                page_size: 0,
+                ..*geo
+            },
+            Version::V3,
+        )
+    }
+
     fn pages(&self) -> u64 {
         self.blocks * self.pages_per_block
     }

@@ -13,12 +13,14 @@
 //! touch. Those ending at or before the timeline's present are dropped
 //! ([`Calendar::forget_before`]): nothing can be booked in the past.
 
-use std::collections::BTreeMap;
+use std::collections::VecDeque;
 
-/// Booked intervals of one resource, `start → end`.
+/// Booked intervals of one resource, `(start, end)` in order. A sorted
+/// deque, not a tree: a channel holds a few dozen future intervals, most
+/// bookings land at the end and the past leaves at the front.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Calendar {
-    busy: BTreeMap<u64, u64>,
+    busy: VecDeque<(u64, u64)>,
 }
 
 impl Calendar {
@@ -26,9 +28,9 @@ impl Calendar {
     /// free for that long; returns the start. A zero-length booking takes
     /// no time and is not recorded.
     pub(crate) fn book(&mut self, earliest: u64, len: u64) -> u64 {
-        let start = self.first_fit(earliest, len);
+        let (start, at) = self.first_fit(earliest, len);
         if len > 0 {
-            self.insert(start, start.saturating_add(len));
+            self.insert(at, start, start.saturating_add(len));
         }
         start
     }
@@ -36,54 +38,64 @@ impl Calendar {
     /// Drops the intervals that end at or before `now_ns`.
     pub(crate) fn forget_before(&mut self, now_ns: u64) {
         // Disjoint and sorted by start, so sorted by end too.
-        while let Some((_, &end)) = self.busy.first_key_value() {
+        while let Some(&(_, end)) = self.busy.front() {
             if end > now_ns {
                 break;
             }
-            self.busy.pop_first();
+            self.busy.pop_front();
         }
     }
 
     /// Intervals still held (booked and not forgotten).
     #[cfg(test)]
     pub(crate) fn intervals(&self) -> Vec<(u64, u64)> {
-        self.busy.iter().map(|(&s, &e)| (s, e)).collect()
+        self.busy.iter().copied().collect()
     }
 
-    fn first_fit(&self, earliest: u64, len: u64) -> u64 {
+    /// The earliest fit and the index of the first interval starting after
+    /// it (where it goes).
+    fn first_fit(&self, earliest: u64, len: u64) -> (u64, usize) {
         let mut start = earliest;
-        // An interval starting before `earliest` may still cover it.
-        if let Some((_, &end)) = self.busy.range(..=start).next_back() {
+        // The first interval starting after `earliest`; the one before it
+        // may still cover it.
+        let mut i = self.busy.partition_point(|&(s, _)| s <= start);
+        if let Some(&(_, end)) = i.checked_sub(1).and_then(|j| self.busy.get(j)) {
             start = start.max(end);
         }
-        for (&s, &e) in self.busy.range(start..) {
+        while let Some(&(s, e)) = self.busy.get(i) {
             // A zero-length booking needs one free instant.
             if s >= start.saturating_add(len.max(1)) {
                 break;
             }
             start = start.max(e);
+            i += 1;
         }
-        start
+        (start, i)
     }
 
-    fn insert(&mut self, mut start: u64, mut end: u64) {
+    /// Inserts `[start, end)` before index `at` (every interval before it
+    /// ends by `start`, every one from it starts at `end` or later),
+    /// merging with a neighbour it touches.
+    fn insert(&mut self, at: usize, mut start: u64, mut end: u64) {
+        let mut at = at;
         // Merge with a neighbour that ends exactly at `start` …
-        if let Some((&s, &e)) = self.busy.range(..=start).next_back() {
+        if let Some(&(s, e)) = at.checked_sub(1).and_then(|j| self.busy.get(j)) {
             debug_assert!(e <= start, "booked over [{s}, {e})");
             if e == start {
-                self.busy.remove(&s);
+                self.busy.remove(at - 1);
+                at -= 1;
                 start = s;
             }
         }
         // … and with one that starts exactly at `end`.
-        if let Some(e) = self.busy.remove(&end) {
-            end = e;
+        if let Some(&(s, e)) = self.busy.get(at) {
+            debug_assert!(s >= end, "booked over [{s}, {e})");
+            if s == end {
+                self.busy.remove(at);
+                end = e;
+            }
         }
-        debug_assert!(
-            self.busy.range(start..end).next().is_none(),
-            "booked over an interval inside [{start}, {end})"
-        );
-        self.busy.insert(start, end);
+        self.busy.insert(at, (start, end));
     }
 }
 

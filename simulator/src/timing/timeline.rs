@@ -159,6 +159,9 @@ pub struct Timeline {
     planes: Vec<PlaneClock>,
     now_ns: u64,
     stats: TimingStats,
+    /// The planes an operation names, reused so booking allocates nothing
+    /// (empty between operations).
+    own: Vec<usize>,
 }
 
 impl Timeline {
@@ -180,6 +183,7 @@ impl Timeline {
                 planes_per_die: geo.planes_per_die,
                 ..TimingStats::default()
             },
+            own: Vec::new(),
         })
     }
 
@@ -234,15 +238,21 @@ impl Timeline {
         let at = self.advance(at_ns, t.channel);
         let own = self.own_planes(pages.iter().map(|p| p.block));
         let die_wide = !self.cfg.independent_plane_reads;
-        let held: Vec<usize> = if die_wide {
-            self.die_planes(t.die).collect()
+        // The planes the sense holds: the whole die, or its own.
+        let held_range = if die_wide {
+            self.die_planes(t.die)
         } else {
-            own.clone()
+            0..0
+        };
+        let held = || {
+            held_range
+                .clone()
+                .chain(own.iter().copied().filter(|_| !die_wide))
         };
 
-        let mut ready = at.max(self.latest(&held, |c| c.array_free_ns));
+        let mut ready = at.max(self.latest(held(), |c| c.array_free_ns));
         if !self.cfg.cache_register {
-            ready = ready.max(self.latest(&own, |c| c.reg_free_ns));
+            ready = ready.max(self.latest(own.iter().copied(), |c| c.reg_free_ns));
         }
         // The command and address cycles travel with the data out (see the
         // module docs): the sense starts as soon as the planes are free.
@@ -251,7 +261,9 @@ impl Timeline {
         // With a cache register the sensed data moves there as soon as it
         // is free, releasing the array for the next sense.
         let in_register = if self.cfg.cache_register {
-            array.end_ns.max(self.latest(&own, |c| c.reg_free_ns))
+            array
+                .end_ns
+                .max(self.latest(own.iter().copied(), |c| c.reg_free_ns))
         } else {
             array.end_ns
         };
@@ -267,10 +279,11 @@ impl Timeline {
             start_ns: bus_in.start_ns,
             end_ns: release,
         };
-        self.hold(&held, held_span);
+        self.hold(held(), held_span);
         for &p in &own {
             self.planes[p].reg_free_ns = bus_out.end_ns;
         }
+        self.give_back(own);
 
         let s = &mut self.stats;
         s.reads += 1;
@@ -296,19 +309,21 @@ impl Timeline {
         let t = self.target(pages.iter().map(|p| (p.block, Some(p.page))))?;
         let at = self.advance(at_ns, t.channel);
         let own = self.own_planes(pages.iter().map(|p| p.block));
-        let die: Vec<usize> = self.die_planes(t.die).collect();
+        let die = self.die_planes(t.die);
 
-        let mut ready = at.max(self.latest(&own, |c| c.reg_free_ns));
+        let mut ready = at.max(self.latest(own.iter().copied(), |c| c.reg_free_ns));
         if !self.cfg.cache_register {
-            ready = ready.max(self.latest(&die, |c| c.array_free_ns));
+            ready = ready.max(self.latest(die.clone(), |c| c.array_free_ns));
         }
         let page_bytes = u64::from(self.geo.page_size) + u64::from(self.geo.oob_size);
         let bytes = page_bytes * u64::from(t.count);
         let len = self.cfg.command_overhead_ns + self.cfg.transfer_ns(bytes);
         let bus_in = Span::new(self.channels[t.channel].book(ready, len), len);
-        let start = bus_in.end_ns.max(self.latest(&die, |c| c.array_free_ns));
+        let start = bus_in
+            .end_ns
+            .max(self.latest(die.clone(), |c| c.array_free_ns));
         let array = Span::new(start, self.cfg.t_prog_ns);
-        self.hold(&die, array);
+        self.hold(die, array);
         for &p in &own {
             // The data register takes the page when the array starts; the
             // cache register is then free for the next page's data.
@@ -318,6 +333,7 @@ impl Timeline {
                 array.end_ns
             };
         }
+        self.give_back(own);
 
         let s = &mut self.stats;
         s.programs += 1;
@@ -342,9 +358,9 @@ impl Timeline {
     pub fn erase(&mut self, at_ns: u64, blocks: &[BlockIdx]) -> Result<Completion, TimingError> {
         let t = self.target(blocks.iter().map(|&b| (b, None)))?;
         let at = self.advance(at_ns, t.channel);
-        let die: Vec<usize> = self.die_planes(t.die).collect();
+        let die = self.die_planes(t.die);
 
-        let ready = at.max(self.latest(&die, |c| c.array_free_ns));
+        let ready = at.max(self.latest(die.clone(), |c| c.array_free_ns));
         let ovh = self.cfg.command_overhead_ns;
         let bus_in = Span::new(self.channels[t.channel].book(ready, ovh), ovh);
         let array = Span::new(bus_in.end_ns, self.cfg.t_erase_ns);
@@ -352,7 +368,7 @@ impl Timeline {
             start_ns: bus_in.start_ns,
             end_ns: array.end_ns,
         };
-        self.hold(&die, held);
+        self.hold(die, held);
 
         let s = &mut self.stats;
         s.erases += 1;
@@ -418,32 +434,44 @@ impl Timeline {
         self.now_ns
     }
 
-    fn own_planes(&self, blocks: impl Iterator<Item = BlockIdx>) -> Vec<usize> {
+    /// The planes `blocks` are on, in the reused buffer: hand it back with
+    /// [`Timeline::give_back`].
+    fn own_planes(&mut self, blocks: impl Iterator<Item = BlockIdx>) -> Vec<usize> {
         let per_die = usize::from(self.geo.planes_per_die);
-        blocks
-            .map(|b| {
-                let (_, die, p) = self.location(b);
-                die as usize * per_die + usize::from(p)
-            })
-            .collect()
+        let mut own = std::mem::take(&mut self.own);
+        own.clear();
+        own.extend(blocks.map(|b| {
+            let (_, die, p) = self.location(b);
+            die as usize * per_die + usize::from(p)
+        }));
+        own
     }
 
-    fn die_planes(&self, die: usize) -> impl Iterator<Item = usize> {
+    fn give_back(&mut self, mut own: Vec<usize>) {
+        own.clear();
+        self.own = own;
+    }
+
+    fn die_planes(&self, die: usize) -> core::ops::Range<usize> {
         let per_die = usize::from(self.geo.planes_per_die);
         die * per_die..(die + 1) * per_die
     }
 
-    fn latest(&self, planes: &[usize], clock: impl Fn(&PlaneClock) -> u64) -> u64 {
+    fn latest(
+        &self,
+        planes: impl IntoIterator<Item = usize>,
+        clock: impl Fn(&PlaneClock) -> u64,
+    ) -> u64 {
         planes
-            .iter()
-            .map(|&p| clock(&self.planes[p]))
+            .into_iter()
+            .map(|p| clock(&self.planes[p]))
             .max()
             .unwrap_or(0)
     }
 
     /// Holds the planes' arrays for `span` and counts it as busy time.
-    fn hold(&mut self, planes: &[usize], span: Span) {
-        for &p in planes {
+    fn hold(&mut self, planes: impl IntoIterator<Item = usize>, span: Span) {
+        for p in planes {
             debug_assert!(self.planes[p].array_free_ns <= span.start_ns);
             self.planes[p].array_free_ns = span.end_ns;
             self.stats.plane_busy_ns[p] += span.len_ns();

@@ -76,6 +76,11 @@ pub struct RunArgs {
     #[arg(long)]
     pub verify: bool,
 
+    /// Store spare areas but no data: a faster NAND in RAM for large runs,
+    /// with the FTL's data checksums off. Same WA and timing as with data.
+    #[arg(long, conflicts_with_all = ["verify", "image"])]
+    pub metadata_only: bool,
+
     /// Print the report as one JSON object on stdout instead of a summary.
     #[arg(long)]
     pub json: bool,

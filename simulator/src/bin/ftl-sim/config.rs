@@ -274,6 +274,7 @@ pub fn resolve(args: &RunArgs) -> Result<Resolved, ConfigError> {
             .map_budget_bytes
             .or(bf.map_budget_bytes)
             .map_or(d.map_budget_bytes, |s| s.0),
+        ..d
     };
     // The shape first, whatever over-provisioning turns out to be.
     ftl.check_geometry(&geometry)
@@ -322,6 +323,7 @@ pub fn resolve(args: &RunArgs) -> Result<Resolved, ConfigError> {
             seed: args.seed,
             image: args.image.clone(),
             verify: args.verify,
+            metadata_only: args.metadata_only,
         },
         op,
         config_file: args.config.clone(),

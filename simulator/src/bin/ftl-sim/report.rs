@@ -181,6 +181,8 @@ pub struct FtlReport {
     pub over_provisioning_percent: u8,
     pub map_budget_bytes: u64,
     pub cache_bytes: u64,
+    /// `--metadata-only`: no data stored, no data checksums.
+    pub metadata_only: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -387,11 +389,12 @@ impl Report {
             .map_or(String::new(), |p| format!(", asked {p} %"));
         let _ = writeln!(
             s,
-            "          OP {:.2} % effective{asked} (over_provisioning_percent {}); {} GC; cache {} MiB",
+            "          OP {:.2} % effective{asked} (over_provisioning_percent {}); {} GC; cache {} MiB{}",
             self.op.effective_pct,
             self.op.over_provisioning_percent,
             self.ftl.gc_policy,
-            self.ftl.cache_bytes >> 20
+            self.ftl.cache_bytes >> 20,
+            if self.ftl.metadata_only { "; metadata only" } else { "" }
         );
         let t = &self.timing;
         let _ = writeln!(
@@ -516,6 +519,7 @@ fn ftl_report(cfg: &Resolved) -> FtlReport {
         over_provisioning_percent: f.over_provisioning_percent,
         map_budget_bytes: f.map_budget_bytes,
         cache_bytes: cfg.ssd.cache_bytes,
+        metadata_only: cfg.ssd.metadata_only,
     }
 }
 
