@@ -164,7 +164,10 @@ fn greedy_never_exceeds_the_fifo_bound() {
         let greedy = greedy_wa(op, 2);
         let fifo = fifo_wa(1.0 + op);
         println!("OP {op}: greedy {greedy:.3}, FIFO bound {fifo:.3}");
-        assert!(greedy <= fifo, "OP {op}: greedy {greedy:.3} > FIFO {fifo:.3}");
+        assert!(
+            greedy <= fifo,
+            "OP {op}: greedy {greedy:.3} > FIFO {fifo:.3}"
+        );
     }
 }
 
