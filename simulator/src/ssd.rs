@@ -265,13 +265,7 @@ impl Ssd {
     ) -> Result<(), SsdError> {
         self.sim_mut().disable_timing();
         let n = self.ftl.logical_sectors();
-        let max = u64::from(self.ftl.config().max_io_sectors);
-        let mut lba = 0;
-        while lba < n {
-            let k = (n - lba).min(max);
-            self.write_sectors(lba, k as u32)?;
-            lba += k;
-        }
+        self.write_range(0, n)?;
         let mut x = seed ^ 0x9E37_79B9_7F4A_7C15;
         let writes = (random_passes * n as f64) as u64;
         for _ in 0..writes {
@@ -364,13 +358,7 @@ impl Ssd {
         // Its pages are programmed once it is in, not before.
         self.sim_mut().set_time(ready);
         let open_before = self.ftl.unflushed_writes().count() as u64;
-        let max = u64::from(self.ftl.config().max_io_sectors);
-        let mut lba = span.first;
-        while lba <= last {
-            let k = (last + 1 - lba).min(max);
-            self.write_sectors(lba, k as u32)?;
-            lba += k;
-        }
+        self.write_range(span.first, span.count)?;
         // Sectors that left the open host page: programmed by this write.
         let programmed =
             (open_before + span.count).saturating_sub(self.ftl.unflushed_writes().count() as u64);
@@ -398,6 +386,14 @@ impl Ssd {
         ready
     }
 
+    /// Writes `n` sectors from `lba`, one FTL write per `max_io_sectors`.
+    fn write_range(&mut self, lba: u64, n: u64) -> Result<(), SsdError> {
+        for (at, k) in pieces(lba, n, self.ftl.config().max_io_sectors) {
+            self.write_sectors(at, k)?;
+        }
+        Ok(())
+    }
+
     /// Writes `n` sectors from `lba` through the slot path.
     fn write_sectors(&mut self, lba: u64, n: u32) -> Result<(), SsdError> {
         let h = Handle(0);
@@ -416,12 +412,8 @@ impl Ssd {
     }
 
     fn trim(&mut self, lba: u64, n: u64) -> Result<(), SsdError> {
-        let max = u64::from(u32::MAX);
-        let mut at = lba;
-        while at < lba + n {
-            let k = (lba + n - at).min(max);
-            self.ftl.trim(Lba(at), k as u32)?;
-            at += k;
+        for (at, k) in pieces(lba, n, u32::MAX) {
+            self.ftl.trim(Lba(at), k)?;
         }
         if let Some(v) = self.versions.as_mut() {
             v[lba as usize..(lba + n) as usize].fill(0);
@@ -431,15 +423,11 @@ impl Ssd {
 
     /// Reads `n` sectors from `lba`, checking them with `verify`.
     fn read_span(&mut self, lba: u64, n: u64) -> Result<(), SsdError> {
-        let max = u64::from(self.ftl.config().max_io_sectors);
-        let mut at = lba;
-        while at < lba + n {
-            let k = (lba + n - at).min(max);
-            let g = self.ftl.begin_read(Handle(0), Lba(at), k as u32)?;
+        for (at, k) in pieces(lba, n, self.ftl.config().max_io_sectors) {
+            let g = self.ftl.begin_read(Handle(0), Lba(at), k)?;
             let checked = self.check(&g);
             self.ftl.end_read(g);
             checked?;
-            at += k;
         }
         Ok(())
     }
@@ -461,6 +449,14 @@ impl Ssd {
         }
         Ok(())
     }
+}
+
+/// `n` sectors from `lba` cut into runs of at most `max`: (first, length).
+fn pieces(lba: u64, n: u64, max: u32) -> impl Iterator<Item = (u64, u32)> {
+    let max = u64::from(max.max(1));
+    (lba..lba + n)
+        .step_by(max as usize)
+        .map(move |at| (at, (lba + n - at).min(max) as u32))
 }
 
 /// Writes `lba` and `version` at the head of a sector.
