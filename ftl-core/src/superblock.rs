@@ -203,14 +203,39 @@ impl<N: Nand> Superblocks<N> {
 fn pieces<'a>(bufs: &[&'a [u8]], lo: usize, hi: usize, out: &mut [&'a [u8]; MAX_PIECES]) -> usize {
     let (mut at, mut n) = (0, 0);
     for &b in bufs {
-        let (s, e) = (at.max(lo), (at + b.len()).min(hi));
-        if s < e && n < MAX_PIECES {
-            out[n] = &b[s - at..e - at];
+        if let Some(r) = overlap(at, b.len(), lo, hi).filter(|_| n < MAX_PIECES) {
+            out[n] = &b[r];
             n += 1;
         }
         at += b.len();
     }
     n
+}
+
+/// [`pieces`] of a writable scatter list (a read's destination).
+fn pieces_mut<'a>(
+    bufs: &'a mut [&mut [u8]],
+    lo: usize,
+    hi: usize,
+    out: &mut [&'a mut [u8]; MAX_PIECES],
+) -> usize {
+    let (mut at, mut n) = (0, 0);
+    for b in bufs.iter_mut() {
+        let len = b.len();
+        if let Some(r) = overlap(at, len, lo, hi).filter(|_| n < MAX_PIECES) {
+            out[n] = &mut b[r];
+            n += 1;
+        }
+        at += len;
+    }
+    n
+}
+
+/// The part of a buffer at byte `at` of `len` bytes inside `lo..hi`, as a
+/// range of the buffer.
+fn overlap(at: usize, len: usize, lo: usize, hi: usize) -> Option<core::ops::Range<usize>> {
+    let (s, e) = (at.max(lo), (at + len).min(hi));
+    (s < e).then(|| s - at..e - at)
 }
 
 impl<N: Nand> Nand for Superblocks<N> {
@@ -241,16 +266,7 @@ impl<N: Nand> Nand for Superblocks<N> {
         for q in 0..self.planes() {
             let (lo, hi) = (q as usize * plane_bytes, (q as usize + 1) * plane_bytes);
             let mut out: [&mut [u8]; MAX_PIECES] = core::array::from_fn(|_| Default::default());
-            let (mut at, mut n) = (0, 0);
-            for b in data.iter_mut() {
-                let len = b.len();
-                let (s, e) = (at.max(lo), (at + len).min(hi));
-                if s < e && n < MAX_PIECES {
-                    out[n] = &mut b[s - at..e - at];
-                    n += 1;
-                }
-                at += len;
-            }
+            let n = pieces_mut(data, lo, hi, &mut out);
             let spare: &mut [u8] = if q == 0 { &mut *oob } else { &mut [] };
             let st = self
                 .inner
