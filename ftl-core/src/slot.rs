@@ -100,7 +100,10 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> SlotMemory for SlotPool<B> {
         for (i, o) in order[..n].iter_mut().enumerate() {
             *o = i as u8;
         }
-        order[..n].sort_unstable_by_key(|&i| ids[usize::from(i)].0);
+        // Mostly in order already (a page's slots are taken in turn).
+        if !ids.windows(2).all(|w| w[0].0 < w[1].0) {
+            order[..n].sort_unstable_by_key(|&i| ids[usize::from(i)].0);
+        }
         let size = self.slot_size;
         let mut rest: &'a mut [u8] = self.buf.as_mut();
         let mut base = 0usize;

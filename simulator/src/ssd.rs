@@ -357,11 +357,11 @@ impl Ssd {
         }
         // Its pages are programmed once it is in, not before.
         self.sim_mut().set_time(ready);
-        let open_before = self.ftl.unflushed_writes().count() as u64;
+        let open_before = self.ftl.unflushed_write_count() as u64;
         self.write_range(span.first, span.count)?;
         // Sectors that left the open host page: programmed by this write.
         let programmed =
-            (open_before + span.count).saturating_sub(self.ftl.unflushed_writes().count() as u64);
+            (open_before + span.count).saturating_sub(self.ftl.unflushed_write_count() as u64);
         if programmed > 0 {
             let done = self.sim_mut().done_ns();
             self.in_flight.push_back((done, programmed));

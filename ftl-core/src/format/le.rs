@@ -7,31 +7,37 @@
 //! hostile input. Writers panic on a short buffer: the encoder sized it.
 
 /// The `u16` at `at`, if the bytes are there.
+#[inline]
 pub fn u16_at(b: &[u8], at: usize) -> Option<u16> {
     Some(u16::from_le_bytes(array(b, at)?))
 }
 
 /// The `u32` at `at`, if the bytes are there.
+#[inline]
 pub fn u32_at(b: &[u8], at: usize) -> Option<u32> {
     Some(u32::from_le_bytes(array(b, at)?))
 }
 
 /// The `u64` at `at`, if the bytes are there.
+#[inline]
 pub fn u64_at(b: &[u8], at: usize) -> Option<u64> {
     Some(u64::from_le_bytes(array(b, at)?))
 }
 
 /// Writes `v` at `at`.
+#[inline]
 pub fn put_u16(b: &mut [u8], at: usize, v: u16) {
     b[at..at + 2].copy_from_slice(&v.to_le_bytes());
 }
 
 /// Writes `v` at `at`.
+#[inline]
 pub fn put_u32(b: &mut [u8], at: usize, v: u32) {
     b[at..at + 4].copy_from_slice(&v.to_le_bytes());
 }
 
 /// Writes `v` at `at`.
+#[inline]
 pub fn put_u64(b: &mut [u8], at: usize, v: u64) {
     b[at..at + 8].copy_from_slice(&v.to_le_bytes());
 }

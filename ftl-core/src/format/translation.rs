@@ -23,15 +23,16 @@ pub fn capacity(page_size: usize) -> usize {
 /// header, entries, zero padding.
 pub fn encode(page: &mut [u8], tp: u32, n: usize, entry: impl Fn(usize) -> u32) {
     assert!(n <= capacity(page.len()), "translation page overfilled");
-    page.fill(0);
     MetaHeader::Translation {
         tp,
         entries: n as u32,
     }
     .encode(page);
-    for i in 0..n {
-        le::put_u32(page, HEADER_LEN + 4 * i, entry(i));
+    let (body, padding) = page[HEADER_LEN..].split_at_mut(4 * n);
+    for (i, out) in body.chunks_exact_mut(4).enumerate() {
+        out.copy_from_slice(&entry(i).to_le_bytes());
     }
+    padding.fill(0);
 }
 
 /// Sets entry `i` of the translation page encoded in `page`.

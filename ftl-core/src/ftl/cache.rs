@@ -582,6 +582,14 @@ impl<M: SlotMemory> Cache<M> {
         })
     }
 
+    /// How many [`Cache::unflushed`] lists, in O(1): a superseded copy
+    /// leaves its group, so every slot of the host group is current.
+    pub fn unflushed_count(&self) -> usize {
+        let n = self.fill[0].map_or(0, |e| self.entries.len(e));
+        debug_assert_eq!(n, self.unflushed().count());
+        n
+    }
+
     // ---- integrity ----------------------------------------------------------
 
     /// Checks the links between the slot table, the write map, the entries

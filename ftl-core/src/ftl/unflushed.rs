@@ -30,6 +30,12 @@ impl<N: Nand, M: SlotMemory> Ftl<N, M> {
         self.cache.unflushed()
     }
 
+    /// How many writes [`Ftl::unflushed_writes`] lists, without walking
+    /// them.
+    pub fn unflushed_write_count(&self) -> usize {
+        self.cache.unflushed_count()
+    }
+
     /// Acknowledged trims not yet in a trim record: `(first lba, sectors)`,
     /// at most [`Ftl::unflushed_capacity`]`.1` of them.
     pub fn unflushed_trims(&self) -> impl Iterator<Item = (Lba, u32)> + '_ {
