@@ -291,6 +291,8 @@ fn bad_flags_and_configurations_exit_2() {
             "1",
         ],
         &["run", "--read-pct", "100", "--writes", "1x"],
+        &["run", "--gc-threshold", "7"],
+        &["run", "--translation-write-permille", "0"],
     ] {
         let (code, err) = fails(args);
         assert_eq!(code, 2, "{args:?}: {err}");
@@ -329,6 +331,34 @@ fn a_config_file_sets_the_device_and_flags_override_it() {
     assert_eq!(r["timing"]["t_read_us"], 75.0);
     assert_eq!(r["ftl"]["gc_policy"], "cost-benefit");
     assert_eq!(r["ftl"]["cache_bytes"], 2 << 20);
+
+    // The FTL's knobs as flags, over the file's `[ftl]`.
+    std::fs::write(
+        &path,
+        "[ftl]\ngc_threshold_blocks = 3\nwear_leveling_bound = 9\ntranslation_entries = 100\n",
+    )
+    .unwrap();
+    let r = run_json(&[
+        "--config",
+        path.to_str().unwrap(),
+        "--requests",
+        "500",
+        "--gc-threshold",
+        "2",
+        "--checkpoint-interval",
+        "64",
+        "--translation-write-permille",
+        "50",
+        "--map-budget",
+        "256K",
+    ]);
+    let ftl = &r["ftl"];
+    assert_eq!(ftl["gc_threshold_blocks"], 2);
+    assert_eq!(ftl["wear_leveling_bound"], 9);
+    assert_eq!(ftl["translation_entries"], 100);
+    assert_eq!(ftl["checkpoint_interval_pages"], 64);
+    assert_eq!(ftl["translation_write_permille"], 50);
+    assert_eq!(ftl["map_budget_bytes"], 256 << 10);
 }
 
 #[test]
@@ -405,4 +435,42 @@ fn metadata_only_reports_the_same_run_and_refuses_verify() {
         assert_eq!(code, 2, "{all:?}: {err}");
         assert!(err.contains("--metadata-only"), "{err}");
     }
+}
+
+/// `--image` puts the NAND in a sparse file: the same run as in RAM (every
+/// sector verified), the file left behind, smaller on disk than its size.
+#[test]
+fn an_image_file_runs_the_same_as_ram() {
+    let dir = tempfile::tempdir().unwrap();
+    let image = dir.path().join("nand.img");
+    let args = [
+        "--workload",
+        "uniform",
+        "--read-pct",
+        "30",
+        "--precondition",
+        "0.5x",
+        "--writes",
+        "0.5x",
+        "--verify",
+    ];
+    let strip = |mut v: Value| {
+        for k in WALL {
+            v.as_object_mut().unwrap().remove(*k);
+        }
+        v
+    };
+    let in_ram = run_json(&args);
+    let on_file = run_json(&[&args[..], &["--image", image.to_str().unwrap()]].concat());
+    assert!(f(&on_file, "gc_runs") > 0.0);
+    assert_eq!(strip(in_ram), strip(on_file));
+    let meta = std::fs::metadata(&image).expect("the image is left behind");
+    assert!(meta.len() > 0);
+    use std::os::unix::fs::MetadataExt;
+    assert!(
+        meta.blocks() * 512 < meta.len(),
+        "sparse: {} bytes allocated of {}",
+        meta.blocks() * 512,
+        meta.len()
+    );
 }

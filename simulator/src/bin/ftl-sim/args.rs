@@ -55,6 +55,9 @@ pub struct RunArgs {
     pub cache: Option<u64>,
 
     #[command(flatten)]
+    pub ftl: FtlArgs,
+
+    #[command(flatten)]
     pub workload: WorkloadArgs,
 
     /// Bring the device to steady state first, outside simulated time: a
@@ -89,6 +92,35 @@ pub struct RunArgs {
     /// histogram) into DIR, as SVG and PNG.
     #[arg(long, value_name = "DIR")]
     pub plots: Option<PathBuf>,
+}
+
+/// The FTL's tuning knobs (`ftl_core::FtlConfig`): each overrides the
+/// configuration's `[ftl]` section. The FTL has two data streams (host
+/// writes, and data moved by GC and wear leveling) and the meta stream;
+/// their number is not a knob.
+#[derive(Clone, Debug, Default, Args)]
+pub struct FtlArgs {
+    /// GC runs before a host block is opened while fewer blocks than this
+    /// are free (2 or 3; 3 keeps a block for a program failure during GC).
+    #[arg(long, value_name = "BLOCKS")]
+    pub gc_threshold: Option<u32>,
+    /// Largest spread of erase counts before static wear leveling moves
+    /// cold data.
+    #[arg(long, value_name = "ERASES")]
+    pub wear_leveling_bound: Option<u32>,
+    /// Host pages between checkpoints (0: sized to the array).
+    #[arg(long, value_name = "PAGES")]
+    pub checkpoint_interval: Option<u32>,
+    /// Translation pages written back per thousand host pages (1..=1000).
+    #[arg(long, value_name = "PERMILLE")]
+    pub translation_write_permille: Option<u16>,
+    /// Map entries per translation page (0: as many as a page holds).
+    #[arg(long, value_name = "N")]
+    pub translation_entries: Option<u32>,
+    /// Bytes of RAM for the map (e.g. 8M): demand-paged below the whole
+    /// map's size; 0 keeps the whole map.
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub map_budget: Option<u64>,
 }
 
 /// `--channels` … `--sector-size`: each overrides the configuration.

@@ -245,35 +245,46 @@ pub fn resolve(args: &RunArgs) -> Result<Resolved, ConfigError> {
             .prefill_slots
             .or(bf.prefill_slots)
             .unwrap_or(d.prefill_slots),
-        gc_threshold_blocks: f
-            .gc_threshold_blocks
+        gc_threshold_blocks: args
+            .ftl
+            .gc_threshold
+            .or(f.gc_threshold_blocks)
             .or(bf.gc_threshold_blocks)
             .unwrap_or(d.gc_threshold_blocks),
         gc_policy,
-        wear_leveling_bound: f
+        wear_leveling_bound: args
+            .ftl
             .wear_leveling_bound
+            .or(f.wear_leveling_bound)
             .or(bf.wear_leveling_bound)
             .unwrap_or(d.wear_leveling_bound),
-        checkpoint_interval_pages: f
-            .checkpoint_interval_pages
+        checkpoint_interval_pages: args
+            .ftl
+            .checkpoint_interval
+            .or(f.checkpoint_interval_pages)
             .or(bf.checkpoint_interval_pages)
             .unwrap_or(d.checkpoint_interval_pages),
-        translation_entries: f
+        translation_entries: args
+            .ftl
             .translation_entries
+            .or(f.translation_entries)
             .or(bf.translation_entries)
             .unwrap_or(d.translation_entries),
-        translation_write_permille: f
+        translation_write_permille: args
+            .ftl
             .translation_write_permille
+            .or(f.translation_write_permille)
             .or(bf.translation_write_permille)
             .unwrap_or(d.translation_write_permille),
         over_provisioning_percent: f
             .over_provisioning_percent
             .or(bf.over_provisioning_percent)
             .unwrap_or(d.over_provisioning_percent),
-        map_budget_bytes: f
-            .map_budget_bytes
-            .or(bf.map_budget_bytes)
-            .map_or(d.map_budget_bytes, |s| s.0),
+        map_budget_bytes: args.ftl.map_budget.unwrap_or_else(|| {
+            f.map_budget_bytes
+                .or(bf.map_budget_bytes)
+                .map_or(d.map_budget_bytes, |s| s.0)
+        }),
         ..d
     };
     // The shape first, whatever over-provisioning turns out to be.
