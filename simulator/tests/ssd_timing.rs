@@ -6,14 +6,16 @@
 //!   1×1, 4×2 and 8×4 (channels × dies) arrays: the write-back cache keeps
 //!   every die programming, superpages rotate over the dies, and the
 //!   planes of a superpage program as one multi-plane operation.
-//! - 4 KiB random reads at QD 64 against min(dies × planes / tR, channel
-//!   bound), where a read moves a whole page over its channel (the FTL
-//!   loads whole pages into slots): 1×1, die-bound, reaches the bound; the
-//!   channel-bound 4×2 and 8×4 reach 0.865 and 0.896 of it, short of the
-//!   issue's 10 %, and are held to a floor of 0.85. The loss is the
-//!   channel calendar's: a transfer is booked when its read is submitted,
-//!   into the first gap after its tR, so gaps shorter than a page's
-//!   transfer stay idle (`simulator::timing`'s own tests pin the same).
+//! - 4 KiB random reads at QD 64 reach within 10 % of min(dies × planes /
+//!   tR, channel bound), where a read moves a whole page over its channel
+//!   (the FTL loads whole pages into slots): 1×1, die-bound, reaches the
+//!   bound; the channel-bound 4×2 and 8×4 reach 0.967 and 0.922 of it.
+//!   They reached 0.865 and 0.896 while every data out was booked whole
+//!   when its read was submitted, into the first gap after its tR, which
+//!   left the gaps shorter than a page's transfer idle; a data out now
+//!   pauses once to fill such a gap (see `simulator::timing`). What 8×4
+//!   still misses is mostly queueing: 64 reads over 32 dies leave some
+//!   channels with too few to keep busy (at QD 256 it reaches 0.960).
 
 use ftl_core::{FtlConfig, Geometry};
 use simulator::replay::{replay, Pace};
@@ -144,8 +146,8 @@ fn read_bound(cfg: &SsdConfig) -> f64 {
 
 #[test]
 fn random_reads_at_qd64_reach_the_read_bound() {
-    // Measured: 1x1 1.000, 4x2 0.865, 8x4 0.896 (channel-bound shapes).
-    for (c, d, floor) in [(1, 1, 0.95), (4, 2, 0.85), (8, 4, 0.85)] {
+    // Measured: 1x1 1.000, 4x2 0.967, 8x4 0.922 (channel-bound shapes).
+    for (c, d, floor) in [(1, 1, 0.95), (4, 2, 0.9), (8, 4, 0.9)] {
         let cfg = SsdConfig {
             cache_bytes: 0, // the FTL's minimum: nearly every read misses
             ..shape(c, d, 1)

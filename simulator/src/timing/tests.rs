@@ -130,6 +130,50 @@ fn a_plane_senses_its_next_page_while_the_last_drains() {
 }
 
 #[test]
+fn a_data_out_pauses_to_fill_a_gap_too_short_for_it() {
+    // tR 6 000 > a page's 4 106 on the bus: one plane read back to back
+    // leaves its channel a 1 894-ns gap between its pages.
+    let slow_sense = TimingConfig {
+        t_read_ns: 6_000,
+        ..cfg()
+    };
+    let mut t = timeline(slow_sense);
+    let a1 = t.read(0, &[ppa(0, 0)], 4096).unwrap();
+    let a2 = t.read(0, &[ppa(0, 1)], 4096).unwrap();
+    assert_eq!(a1.bus_out, span(6_000, 10_106));
+    assert_eq!(a2.bus_out, span(12_000, 16_106));
+    // Die 1's page, sensed by 6 000, would fit whole only at 16 106 (to
+    // 20 212). Its command and the first 1 884 bytes fill the gap; the
+    // rest resumes after a2 behind one more command.
+    let b = t.read(0, &[ppa(16, 0)], 4096).unwrap();
+    assert_eq!(b.bus_in, span(10_106, 12_000), "the first piece");
+    assert_eq!(b.bus_out, span(16_106, 16_106 + 10 + 4096 - 1_884));
+    assert_eq!(b.done_ns, 18_328);
+    assert_eq!(b.held, span(0, 6_000), "the cache register holds the page");
+    assert_eq!(t.stats().channel_busy_ns[0], 3 * 4106 + 10);
+    // The plane's next sense waits for its cache register, which holds
+    // b's page until its last byte is out.
+    let b2 = t.read(0, &[ppa(16, 1)], 4096).unwrap();
+    assert_eq!(b2.held, span(6_000, 18_328));
+
+    // Without a cache register the plane is held until the last byte.
+    // (Plane 0 now senses a2 only once a1 is out, at 10 106, and die 0's
+    // plane 1 fills the longer gap that leaves, but for 1 894 ns.)
+    let mut t = timeline(TimingConfig {
+        cache_register: false,
+        ..slow_sense
+    });
+    t.read(0, &[ppa(0, 0)], 4096).unwrap();
+    t.read(0, &[ppa(0, 1)], 4096).unwrap();
+    let c = t.read(0, &[ppa(8, 0)], 4096).unwrap();
+    assert_eq!(c.bus_out, span(10_106, 14_212));
+    let b = t.read(0, &[ppa(16, 0)], 4096).unwrap();
+    assert_eq!(b.bus_in, span(14_212, 16_106));
+    assert_eq!(b.bus_out, span(20_212, 22_434));
+    assert_eq!(b.held, span(0, 22_434));
+}
+
+#[test]
 fn multi_plane_read_senses_once_and_moves_every_page() {
     let mut t = timeline(cfg());
     let r = t.read(0, &[ppa(0, 2), ppa(8, 2)], 4096).unwrap();
