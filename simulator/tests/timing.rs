@@ -235,12 +235,12 @@ fn random_reads_reach_the_bound_with_deep_queues() {
 }
 
 #[test]
-fn channel_bound_random_reads_lose_to_booking_order() {
-    // Channel-bound shapes level off near 82-90 % of the channel bound
-    // however deep the queue: a read's data out is booked when it is
-    // submitted, first-fit, so a gap shorter than one transfer before an
-    // earlier booking stays idle (see the module docs of `timing`). The
-    // floor pins that known loss so a change that worsens it shows.
+fn channel_bound_random_reads_reach_the_channel_bound() {
+    // Channel-bound shapes reach 93-95 % of the channel bound: a read's
+    // data out is booked when it is submitted, first-fit, and may pause
+    // once so that a gap shorter than the whole transfer is not left idle
+    // (see the module docs of `timing`; 82-90 % before the pause). The
+    // floor holds them to the 10 %.
     let cfg = TimingConfig::default();
     for (c, d, planes) in [(4, 2, 4), (8, 4, 2), (8, 4, 4)] {
         let geo = geometry(c, d, planes);
@@ -252,7 +252,7 @@ fn channel_bound_random_reads_lose_to_booking_order() {
             "read qd{depth} {c}x{d}x{planes}: {:.1} % of the channel bound",
             ratio * 100.0
         );
-        assert!((0.8..=1.0).contains(&ratio), "{c}x{d}x{planes}: {ratio}");
+        assert!((0.9..=1.0).contains(&ratio), "{c}x{d}x{planes}: {ratio}");
     }
 }
 
