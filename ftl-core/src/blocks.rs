@@ -243,12 +243,21 @@ impl BlockTable {
     }
 
     /// The least-worn `Free` or `Stale` block not held by a pending trim
-    /// (dynamic wear leveling); among equals, an erased one saves an erase.
-    pub fn pick_free(&self) -> Option<BlockIdx> {
+    /// (dynamic wear leveling), on lane `lane` of `lanes` (`b mod lanes`)
+    /// if one is (or any when `lane` is `None`), else on any; among equals,
+    /// an erased one saves an erase.
+    pub fn pick_free(&self, lane: Option<u32>, lanes: u32) -> Option<BlockIdx> {
         self.iter()
             .filter(|&b| matches!(self.state(b), BlockState::Free | BlockState::Stale))
             .filter(|&b| !self.is_held(b))
-            .min_by_key(|&b| (self.erase_count(b), self.state(b) != BlockState::Free, b.0))
+            .min_by_key(|&b| {
+                (
+                    lane.is_some_and(|l| b.0 % lanes != l),
+                    self.erase_count(b),
+                    self.state(b) != BlockState::Free,
+                    b.0,
+                )
+            })
     }
 
     /// Erase-count spread over good blocks.
@@ -295,10 +304,21 @@ mod tests {
         assert_eq!(t.available(), 3);
         t.erased(BlockIdx(1)); // now 3, Free
         t.set_erase_count(BlockIdx(2), 3); // Stale, 3
-        assert_eq!(t.pick_free(), Some(BlockIdx(1)));
+        assert_eq!(t.pick_free(None, 1), Some(BlockIdx(1)));
+        // A lane's own block first (blocks 0 and 2 are lane 0 of 2), else
+        // any.
+        assert_eq!(t.pick_free(Some(0), 2), Some(BlockIdx(2)));
+        assert_eq!(t.pick_free(Some(1), 2), Some(BlockIdx(1)));
         t.set_state(BlockIdx(1), BlockState::Open);
-        assert_eq!(t.pick_free(), Some(BlockIdx(2)));
-        assert_eq!(t.available(), 2);
+        assert_eq!(t.pick_free(None, 1), Some(BlockIdx(2)));
+        t.restore_state(BlockIdx(0), BlockState::Full);
+        assert_eq!(t.pick_free(Some(0), 2), Some(BlockIdx(2)));
+        assert_eq!(
+            t.pick_free(Some(1), 2),
+            Some(BlockIdx(2)),
+            "none on lane 1: any"
+        );
+        assert_eq!(t.available(), 1);
         let w = t.wear();
         assert_eq!((w.min, w.max), (3, 5));
         assert_eq!(t.good(), 3);

@@ -15,6 +15,8 @@ use crate::geometry::Geometry;
 pub const RESERVED_BLOCKS: u32 = 5;
 /// The smallest array the FTL runs on.
 pub const MIN_BLOCKS: u32 = 8;
+/// Most open blocks per data stream ([`FtlConfig::lanes`]).
+pub const MAX_LANES: u32 = 64;
 /// The smallest page: a meta page header and a little payload.
 const MIN_PAGE_SIZE: u32 = HEADER_LEN as u32 + 64;
 
@@ -75,6 +77,23 @@ pub struct FtlConfig {
     /// does not record it, so media written with it off must be mounted
     /// with it off (with it on, every data page reads as torn).
     pub data_checksums: bool,
+    /// Open blocks per data stream (default 1). Each data stream (host,
+    /// relocation) keeps one open block per lane and hands out its pages
+    /// round robin over the lanes, so consecutive pages go to different
+    /// lanes. Block `b` belongs to lane `b mod lanes`: a driver whose
+    /// blocks with equal index mod `lanes` share a die (or a group of dies,
+    /// as `Superblocks::with_width` numbers them) gets consecutive pages on
+    /// different dies while each erase unit stays one die's. A lane short
+    /// of a block while few are free waits and the others go on. Applies
+    /// at every mount; the media does not record it.
+    pub lanes: u32,
+    /// Sectors the host sees, exactly (rounded down to whole pages); 0 =
+    /// all blocks but the reserve, less `over_provisioning_percent`. For
+    /// an over-provisioning finer than the percent's steps (a simulator
+    /// holding (physical − logical) / logical to a given ratio). It must
+    /// leave the GC at least the 1 % the percent allows. Applies at
+    /// format, as the percent does.
+    pub capacity_sectors: u64,
 }
 
 impl Default for FtlConfig {
@@ -92,6 +111,8 @@ impl Default for FtlConfig {
             over_provisioning_percent: 12,
             map_budget_bytes: 0,
             data_checksums: true,
+            lanes: 1,
+            capacity_sectors: 0,
         }
     }
 }
@@ -114,6 +135,9 @@ pub enum ConfigError {
     },
     /// The GC threshold leaves no room (must be 2..=3).
     GcThreshold,
+    /// `lanes` is 0, over [`MAX_LANES`], or leaves a lane fewer than
+    /// [`MIN_BLOCKS`] blocks.
+    Lanes,
     /// Pages of more than [`MAX_SECTORS_PER_PAGE`] sectors, or smaller than
     /// a meta page header needs.
     PageSize,
@@ -157,6 +181,10 @@ impl core::fmt::Display for ConfigError {
                 )
             }
             ConfigError::GcThreshold => write!(f, "GC threshold must be 2 or 3 blocks"),
+            ConfigError::Lanes => write!(
+                f,
+                "lanes must be 1..={MAX_LANES} and leave each at least {MIN_BLOCKS} blocks"
+            ),
             ConfigError::PageSize => write!(
                 f,
                 "page size must hold at most {MAX_SECTORS_PER_PAGE} sectors and at least {MIN_PAGE_SIZE} bytes"
@@ -261,12 +289,18 @@ impl FtlConfig {
         if geo.total_blocks() < MIN_BLOCKS {
             return Err(ConfigError::TooFewBlocks { needed: MIN_BLOCKS });
         }
+        if !(1..=MAX_LANES).contains(&self.lanes) || geo.total_blocks() / self.lanes < MIN_BLOCKS {
+            return Err(ConfigError::Lanes);
+        }
         if self.translation_entries as usize > translation::capacity(geo.page_size as usize)
             || !(1..=1000).contains(&self.translation_write_permille)
         {
             return Err(ConfigError::Translation);
         }
-        if !(1..=90).contains(&self.over_provisioning_percent) || self.logical_sectors(geo) == 0 {
+        if !(1..=90).contains(&self.over_provisioning_percent)
+            || self.logical_sectors(geo) == 0
+            || !self.capacity_fits(geo)
+        {
             return Err(ConfigError::OverProvisioning);
         }
         Ok(())
@@ -302,7 +336,8 @@ impl FtlConfig {
         let data_sectors = u64::from(geo.total_blocks().saturating_sub(RESERVED_BLOCKS))
             * u64::from(Self::data_pages_per_block(geo))
             * geo.sectors_per_page() as u64;
-        let bound = data_sectors * u64::from(100 - self.over_provisioning_percent.min(99)) / 100;
+        let bound = (data_sectors * u64::from(100 - self.over_provisioning_percent.min(99)) / 100)
+            .max(self.capacity_sectors);
         let shape = self.checkpoint_shape(geo, bound.max(1));
         let chunks = shape.chunks(geo.page_size as usize);
         let ppb = geo.pages_per_block;
@@ -333,9 +368,10 @@ impl FtlConfig {
         }
     }
 
-    /// Blocks kept out of the host's reach: open blocks, GC reserve, meta.
+    /// Blocks kept out of the host's reach: open blocks (two more per
+    /// extra lane), GC reserve, meta.
     pub fn reserved_blocks(&self, geo: &Geometry) -> u32 {
-        RESERVED_BLOCKS + self.meta_blocks(geo)
+        RESERVED_BLOCKS + 2 * self.lanes.saturating_sub(1) + self.meta_blocks(geo)
     }
 
     /// Sectors the host sees on `geo` formatted with this configuration:
@@ -346,10 +382,26 @@ impl FtlConfig {
         let usable = u64::from(geo.total_blocks().saturating_sub(self.reserved_blocks(geo)))
             * u64::from(Self::data_pages_per_block(geo))
             * geo.sectors_per_page() as u64;
-        let op = u64::from(self.over_provisioning_percent.min(100));
-        let after_op = usable * (100 - op) / 100;
         let spp = geo.sectors_per_page().max(1) as u64;
+        if self.capacity_sectors != 0 {
+            return self.capacity_sectors.min(Self::max_after_op(usable, 1)) / spp * spp;
+        }
+        let after_op = Self::max_after_op(usable, self.over_provisioning_percent);
         after_op / spp * spp
+    }
+
+    /// `usable` less `percent` %.
+    fn max_after_op(usable: u64, percent: u8) -> u64 {
+        let op = u64::from(percent.min(100));
+        usable * (100 - op) / 100
+    }
+
+    /// Whether `capacity_sectors`, if set, leaves the GC its 1 %.
+    fn capacity_fits(&self, geo: &Geometry) -> bool {
+        let usable = u64::from(geo.total_blocks().saturating_sub(self.reserved_blocks(geo)))
+            * u64::from(Self::data_pages_per_block(geo))
+            * geo.sectors_per_page() as u64;
+        self.capacity_sectors <= Self::max_after_op(usable, 1)
     }
 
     /// Bytes the host sees on `geo`.

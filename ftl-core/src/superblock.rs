@@ -46,6 +46,18 @@ pub enum SuperblockError {
     },
     /// A superblock would have 2³² pages or more.
     TooManyPages,
+    /// The width is 0 or does not divide the dies.
+    Width {
+        /// Dies asked for per superblock.
+        width: u32,
+        /// Dies in the array.
+        dies: u32,
+    },
+}
+
+/// Dies of `g`, all channels.
+fn dies_of(g: &Geometry) -> u32 {
+    u32::from(g.channels) * u32::from(g.dies_per_channel)
 }
 
 impl fmt::Display for SuperblockError {
@@ -56,6 +68,9 @@ impl fmt::Display for SuperblockError {
                 "a page on every plane holds {sectors} sectors; at most {MAX_SECTORS_PER_PAGE} fit the page record"
             ),
             SuperblockError::TooManyPages => f.write_str("a superblock would have 2^32 pages or more"),
+            SuperblockError::Width { width, dies } => {
+                write!(f, "superblocks of {width} dies do not divide {dies} dies")
+            }
         }
     }
 }
@@ -107,21 +122,49 @@ pub struct Superblocks<N: Nand> {
     inner: N,
     phys: Geometry,
     virt: Geometry,
+    /// Dies each superblock spans.
+    width: u32,
 }
 
 impl<N: Nand> Superblocks<N> {
-    /// Stripes `inner`'s dies and planes.
+    /// Stripes `inner`'s dies and planes: every superblock spans every die.
     pub fn new(inner: N) -> Result<Self, SuperblockError> {
+        let width = dies_of(&inner.geometry());
+        Self::with_width(inner, width)
+    }
+
+    /// Superblocks of `width` dies each (every plane of them): the dies
+    /// form `dies / width` groups, and superblock `b` lies in group
+    /// `b mod groups` — the FTL's *lane* of `b` when it runs that many
+    /// lanes (`FtlConfig::lanes`), so each lane's open block is on its own
+    /// dies. Width 1 makes every die's multi-plane block an erase unit of
+    /// its own.
+    pub fn with_width(inner: N, width: u32) -> Result<Self, SuperblockError> {
         let phys = inner.geometry();
-        let virt = Self::geometry_for(&phys)?;
-        Ok(Superblocks { inner, phys, virt })
+        let virt = Self::geometry_for_width(&phys, width)?;
+        Ok(Superblocks {
+            inner,
+            phys,
+            virt,
+            width,
+        })
     }
 
     /// The geometry the FTL sees over an array of geometry `phys`: one die
     /// of `blocks_per_plane` superblocks of `pages × dies` superpages of
     /// `page × planes` bytes.
     pub fn geometry_for(phys: &Geometry) -> Result<Geometry, SuperblockError> {
-        let dies = u32::from(phys.channels) * u32::from(phys.dies_per_channel);
+        Self::geometry_for_width(phys, dies_of(phys))
+    }
+
+    /// The geometry the FTL sees over `phys` in superblocks of `width`
+    /// dies: `blocks_per_plane × dies / width` superblocks of
+    /// `pages × width` superpages of `page × planes` bytes.
+    pub fn geometry_for_width(phys: &Geometry, width: u32) -> Result<Geometry, SuperblockError> {
+        let dies = dies_of(phys);
+        if width == 0 || dies % width != 0 {
+            return Err(SuperblockError::Width { width, dies });
+        }
         let planes = u32::from(phys.planes_per_die);
         let sectors = phys.sectors_per_page() * planes as usize;
         if sectors > MAX_SECTORS_PER_PAGE {
@@ -129,18 +172,27 @@ impl<N: Nand> Superblocks<N> {
         }
         let pages = phys
             .pages_per_block
-            .checked_mul(dies)
+            .checked_mul(width)
+            .ok_or(SuperblockError::TooManyPages)?;
+        let blocks = phys
+            .blocks_per_plane
+            .checked_mul(dies / width)
             .ok_or(SuperblockError::TooManyPages)?;
         Ok(Geometry {
             channels: 1,
             dies_per_channel: 1,
             planes_per_die: 1,
-            blocks_per_plane: phys.blocks_per_plane,
+            blocks_per_plane: blocks,
             pages_per_block: pages,
             page_size: phys.page_size * planes,
             sector_size: phys.sector_size,
             oob_size: phys.oob_size,
         })
+    }
+
+    /// Die groups: lanes an FTL over this array may run.
+    pub fn groups(&self) -> u32 {
+        self.dies() / self.width
     }
 
     /// The striped array.
@@ -159,28 +211,31 @@ impl<N: Nand> Superblocks<N> {
     }
 
     fn dies(&self) -> u32 {
-        u32::from(self.phys.channels) * u32::from(self.phys.dies_per_channel)
+        dies_of(&self.phys)
     }
 
     fn planes(&self) -> u32 {
         u32::from(self.phys.planes_per_die)
     }
 
-    /// The physical block of superblock `b` on die `die` (counted channels
-    /// first), plane `plane`.
+    /// The physical block of superblock `b` on its die `die` (of its
+    /// group's `width`), plane `plane`. Dies are counted channels first, so
+    /// consecutive superpages, and consecutive groups, change channel first.
     fn member(&self, b: BlockIdx, die: u32, plane: u32) -> BlockIdx {
+        let groups = self.groups();
+        let (group, index) = (b.0 % groups, b.0 / groups);
+        let die = group * self.width + die;
         let channels = u32::from(self.phys.channels);
         let (c, d) = (die % channels, die / channels);
         let flat_die = c * u32::from(self.phys.dies_per_channel) + d;
-        BlockIdx((flat_die * self.planes() + plane) * self.phys.blocks_per_plane + b.0)
+        BlockIdx((flat_die * self.planes() + plane) * self.phys.blocks_per_plane + index)
     }
 
     /// Plane `plane`'s physical page of superpage `ppa`.
     fn page_on(&self, ppa: Ppa, plane: u32) -> Ppa {
-        let dies = self.dies();
         Ppa::new(
-            self.member(ppa.block, ppa.page % dies, plane),
-            ppa.page / dies,
+            self.member(ppa.block, ppa.page % self.width, plane),
+            ppa.page / self.width,
         )
     }
 
@@ -190,7 +245,7 @@ impl<N: Nand> Superblocks<N> {
     }
 
     fn members(&self) -> u32 {
-        self.dies() * self.planes()
+        self.width * self.planes()
     }
 
     fn check_block(&self, b: BlockIdx) -> Result<(), StripeError<N::Error>> {

@@ -130,12 +130,15 @@ fn setup() -> impl Strategy<Value = Setup> {
         2u32..=6,                                // wear-leveling bound
         0u16..=2,                                // prefill
         0usize..4,                               // map persistence
+        any::<bool>(),                           // two lanes?
     )
         .prop_map(
-            |(blocks, pages, page_size, op, extra_slots, cb, wl, prefill, map)| {
+            |(blocks, pages, page_size, op, extra_slots, cb, wl, prefill, map, two_lanes)| {
+                // Two lanes (open blocks per data stream) need 8 blocks each.
+                let lanes = if two_lanes { 2 } else { 1 };
                 let geo = Geometry {
                     page_size,
-                    ..Geometry::small(blocks, pages)
+                    ..Geometry::small(blocks + 8 * (lanes - 1), pages)
                 };
                 let cfg = FtlConfig {
                     handles: 3,
@@ -148,6 +151,7 @@ fn setup() -> impl Strategy<Value = Setup> {
                     },
                     wear_leveling_bound: wl,
                     over_provisioning_percent: op,
+                    lanes,
                     ..FtlConfig::default()
                 };
                 // The map in one translation page, written back lazily; or

@@ -180,3 +180,106 @@ fn the_ftl_runs_on_superblocks_across_a_remount() {
         assert!(programmed > 0, "die {die} never erased");
     }
 }
+
+#[test]
+fn width_one_makes_each_die_an_erase_unit_in_its_lane() {
+    let s = Superblocks::with_width(RamNand::new(phys()), 1).unwrap();
+    let v = s.geometry();
+    // 4 dies × 6 blocks, each 8 pages of both planes.
+    assert_eq!(
+        (v.total_blocks(), v.pages_per_block, v.page_size),
+        (24, 8, 16384)
+    );
+    assert_eq!(s.groups(), 4);
+    assert_eq!(v.total_sectors(), phys().total_sectors());
+    for w in [0, 3, 8] {
+        assert_eq!(
+            Superblocks::with_width(RamNand::new(phys()), w).unwrap_err(),
+            SuperblockError::Width { width: w, dies: 4 }
+        );
+    }
+    // Block b is on die group b mod 4 (channels first), index b / 4.
+    let mut s = s;
+    let g = phys();
+    for b in [0u32, 5, 23] {
+        let page = page_of(b as u8, v.page_size as usize);
+        s.program_page(Ppa::new(BlockIdx(b), 0), &[&page], &[b as u8; 8])
+            .unwrap();
+        let die = b % 4;
+        let (ch, d) = (die % 2, die / 2);
+        for plane in 0..2u32 {
+            let flat_plane = (ch * 2 + d) * 2 + plane;
+            let phys_ppa = Ppa::new(BlockIdx(flat_plane * g.blocks_per_plane + b / 4), 0);
+            let mut got = vec![0u8; g.page_size as usize];
+            s.inner_mut()
+                .read_page(phys_ppa, &mut [&mut got], &mut [])
+                .unwrap();
+            let half = g.page_size as usize;
+            assert!(got == page[plane as usize * half..][..half], "block {b}");
+        }
+    }
+    // A unit's erase and bad mark touch its die's two planes only.
+    // Die 1 is (ch 1, d 0): flat planes 4 and 5. Its index-1 block on
+    // plane 1 is a member of unit 5 (group 1, index 1).
+    let member = BlockIdx(5 * g.blocks_per_plane + 1);
+    s.inner_mut().mark_bad_block(member).unwrap();
+    assert!(s.is_bad_block(BlockIdx(4 + 1)).unwrap());
+    assert!(!s.is_bad_block(BlockIdx(4)).unwrap());
+    assert!(!s.is_bad_block(BlockIdx(4 + 2)).unwrap());
+}
+
+/// The FTL with a lane per die: every die takes programs, GC runs, and
+/// everything reads back after a remount (with the same lanes, and with
+/// one: lanes are not recorded on the media and need not be).
+#[test]
+fn the_ftl_runs_a_lane_per_die_across_a_remount() {
+    let s = Superblocks::with_width(
+        RamNand::new(Geometry {
+            blocks_per_plane: 12,
+            ..phys()
+        }),
+        1,
+    )
+    .unwrap();
+    let geo = s.geometry();
+    let cfg = FtlConfig {
+        lanes: s.groups(),
+        ..config()
+    };
+    let pool = SlotPool::with_capacity(cfg.min_slots(&geo) + 16, 4096);
+    let mut ftl = Ftl::format(s, pool, cfg).unwrap();
+    let n = ftl.logical_sectors();
+    let mut rng = Rng(9);
+    let mut version = vec![0u32; n as usize];
+    for v in 1..=6 * n as u32 {
+        let l = rng.below(n);
+        ftl.write(Lba(l), &pattern(4096, l, v)).unwrap();
+        version[l as usize] = v;
+        if v % 997 == 0 {
+            ftl.check_integrity().unwrap();
+        }
+    }
+    assert!(ftl.stats().gc_runs > 0, "GC ran over per-die units");
+    let erases = &ftl.nand().inner().erases;
+    for die in 0..4 {
+        let n: u32 = (die * 2 * 12..(die + 1) * 2 * 12)
+            .map(|b| erases[b as usize])
+            .sum();
+        assert!(n > 0, "die {die} never erased");
+    }
+    ftl.flush().unwrap();
+    for lanes in [4, 1] {
+        let (nand, pool) = ftl.into_parts();
+        ftl = Ftl::open(nand, pool, FtlConfig { lanes, ..cfg }).unwrap();
+        ftl.check_integrity().unwrap();
+        for l in 0..n {
+            let mut buf = vec![0u8; 4096];
+            ftl.read(Lba(l), &mut buf).unwrap();
+            let want = match version[l as usize] {
+                0 => vec![0; 4096],
+                v => pattern(4096, l, v),
+            };
+            assert!(buf == want, "lanes {lanes}: lba {l}");
+        }
+    }
+}

@@ -55,10 +55,40 @@ use ftl_core::Nand;
 /// plane written in turn: `ftl_core::superblock`), as the [`Ssd`] runs it.
 pub type SsdFtl = Ftl<Superblocks<SimNand>, SlotPool<Vec<u8>>>;
 
-/// The geometry the FTL sees over a NAND of geometry `phys`: its dies and
-/// planes striped into superblocks.
-pub fn ftl_geometry(phys: &Geometry) -> Result<Geometry, SuperblockError> {
-    Superblocks::<SimNand>::geometry_for(phys)
+/// How the FTL spreads its writes over the dies.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Stripe {
+    /// Superblocks spanning every die and plane: one open block per
+    /// stream, erase units of a block on every plane of every die.
+    #[default]
+    Superblocks,
+    /// An erase unit per die (a block on each of its planes) and one open
+    /// block per die and data stream (`FtlConfig::lanes`): pages go round
+    /// robin over the dies as with superblocks, but GC, erases and bad
+    /// blocks work on one die's blocks, so the FTL's reserve of whole
+    /// units is `dies` times smaller.
+    Dies,
+}
+
+impl Stripe {
+    /// Dies per erase unit on `phys`.
+    fn width(self, phys: &Geometry) -> u32 {
+        match self {
+            Stripe::Superblocks => u32::from(phys.channels) * u32::from(phys.dies_per_channel),
+            Stripe::Dies => 1,
+        }
+    }
+
+    /// Open blocks per data stream the FTL runs on `phys`.
+    pub fn lanes(self, phys: &Geometry) -> u32 {
+        u32::from(phys.channels) * u32::from(phys.dies_per_channel) / self.width(phys)
+    }
+}
+
+/// The geometry the FTL sees over a NAND of geometry `phys` striped as
+/// `stripe` says.
+pub fn ftl_geometry(phys: &Geometry, stripe: Stripe) -> Result<Geometry, SuperblockError> {
+    Superblocks::<SimNand>::geometry_for_width(phys, stripe.width(phys))
 }
 
 /// What an [`Ssd`] is made of.
@@ -82,6 +112,9 @@ pub struct SsdConfig {
     /// Store no host data: a metadata-only NAND and no data checksums (see
     /// the module's doc). Not with `verify` or `image`.
     pub metadata_only: bool,
+    /// Superblocks, or an erase unit and an open block per die (the FTL's
+    /// `lanes` is then set from the geometry).
+    pub stripe: Stripe,
 }
 
 /// Why an [`Ssd`] could not be built or served a request.
@@ -180,10 +213,12 @@ impl Ssd {
             }
             None => SimNand::new_ram(cfg.geometry, opts)?,
         };
-        let nand = Superblocks::new(nand)?;
+        let lanes = cfg.stripe.lanes(&cfg.geometry);
+        let nand = Superblocks::with_width(nand, cfg.stripe.width(&cfg.geometry))?;
         let geo = nand.geometry();
         let ftl_cfg = FtlConfig {
             handles: cfg.ftl.handles.max(1),
+            lanes,
             data_checksums: cfg.ftl.data_checksums && !cfg.metadata_only,
             ..cfg.ftl
         };

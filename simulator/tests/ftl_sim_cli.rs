@@ -362,48 +362,60 @@ fn a_config_file_sets_the_device_and_flags_override_it() {
 }
 
 #[test]
-fn op_is_the_closest_the_ftl_can_do() {
-    // 4 × 64 blocks: the FTL's own reserve is small enough for 7 %.
-    for (arg, want) in [("0.07", 7.0), ("15%", 15.0), ("0.28", 28.0)] {
-        let out = ftl_sim(&[
-            "run",
-            "--channels",
-            "4",
-            "--dies-per-channel",
-            "1",
-            "--planes",
-            "1",
-            // 256 superblocks: the FTL's reserve is counted in (super)blocks,
-            // so with 64 of them 7 % is out of reach (its floor is ~14 %).
-            "--blocks-per-plane",
-            "256",
-            "--pages-per-block",
-            "64",
-            "--op",
-            arg,
-            "--requests",
-            "100",
-            "--json",
-        ]);
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let r: Value = serde_json::from_slice(&out.stdout).unwrap();
-        let op = &r["op"];
-        assert!((f(op, "requested_pct") - want).abs() < 1e-9);
-        let eff = f(op, "effective_pct");
-        assert!((eff - want).abs() <= 1.0, "asked {want} %, got {eff} %");
-        // And it is what the geometry says: (physical − logical) / logical.
-        let g = &r["geometry"];
-        let (raw, logical) = (f(g, "raw_bytes"), f(g, "logical_bytes"));
-        assert!(((raw - logical) / logical * 100.0 - eff).abs() < 1e-9);
-        assert_eq!(
-            r["ftl"]["over_provisioning_percent"],
-            op["over_provisioning_percent"]
-        );
+fn op_is_exact_and_below_the_reserve_refused() {
+    // 256 superblocks: the FTL's reserve is counted in (super)blocks, so
+    // with 64 of them 7 % is out of reach (its floor is ~14 %).
+    let shape = [
+        "run",
+        "--channels",
+        "4",
+        "--dies-per-channel",
+        "1",
+        "--planes",
+        "1",
+        "--blocks-per-plane",
+        "256",
+        "--pages-per-block",
+        "64",
+    ];
+    for stripe in ["superblocks", "dies"] {
+        for (arg, want) in [("0.07", 7.0), ("15%", 15.0), ("0.28", 28.0)] {
+            let mut args = shape.to_vec();
+            args.extend([
+                "--stripe",
+                stripe,
+                "--op",
+                arg,
+                "--requests",
+                "100",
+                "--json",
+            ]);
+            let out = ftl_sim(&args);
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+            let op = &r["op"];
+            assert!((f(op, "requested_pct") - want).abs() < 1e-9);
+            // The capacity is physical / (1 + OP) to a page: exact to a
+            // hundredth of a percent, not the percent knob's steps.
+            let eff = f(op, "effective_pct");
+            assert!((eff - want).abs() < 0.01, "asked {want} %, got {eff} %");
+            // And it is what the geometry says: (physical − logical) / logical.
+            let g = &r["geometry"];
+            let (raw, logical) = (f(g, "raw_bytes"), f(g, "logical_bytes"));
+            assert!(((raw - logical) / logical * 100.0 - eff).abs() < 1e-9);
+        }
     }
+    // Less than the FTL's reserve and its GC's 1 %: refused, saying the floor.
+    let mut args = shape.to_vec();
+    args[8] = "16"; // --blocks-per-plane
+    args.extend(["--op", "0.07"]);
+    let (code, err) = fails(&args);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("the FTL's own reserve: at least"), "{err}");
 }
 
 /// `--metadata-only` reports what the same run with data reports (but for

@@ -19,7 +19,7 @@
 
 use ftl_core::{FtlConfig, Geometry};
 use simulator::replay::{replay, Pace};
-use simulator::ssd::{Ssd, SsdConfig};
+use simulator::ssd::{Ssd, SsdConfig, Stripe};
 use simulator::timing::TimingConfig;
 use simulator::workload::{Generator, GeneratorConfig, Pattern, RequestSource};
 
@@ -43,6 +43,7 @@ fn shape(channels: u16, dies: u16, planes: u16) -> SsdConfig {
         image: None,
         verify: false,
         metadata_only: false,
+        stripe: Stripe::Superblocks,
     }
 }
 
@@ -95,13 +96,26 @@ fn sequential_write_rate(cfg: &SsdConfig) -> f64 {
 
 #[test]
 fn sequential_writes_reach_the_program_bound() {
-    for (c, d, p) in [(1, 1, 1), (4, 2, 1), (8, 4, 1), (4, 2, 2)] {
-        let cfg = shape(c, d, p);
+    let shapes = [(1, 1, 1), (4, 2, 1), (8, 4, 1), (4, 2, 2)];
+    let stripes = shapes
+        .iter()
+        .map(|_| Stripe::Superblocks)
+        .chain([Stripe::Dies; 2]);
+    // The last two: an erase unit and an open block per die, 4×2 and 4×2×2.
+    for ((c, d, p), stripe) in shapes
+        .into_iter()
+        .chain([(4, 2, 1), (4, 2, 2)])
+        .zip(stripes)
+    {
+        let cfg = SsdConfig {
+            stripe,
+            ..shape(c, d, p)
+        };
         let got = sequential_write_rate(&cfg);
         let bound = write_bound(&cfg);
         let ratio = got / bound;
         println!(
-            "{c}x{d}x{p}: {:.1} MB/s of a {:.1} MB/s bound ({ratio:.3})",
+            "{c}x{d}x{p} {stripe:?}: {:.1} MB/s of a {:.1} MB/s bound ({ratio:.3})",
             got / 1e6,
             bound / 1e6
         );

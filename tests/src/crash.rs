@@ -83,6 +83,11 @@ pub enum MapSetup {
     /// superpage is two programs, every superblock erase four, so cuts
     /// fall between the planes of a page and the members of an erase.
     MultiDie,
+    /// `MultiDie`'s array with an erase unit per die and an open block per
+    /// die and data stream (`FtlConfig::lanes`, `Superblocks::with_width`
+    /// 1): pages alternate between the dies' open blocks, each die's
+    /// blocks fill and get collected on their own.
+    Lanes,
 }
 
 /// What happened in a case.
@@ -107,7 +112,7 @@ pub fn geometry(map: MapSetup) -> Geometry {
     let blocks = match map {
         MapSetup::Whole => 12,
         MapSetup::Sliced | MapSetup::Paged => 16,
-        MapSetup::MultiDie => {
+        MapSetup::MultiDie | MapSetup::Lanes => {
             return Geometry {
                 channels: 2,
                 planes_per_die: 2,
@@ -122,10 +127,20 @@ pub fn geometry(map: MapSetup) -> Geometry {
     }
 }
 
+/// Dies per erase unit: every die, or one (`Lanes`).
+fn width(map: MapSetup) -> u32 {
+    let g = geometry(map);
+    match map {
+        MapSetup::Lanes => 1,
+        _ => u32::from(g.channels) * u32::from(g.dies_per_channel),
+    }
+}
+
 /// The geometry the FTL sees: the physical one striped into superblocks
-/// (the same for a single die and plane).
+/// (the same for a single die and plane), or into per-die units.
 pub fn ftl_geometry(map: MapSetup) -> Geometry {
-    Superblocks::<SharedNand>::geometry_for(&geometry(map)).expect("a stripable geometry")
+    Superblocks::<SharedNand>::geometry_for_width(&geometry(map), width(map))
+        .expect("a stripable geometry")
 }
 
 /// The FTL configuration of a crash case.
@@ -139,6 +154,7 @@ pub fn config(map: MapSetup) -> FtlConfig {
     };
     match map {
         MapSetup::Whole | MapSetup::MultiDie => base,
+        MapSetup::Lanes => FtlConfig { lanes: 2, ..base },
         MapSetup::Sliced => FtlConfig {
             translation_entries: 8,
             translation_write_permille: 1000,
@@ -227,9 +243,10 @@ impl Nand for SharedNand {
 
 type Sim = Ftl<Superblocks<SharedNand>, SlotPool<Vec<u8>>>;
 
-/// The FTL's NAND: the simulator striped into superblocks.
-fn striped(nand: &SharedNand) -> Superblocks<SharedNand> {
-    Superblocks::new(nand.clone()).expect("a stripable geometry")
+/// The FTL's NAND: the simulator striped into superblocks, or per-die
+/// units.
+fn striped(nand: &SharedNand, map: MapSetup) -> Superblocks<SharedNand> {
+    Superblocks::with_width(nand.clone(), width(map)).expect("a stripable geometry")
 }
 
 /// A fresh slot pool: what RAM holds after a power cut (nothing).
@@ -243,8 +260,8 @@ pub fn run_case(input: &CrashInput) -> Result<CrashReport, String> {
     let sim = SimNand::new_ram(geometry(map), SimOptions::with_seed(input.seed))
         .map_err(|e| e.to_string())?;
     let nand = SharedNand(Rc::new(RefCell::new(sim)));
-    let mut ftl =
-        Ftl::format(striped(&nand), pool(map), config(map)).map_err(|e| format!("format: {e}"))?;
+    let mut ftl = Ftl::format(striped(&nand, map), pool(map), config(map))
+        .map_err(|e| format!("format: {e}"))?;
     let n = ftl.logical_sectors();
     let start = nand.0.borrow().ops_done();
     if let Some(k) = input.cut_after {
@@ -315,7 +332,7 @@ pub fn run_case(input: &CrashInput) -> Result<CrashReport, String> {
     // Recovery; if it was cut, power comes back and recovery starts over.
     let mut recovery_cut = false;
     let mut before = nand.0.borrow().ops_done();
-    let mut ftl = match Ftl::open(striped(&nand), pool(map), config(map)) {
+    let mut ftl = match Ftl::open(striped(&nand, map), pool(map), config(map)) {
         Ok(f) => f,
         Err(e) if e.is_power_loss() => {
             recovery_cut = true;
@@ -324,7 +341,7 @@ pub fn run_case(input: &CrashInput) -> Result<CrashReport, String> {
             sim.power_restore();
             before = sim.ops_done();
             drop(sim);
-            Ftl::open(striped(&nand), pool(map), config(map))
+            Ftl::open(striped(&nand, map), pool(map), config(map))
                 .map_err(|e| format!("recovery after a cut recovery failed: {e}"))?
         }
         Err(e) => return Err(format!("recovery failed: {e}")),

@@ -91,7 +91,7 @@ impl<N: Nand, M: SlotMemory> Ftl<N, M> {
     /// record, so the next checkpoint can release `b`.
     fn evacuate_meta_block(&mut self, b: BlockIdx) -> FtlResult<(), N> {
         if self.flash.open_block(Stream::Meta) == Some(b) {
-            self.flash.close(Stream::Meta);
+            self.flash.close(Stream::Meta, 0);
             self.ready_meta_page()?;
         }
         let newest_trim = self.meta.newest_trim(b);
@@ -155,8 +155,10 @@ impl<N: Nand, M: SlotMemory> Ftl<N, M> {
         // the time the block table is written (the meta stream may fill and
         // open blocks while the checkpoint is written): recovery replays
         // open blocks, and their pages past the snapshot must not be missed.
-        let open_at_snapshot =
-            [Stream::Host, Stream::Relocated, Stream::Meta].map(|s| self.flash.open_block(s));
+        let mut open_at_snapshot = [None; 2 * crate::config::MAX_LANES as usize + 1];
+        for (o, b) in open_at_snapshot.iter_mut().zip(self.flash.open_blocks()) {
+            *o = Some(b);
+        }
         let tps = self.flash.translation();
         let shape = Shape {
             logical: self.logical,
@@ -237,7 +239,7 @@ impl<N: Nand, M: SlotMemory> Ftl<N, M> {
     /// never has to allocate (and erase) a block while trims are pending.
     fn ready_meta_page(&mut self) -> FtlResult<(), N> {
         if self.flash.open_block(Stream::Meta).is_none() {
-            let b = self.alloc_block()?;
+            let b = self.alloc_block(None)?;
             self.flash.open(Stream::Meta, b);
             self.meta.add_block(b);
         }

@@ -33,13 +33,18 @@ pub(super) struct FlashMap {
     /// The newest sequence number programmed: a change to the map is
     /// dated by it.
     now: u64,
-    /// The summary each open data block (host, relocation) collects, in a
-    /// page buffer of its own.
-    summaries: [(SummaryBuilder, Vec<u8>); 2],
+    /// The summary each open data block (host, relocation; each lane)
+    /// collects, in a page buffer of its own, at [`FlashMap::slot`].
+    summaries: Vec<(SummaryBuilder, Vec<u8>)>,
     valid: Validity,
     blocks: BlockTable,
-    /// Open block per stream (host, relocation, meta).
-    open: [Option<BlockIdx>; 3],
+    /// Open block per stream and lane: host lanes, relocation lanes, then
+    /// the meta stream's one ([`FlashMap::slot`]).
+    open: Vec<Option<BlockIdx>>,
+    /// Open blocks per data stream (`FtlConfig::lanes`).
+    lanes: u32,
+    /// The lane each data stream hands its next page out of.
+    cursor: [u32; 2],
     /// Blocks that lost data to a trim not yet in a trim record: they may
     /// not be erased until it is on flash (after a cut, the checkpoint may
     /// still point into them).
@@ -49,7 +54,14 @@ pub(super) struct FlashMap {
 }
 
 impl FlashMap {
-    pub fn new(layout: Layout, map: MapStore, entries: u32, blocks: u32, page_size: usize) -> Self {
+    pub fn new(
+        layout: Layout,
+        map: MapStore,
+        entries: u32,
+        blocks: u32,
+        page_size: usize,
+        lanes: u32,
+    ) -> Self {
         let per_sector = !map.is_paged();
         let logical = map.len();
         let summary = || {
@@ -61,10 +73,12 @@ impl FlashMap {
             map,
             tps: TranslationTable::new(logical, entries),
             now: 0,
-            summaries: [summary(), summary()],
+            summaries: (0..2 * lanes).map(|_| summary()).collect(),
             valid: Validity::new(layout, blocks, per_sector),
             blocks: BlockTable::new(blocks),
-            open: [None, None, None],
+            open: alloc::vec![None; 2 * lanes as usize + 1],
+            lanes,
+            cursor: [0; 2],
             held: Vec::with_capacity(blocks as usize),
             to_mark_bad: Vec::with_capacity(blocks as usize),
         }
@@ -343,75 +357,147 @@ impl FlashMap {
         self.blocks.len()
     }
 
-    pub fn open_block(&self, stream: Stream) -> Option<BlockIdx> {
-        self.open[stream as usize]
+    /// Where stream `stream`'s lane `lane` keeps its open block (and, for
+    /// a data stream, its summary). The meta stream has one lane.
+    fn slot(&self, stream: Stream, lane: u32) -> usize {
+        match stream {
+            Stream::Host => lane as usize,
+            Stream::Relocated => (self.lanes + lane) as usize,
+            Stream::Meta => 2 * self.lanes as usize,
+        }
     }
 
-    /// The next page of the stream's open block, if it has one; the block
-    /// turns `Full` (or `Meta`) when its last page is handed out. A data
-    /// block whose last data page was handed out waits for its summary
-    /// (`summary_due`) and hands out nothing more.
-    pub fn advance(&mut self, stream: Stream) -> Option<Ppa> {
-        let k = stream as usize;
-        let b = self.open[k]?;
-        let p = self.blocks.next_page(b);
-        let limit = match stream {
+    /// Lanes of `stream`.
+    fn lanes_of(&self, stream: Stream) -> u32 {
+        match stream {
+            Stream::Meta => 1,
+            Stream::Host | Stream::Relocated => self.lanes,
+        }
+    }
+
+    /// The lane `stream` hands its next page out of.
+    pub fn lane(&self, stream: Stream) -> u32 {
+        match stream {
+            Stream::Meta => 0,
+            Stream::Host | Stream::Relocated => self.cursor[stream as usize],
+        }
+    }
+
+    /// The lane of `stream` whose open block is `b`.
+    pub fn lane_of_open(&self, stream: Stream, b: BlockIdx) -> Option<u32> {
+        (0..self.lanes_of(stream)).find(|&l| self.open[self.slot(stream, l)] == Some(b))
+    }
+
+    /// The open block of the stream's lane `lane`.
+    pub fn lane_block(&self, stream: Stream, lane: u32) -> Option<BlockIdx> {
+        self.open[self.slot(stream, lane)]
+    }
+
+    /// The open block of the stream's current lane.
+    pub fn open_block(&self, stream: Stream) -> Option<BlockIdx> {
+        self.open[self.slot(stream, self.lane(stream))]
+    }
+
+    /// Every open block, of every stream and lane.
+    pub fn open_blocks(&self) -> impl Iterator<Item = BlockIdx> + '_ {
+        self.open.iter().flatten().copied()
+    }
+
+    /// Whether a lane of `stream` other than the current one has a data
+    /// page left to hand out.
+    pub fn other_lane_has_room(&self, stream: Stream) -> bool {
+        let cur = self.lane(stream);
+        (0..self.lanes_of(stream))
+            .filter(|&l| l != cur)
+            .any(|l| self.lane_has_room(stream, l))
+    }
+
+    fn lane_has_room(&self, stream: Stream, lane: u32) -> bool {
+        self.open[self.slot(stream, lane)]
+            .is_some_and(|b| self.blocks.next_page(b) < self.page_limit(stream))
+    }
+
+    /// Moves the stream on to its next lane.
+    pub fn next_lane(&mut self, stream: Stream) {
+        if stream != Stream::Meta {
+            let k = stream as usize;
+            self.cursor[k] = (self.cursor[k] + 1) % self.lanes;
+        }
+    }
+
+    fn page_limit(&self, stream: Stream) -> u32 {
+        match stream {
             Stream::Meta => self.layout.ppb,
             Stream::Host | Stream::Relocated => self.layout.data_ppb,
-        };
-        if p >= limit {
+        }
+    }
+
+    /// The next page of the stream's current lane's open block, if it has
+    /// one, and the stream moves on to its next lane; the block turns
+    /// `Full` (or `Meta`) when its last page is handed out. A data block
+    /// whose last data page was handed out waits for its summary
+    /// (`summary_due`) and hands out nothing more.
+    pub fn advance(&mut self, stream: Stream) -> Option<Ppa> {
+        let lane = self.lane(stream);
+        let b = self.open[self.slot(stream, lane)]?;
+        let p = self.blocks.next_page(b);
+        if p >= self.page_limit(stream) {
             return None;
         }
         self.blocks.set_next_page(b, p + 1);
         if p + 1 == self.layout.ppb {
-            self.close(stream);
+            self.close(stream, lane);
         }
+        self.next_lane(stream);
         Some(Ppa::new(b, p))
     }
 
-    /// Whether the data stream's open block has all its data pages and
-    /// waits for its summary.
-    pub fn summary_due(&self, stream: Stream) -> bool {
-        self.open[stream as usize].is_some_and(|b| {
+    /// Whether the data stream's lane's open block has all its data pages
+    /// and waits for its summary.
+    pub fn summary_due(&self, stream: Stream, lane: u32) -> bool {
+        self.open[self.slot(stream, lane)].is_some_and(|b| {
             self.layout.has_summary() && self.blocks.next_page(b) == self.layout.data_ppb
         })
     }
 
-    /// Notes a data page programmed in the stream's open block, for its
-    /// summary.
+    /// Notes a data page programmed in one of the stream's open blocks, for
+    /// its summary.
     pub fn summarize(&mut self, stream: Stream, ppa: Ppa, seq: u64, lbas: &[u32]) {
-        let (b, page) = &mut self.summaries[stream as usize];
+        let Some(lane) = self.lane_of_open(stream, ppa.block) else {
+            return;
+        };
+        let k = self.slot(stream, lane);
+        let (b, page) = &mut self.summaries[k];
         if self.layout.has_summary() && ppa.page == b.pages() {
             b.note(page, ppa.page, seq, lbas);
         }
     }
 
-    /// The summary page of the stream's open block, ready to program, and
-    /// where it goes; the block is then full.
-    pub fn take_summary(&mut self, stream: Stream) -> Option<(Ppa, &[u8])> {
-        if !self.summary_due(stream) {
+    /// The summary page of the stream's lane's open block, ready to
+    /// program, and where it goes; the block is then full.
+    pub fn take_summary(&mut self, stream: Stream, lane: u32) -> Option<(Ppa, &[u8])> {
+        if !self.summary_due(stream, lane) {
             return None;
         }
-        let b = self.open[stream as usize]?;
-        let complete = self.summaries[stream as usize].0.pages() == self.layout.data_ppb;
+        let k = self.slot(stream, lane);
+        let b = self.open[k]?;
+        let complete = self.summaries[k].0.pages() == self.layout.data_ppb;
         self.blocks.set_next_page(b, self.layout.ppb);
-        self.close(stream);
+        self.close(stream, lane);
         if !complete {
             // A page of it was not noted (cannot happen: a failed program
             // closes the block); no summary, recovery scans the block.
             return None;
         }
-        let (builder, page) = &mut self.summaries[stream as usize];
+        let (builder, page) = &mut self.summaries[k];
         builder.finish(page);
-        Some((
-            Ppa::new(b, self.layout.data_ppb),
-            &self.summaries[stream as usize].1,
-        ))
+        Some((Ppa::new(b, self.layout.data_ppb), &self.summaries[k].1))
     }
 
-    /// Closes the stream's open block where it stands.
-    pub fn close(&mut self, stream: Stream) {
-        if let Some(b) = self.open[stream as usize].take() {
+    /// Closes the stream's lane's open block where it stands.
+    pub fn close(&mut self, stream: Stream, lane: u32) {
+        let k = self.slot(stream, lane);
+        if let Some(b) = self.open[k].take() {
             let to = match stream {
                 Stream::Meta => BlockState::Meta,
                 Stream::Host | Stream::Relocated => BlockState::Full,
@@ -420,10 +506,10 @@ impl FlashMap {
         }
     }
 
-    /// The least-worn free or stale block not held by a pending trim, and
-    /// whether it must be erased first.
-    pub fn pick_free(&self) -> Option<(BlockIdx, bool)> {
-        let b = self.blocks.pick_free()?;
+    /// The least-worn free or stale block not held by a pending trim, on
+    /// `lane` if one is (else on any), and whether it must be erased first.
+    pub fn pick_free(&self, lane: Option<u32>) -> Option<(BlockIdx, bool)> {
+        let b = self.blocks.pick_free(lane, self.lanes)?;
         Some((b, self.blocks.state(b) == BlockState::Stale))
     }
 
@@ -432,12 +518,14 @@ impl FlashMap {
         self.blocks.erased(b);
     }
 
-    /// `b` (free, erased) becomes the stream's open block.
+    /// `b` (free, erased) becomes the open block of the stream's current
+    /// lane.
     pub fn open(&mut self, stream: Stream, b: BlockIdx) {
-        let k = stream as usize;
+        let k = self.slot(stream, self.lane(stream));
         assert!(
             self.open[k].is_none(),
-            "{stream:?} already has an open block"
+            "{stream:?} lane {} already has an open block",
+            self.lane(stream)
         );
         assert_eq!(self.blocks.state(b), BlockState::Free);
         self.blocks.set_state(b, BlockState::Open);
@@ -460,8 +548,8 @@ impl FlashMap {
     /// blocks keep their valid data readable and are retired once GC has
     /// moved it; meta blocks are retired once obsolete.
     pub fn program_failed(&mut self, stream: Stream, b: BlockIdx) {
-        if self.open[stream as usize] == Some(b) {
-            self.close(stream);
+        if let Some(lane) = self.lane_of_open(stream, b) {
+            self.close(stream, lane);
         }
         self.blocks.set_retiring(b);
     }
@@ -728,6 +816,17 @@ impl FlashMap {
             ensure(
                 self.blocks.state(*b) == BlockState::Open,
                 "open stream block not Open",
+            )?;
+        }
+        for (i, b) in self
+            .open
+            .iter()
+            .enumerate()
+            .filter_map(|(i, b)| Some((i, (*b)?)))
+        {
+            ensure(
+                !self.open[i + 1..].contains(&Some(b)),
+                "a block open in two lanes",
             )?;
         }
         Ok(())

@@ -104,6 +104,7 @@ impl<N: Nand, M: SlotMemory> Ftl<N, M> {
                 cfg.entries_per_translation_page(&geo),
                 geo.total_blocks(),
                 geo.page_size as usize,
+                cfg.lanes,
             ),
             meta: MetaStream::new(
                 geo.page_size as usize,

@@ -95,19 +95,22 @@ impl<N: Nand, M: SlotMemory> Ftl<N, M> {
             Stream::Meta => unreachable!("meta pages are not cache groups"),
         }
         self.settle(ppa.block);
-        self.write_summary(stream)
+        match self.flash.lane_of_open(stream, ppa.block) {
+            Some(lane) => self.write_summary(stream, lane),
+            None => Ok(()),
+        }
     }
 
-    /// Writes the summary of the stream's open block once its data pages
-    /// are all programmed; the block is then full. A failed summary program
-    /// retires the block like any failed program (its data stays readable
-    /// and GC moves it); recovery scans a block without a summary.
-    fn write_summary(&mut self, stream: Stream) -> FtlResult<(), N> {
-        let Some(b) = self.flash.open_block(stream) else {
+    /// Writes the summary of the stream's lane's open block once its data
+    /// pages are all programmed; the block is then full. A failed summary
+    /// program retires the block like any failed program (its data stays
+    /// readable and GC moves it); recovery scans a block without a summary.
+    fn write_summary(&mut self, stream: Stream, lane: u32) -> FtlResult<(), N> {
+        let Some(b) = self.flash.lane_block(stream, lane) else {
             return Ok(());
         };
         let erase_count = self.flash.erase_count(b);
-        let Some((ppa, page)) = self.flash.take_summary(stream) else {
+        let Some((ppa, page)) = self.flash.take_summary(stream, lane) else {
             return Ok(());
         };
         match self
@@ -190,18 +193,37 @@ impl<N: Nand, M: SlotMemory> Ftl<N, M> {
     /// The next page of the stream's frontier, opening a new block when it
     /// is full. Before the host stream opens one, maintenance runs: an
     /// explicit step, and the only place it runs from.
+    ///
+    /// With lanes, pages go round robin over the lanes' open blocks. Each
+    /// host lane's new block comes after maintenance, as without lanes, so
+    /// the GC reserve is whole before it is taken. A relocation lane (GC
+    /// runs because blocks are short) gets a block only if it is the
+    /// stream's last lane with room, or if more blocks are available than
+    /// GC keeps (`gc_target`): otherwise it is passed over, so relocation
+    /// lanes never eat the reserve GC relocates into, and under pressure
+    /// GC writes one lane at a time, as without lanes.
     pub(super) fn frontier_page(&mut self, stream: Stream) -> FtlResult<Ppa, N> {
         loop {
             if let Some(ppa) = self.flash.advance(stream) {
                 return Ok(ppa);
             }
+            let lane = self.flash.lane(stream);
             // Its summary was left unwritten (an error between the last
             // data page and it): write it, the block is then full.
-            self.write_summary(stream)?;
+            self.write_summary(stream, lane)?;
+            if stream == Stream::Relocated
+                && self.flash.other_lane_has_room(stream)
+                && self.flash.available() <= self.gc_target()
+            {
+                self.flash.next_lane(stream);
+                continue;
+            }
             if stream == Stream::Host {
+                // Programs only the relocation and meta streams: the host
+                // lane is still the current one, still without a block.
                 self.maintain()?;
             }
-            let b = self.alloc_block()?;
+            let b = self.alloc_block(Some(lane))?;
             self.flash.open(stream, b);
             if stream == Stream::Meta {
                 self.meta.add_block(b);
@@ -209,15 +231,16 @@ impl<N: Nand, M: SlotMemory> Ftl<N, M> {
         }
     }
 
-    /// Takes the least-worn available block, erasing it if it is stale.
+    /// Takes the least-worn available block, on `lane` if one is there,
+    /// erasing it if it is stale.
     ///
     /// When only blocks held by pending trims are left, the trims are
     /// logged first: the meta stream always has a page ready, so that
     /// allocates nothing, and it empties the pending list before it
     /// programs, so it cannot come back here with trims pending.
-    pub(super) fn alloc_block(&mut self) -> FtlResult<BlockIdx, N> {
+    pub(super) fn alloc_block(&mut self, lane: Option<u32>) -> FtlResult<BlockIdx, N> {
         loop {
-            let Some((b, stale)) = self.flash.pick_free() else {
+            let Some((b, stale)) = self.flash.pick_free(lane) else {
                 if self.meta.has_pending_trims() {
                     self.log_trims()?;
                     continue;

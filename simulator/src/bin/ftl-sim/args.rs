@@ -41,8 +41,8 @@ pub struct RunArgs {
 
     /// Over-provisioning as the literature defines it, (physical sectors −
     /// logical sectors) / logical sectors, the FTL's own reserve included:
-    /// a ratio (0.07) or a percentage (7%). The closest the FTL can do is
-    /// chosen and reported.
+    /// a ratio (0.07) or a percentage (7%). The FTL's capacity is set to
+    /// physical / (1 + OP), to a page (`FtlConfig::capacity_sectors`).
     #[arg(long, value_name = "RATIO", value_parser = parse_op)]
     pub op: Option<f64>,
 
@@ -121,6 +121,11 @@ pub struct FtlArgs {
     /// map's size; 0 keeps the whole map.
     #[arg(long, value_name = "SIZE", value_parser = parse_size)]
     pub map_budget: Option<u64>,
+    /// How the FTL spreads writes over the dies: `superblocks` (erase
+    /// units spanning every die, one open block per stream) or `dies` (an
+    /// erase unit and an open block per die).
+    #[arg(long, value_enum)]
+    pub stripe: Option<crate::config::StripeName>,
 }
 
 /// `--channels` … `--sector-size`: each overrides the configuration.

@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use ftl_core::{FtlConfig, GcPolicy, Geometry};
 use serde::de::{self, Deserializer, Visitor};
 use serde::Deserialize;
-use simulator::ssd::SsdConfig;
+use simulator::ssd::{SsdConfig, Stripe};
 use simulator::timing::TimingConfig;
 use simulator::workload::parse_size;
 
@@ -69,6 +69,17 @@ struct FileFtl {
     translation_write_permille: Option<u16>,
     map_budget_bytes: Option<Size>,
     cache: Option<Size>,
+    stripe: Option<StripeName>,
+}
+
+/// `stripe` in a file, as `--stripe`.
+#[derive(Clone, Copy, Debug, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum StripeName {
+    /// Superblocks over every die: one open block per stream.
+    Superblocks,
+    /// An erase unit and an open block per die.
+    Dies,
 }
 
 #[derive(Clone, Copy, Debug, Deserialize)]
@@ -291,9 +302,18 @@ pub fn resolve(args: &RunArgs) -> Result<Resolved, ConfigError> {
     ftl.check_geometry(&geometry)
         .map_err(|e| bad(format!("geometry {}: {e}", describe(&geometry))))?;
 
-    // The FTL sees the array striped into superblocks (simulator::ssd):
-    // its logical capacity, so its OP, is that geometry's.
-    let ftl_geo = simulator::ssd::ftl_geometry(&geometry)
+    // The FTL sees the array striped into superblocks, or in units of a
+    // die with a lane per die (simulator::ssd): its logical capacity, so
+    // its OP, is that geometry's.
+    let stripe = match args.ftl.stripe.or(f.stripe.or(bf.stripe)) {
+        Some(StripeName::Superblocks) => Stripe::Superblocks,
+        Some(StripeName::Dies) => Stripe::Dies,
+        None => Stripe::default(),
+    };
+    ftl.lanes = stripe.lanes(&geometry);
+    let ftl_geo = simulator::ssd::ftl_geometry(&geometry, stripe)
+        .map_err(|e| bad(format!("geometry {}: {e}", describe(&geometry))))?;
+    ftl.check_geometry(&ftl_geo)
         .map_err(|e| bad(format!("geometry {}: {e}", describe(&geometry))))?;
     // `op` in a file is a ratio, as `--op` (which arrives in percent).
     let requested = args.op.or(f.op.or(bf.op).map(|r| r * 100.0));
@@ -305,13 +325,30 @@ pub fn resolve(args: &RunArgs) -> Result<Resolved, ConfigError> {
                     pct / 100.0
                 )));
             }
-            let (p, eff) = closest_op(&ftl, &ftl_geo, pct / 100.0)
+            let (p, _) = closest_op(&ftl, &ftl_geo, pct / 100.0)
                 .ok_or_else(|| bad("no over-provisioning leaves the host any space".into()))?;
             ftl.over_provisioning_percent = p;
+            // The capacity exactly, not in the percent's steps: logical =
+            // physical / (1 + OP), to whole pages.
+            let physical = f64::from(ftl_geo.total_sectors());
+            ftl.capacity_sectors = (physical / (1.0 + pct / 100.0)).floor() as u64;
+            if ftl.check_geometry(&ftl_geo).is_err() {
+                let least = FtlConfig {
+                    over_provisioning_percent: 1,
+                    capacity_sectors: 0,
+                    ..ftl
+                }
+                .effective_op(&ftl_geo);
+                return Err(bad(format!(
+                    "--op {} leaves less than the FTL's own reserve: at least {:.4}",
+                    pct / 100.0,
+                    least
+                )));
+            }
             OpChoice {
                 requested_pct: Some(pct),
                 over_provisioning_percent: p,
-                effective_pct: eff * 100.0,
+                effective_pct: ftl.effective_op(&ftl_geo) * 100.0,
             }
         }
         None => OpChoice {
@@ -335,6 +372,7 @@ pub fn resolve(args: &RunArgs) -> Result<Resolved, ConfigError> {
             image: args.image.clone(),
             verify: args.verify,
             metadata_only: args.metadata_only,
+            stripe,
         },
         op,
         config_file: args.config.clone(),
