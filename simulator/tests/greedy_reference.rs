@@ -205,3 +205,76 @@ fn lambert_w_is_right() {
         assert!(w >= -1.0);
     }
 }
+
+/// zcftl itself on the command (`ftl-sim run --workload uniform
+/// --op OP --blocks-per-plane 256 --pages-per-block 64 --page-size 4K
+/// --sector-size 4K --gc greedy --precondition 4x --writes 4x --seed 1`,
+/// metadata-only: the same WA as with data) against this reference, with
+/// superblocks and with a lane per die.
+///
+/// **The goal, within 5 %, is not met** (docs/BENCHMARKS.md,
+/// *Write amplification against a greedy reference*): the FTL's reserve
+/// of whole erase units, and with a unit per die its summary page per
+/// unit, hold no data for GC. These bounds pin today's ratios (1.43,
+/// 1.21, 1.13 with superblocks; 1.44, 1.19, 1.10 with lanes) with a
+/// little room, so a change that makes WA worse fails here, and one that
+/// closes the gap shows in the printed ratios.
+#[test]
+fn zcftl_against_the_reference() {
+    for (op, superblocks_max, dies_max) in
+        [(0.07, 1.47, 1.48), (0.14, 1.24, 1.22), (0.28, 1.16, 1.13)]
+    {
+        let reference = greedy_wa(op, 1);
+        for (stripe, max) in [("superblocks", superblocks_max), ("dies", dies_max)] {
+            let op_arg = op.to_string();
+            let out = std::process::Command::new(env!("CARGO_BIN_EXE_ftl-sim"))
+                .args([
+                    "run",
+                    "--workload",
+                    "uniform",
+                    "--op",
+                    &op_arg,
+                    "--blocks-per-plane",
+                    "256",
+                    "--pages-per-block",
+                    "64",
+                    "--page-size",
+                    "4K",
+                    "--sector-size",
+                    "4K",
+                    "--gc",
+                    "greedy",
+                    "--precondition",
+                    "4x",
+                    "--writes",
+                    "4x",
+                    "--seed",
+                    "1",
+                    "--stripe",
+                    stripe,
+                    "--metadata-only",
+                    "--json",
+                ])
+                .output()
+                .expect("ftl-sim runs");
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+            let wa = r["write_amplification"].as_f64().unwrap();
+            let eff = r["op"]["effective_pct"].as_f64().unwrap();
+            assert!((eff - op * 100.0).abs() < 0.01, "OP {eff} %");
+            let ratio = wa / reference;
+            println!(
+                "OP {op}: zcftl {stripe} WA {wa:.3}, reference {reference:.3}: {ratio:.3} × (issue's goal: 1.05)"
+            );
+            assert!(ratio <= max, "OP {op} {stripe}: {ratio:.3} × the reference");
+            assert!(
+                wa >= reference * 0.95,
+                "OP {op} {stripe}: below greedy? {wa:.3}"
+            );
+        }
+    }
+}
