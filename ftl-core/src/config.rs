@@ -84,8 +84,10 @@ pub struct FtlConfig {
     /// blocks with equal index mod `lanes` share a die (or a group of dies,
     /// as `Superblocks::with_width` numbers them) gets consecutive pages on
     /// different dies while each erase unit stays one die's. A lane short
-    /// of a block while few are free waits and the others go on. Applies
-    /// at every mount; the media does not record it.
+    /// of a block while few are free waits and the others go on. Each lane
+    /// beyond the first reserves two blocks of capacity (its open blocks'
+    /// unwritten pages). Applies at every mount; the media does not record
+    /// it, and the capacity stays what format gave it.
     pub lanes: u32,
     /// Sectors the host sees, exactly (rounded down to whole pages); 0 =
     /// all blocks but the reserve, less `over_provisioning_percent`. For
