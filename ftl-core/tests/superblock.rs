@@ -25,6 +25,37 @@ fn phys() -> Geometry {
     }
 }
 
+/// `passes` × the capacity of random one-sector writes (checking the FTL's
+/// integrity now and then); the version each LBA holds (0: never written).
+fn churn<N: Nand>(ftl: &mut Ftl<N, SlotPool<Vec<u8>>>, seed: u64, passes: u32) -> Vec<u32> {
+    let n = ftl.logical_sectors();
+    let mut rng = Rng(seed);
+    let mut version = vec![0u32; n as usize];
+    for v in 1..=passes * n as u32 {
+        let l = rng.below(n);
+        ftl.write(Lba(l), &pattern(4096, l, v)).unwrap();
+        version[l as usize] = v;
+        if v % 997 == 0 {
+            ftl.check_integrity().unwrap();
+        }
+    }
+    version
+}
+
+/// Every LBA reads back the version `churn` left in it.
+fn reads_back<N: Nand>(ftl: &mut Ftl<N, SlotPool<Vec<u8>>>, version: &[u32], what: &str) {
+    for (l, &v) in version.iter().enumerate() {
+        let l = l as u64;
+        let mut buf = vec![0u8; 4096];
+        ftl.read(Lba(l), &mut buf).unwrap();
+        let want = match v {
+            0 => vec![0; 4096],
+            v => pattern(4096, l, v),
+        };
+        assert!(buf == want, "{what}: lba {l}");
+    }
+}
+
 fn page_of(byte: u8, len: usize) -> Vec<u8> {
     (0..len).map(|i| byte ^ (i as u8)).collect()
 }
@@ -147,29 +178,14 @@ fn the_ftl_runs_on_superblocks_across_a_remount() {
     let cfg = config();
     let pool = SlotPool::with_capacity(cfg.min_slots(&geo) + 16, 4096);
     let mut ftl = Ftl::format(s, pool, cfg).unwrap();
-    let n = ftl.logical_sectors();
-    let mut rng = Rng(5);
-    let mut version = vec![0u32; n as usize];
-    for v in 1..=4 * n as u32 {
-        let l = rng.below(n);
-        ftl.write(Lba(l), &pattern(4096, l, v)).unwrap();
-        version[l as usize] = v;
-    }
+    let version = churn(&mut ftl, 5, 4);
     assert!(ftl.stats().gc_runs > 0, "GC ran over superblocks");
     let cfg: FtlConfig = ftl.config();
     ftl.flush().unwrap();
     let (nand, pool) = ftl.into_parts();
     let mut ftl = Ftl::open(nand, pool, cfg).unwrap();
     ftl.check_integrity().unwrap();
-    for l in 0..n {
-        let mut buf = vec![0u8; 4096];
-        ftl.read(Lba(l), &mut buf).unwrap();
-        let want = match version[l as usize] {
-            0 => vec![0; 4096],
-            v => pattern(4096, l, v),
-        };
-        assert!(buf == want, "lba {l}");
-    }
+    reads_back(&mut ftl, &version, "superblocks");
     // Every die took programs.
     let erases = &ftl.nand().inner().erases;
     assert_eq!(erases.len() as u32, 8 * 24);
@@ -248,17 +264,7 @@ fn the_ftl_runs_a_lane_per_die_across_a_remount() {
     };
     let pool = SlotPool::with_capacity(cfg.min_slots(&geo) + 16, 4096);
     let mut ftl = Ftl::format(s, pool, cfg).unwrap();
-    let n = ftl.logical_sectors();
-    let mut rng = Rng(9);
-    let mut version = vec![0u32; n as usize];
-    for v in 1..=6 * n as u32 {
-        let l = rng.below(n);
-        ftl.write(Lba(l), &pattern(4096, l, v)).unwrap();
-        version[l as usize] = v;
-        if v % 997 == 0 {
-            ftl.check_integrity().unwrap();
-        }
-    }
+    let version = churn(&mut ftl, 9, 6);
     assert!(ftl.stats().gc_runs > 0, "GC ran over per-die units");
     let erases = &ftl.nand().inner().erases;
     for die in 0..4 {
@@ -272,14 +278,6 @@ fn the_ftl_runs_a_lane_per_die_across_a_remount() {
         let (nand, pool) = ftl.into_parts();
         ftl = Ftl::open(nand, pool, FtlConfig { lanes, ..cfg }).unwrap();
         ftl.check_integrity().unwrap();
-        for l in 0..n {
-            let mut buf = vec![0u8; 4096];
-            ftl.read(Lba(l), &mut buf).unwrap();
-            let want = match version[l as usize] {
-                0 => vec![0; 4096],
-                v => pattern(4096, l, v),
-            };
-            assert!(buf == want, "lanes {lanes}: lba {l}");
-        }
+        reads_back(&mut ftl, &version, &format!("{lanes} lanes"));
     }
 }
