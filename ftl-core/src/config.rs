@@ -335,15 +335,34 @@ impl FtlConfig {
     /// reserve, less over-provisioning), so it does not depend on the size
     /// it helps set.
     pub fn meta_blocks(&self, geo: &Geometry) -> u32 {
+        let (tps, chunks) = self.meta_bound(geo);
+        let ppb = geo.pages_per_block;
+        (2 * tps + 2 * chunks + ppb / 2).div_ceil(ppb) + 1
+    }
+
+    /// Meta pages written between two checkpoints' cleaning decisions, at
+    /// most: every translation page once, two checkpoints and half a block
+    /// of trim records (the count that makes a checkpoint due). A meta
+    /// stream one block short of [`FtlConfig::meta_blocks`] whose open
+    /// block still has this much room need not clean its oldest block yet:
+    /// without it, a stream of two blocks would clean (rewrite every
+    /// translation page it names) at every checkpoint.
+    pub fn meta_cycle_pages(&self, geo: &Geometry) -> u32 {
+        let (tps, chunks) = self.meta_bound(geo);
+        tps + 2 * chunks + geo.pages_per_block / 2
+    }
+
+    /// Translation pages and checkpoint pages of the largest logical size
+    /// this configuration gives `geo` (all blocks but the fixed reserve,
+    /// less over-provisioning).
+    fn meta_bound(&self, geo: &Geometry) -> (u32, u32) {
         let data_sectors = u64::from(geo.total_blocks().saturating_sub(RESERVED_BLOCKS))
             * u64::from(Self::data_pages_per_block(geo))
             * geo.sectors_per_page() as u64;
         let bound = (data_sectors * u64::from(100 - self.over_provisioning_percent.min(99)) / 100)
             .max(self.capacity_sectors);
         let shape = self.checkpoint_shape(geo, bound.max(1));
-        let chunks = shape.chunks(geo.page_size as usize);
-        let ppb = geo.pages_per_block;
-        (2 * shape.tps + 2 * chunks + ppb / 2).div_ceil(ppb) + 1
+        (shape.tps, shape.chunks(geo.page_size as usize))
     }
 
     /// Host pages between checkpoints on `geo`: `checkpoint_interval_pages`

@@ -20,9 +20,11 @@
 //! checkpoint are released only once it is complete and synced, and only
 //! if nothing in them is still needed (see `meta_stream.rs`), so a cut while
 //! writing one leaves the previous one whole. When the meta stream holds
-//! all the blocks it may, its oldest block is cleaned: the translation
-//! pages it holds are written again and the slices whose change predates
-//! its trim records are written back, so the checkpoint releases it.
+//! all the blocks it may, or one fewer with too little room left in its
+//! open block for another checkpoint cycle, its oldest block is cleaned:
+//! the translation pages it holds are written again and the slices whose
+//! change predates its trim records are written back, so the checkpoint
+//! releases it.
 //!
 //! The meta stream keeps an erased page ready at all times (refilled after
 //! each meta page), so logging trims never needs a block erased first.
@@ -64,12 +66,8 @@ impl<N: Nand, M: SlotMemory> Ftl<N, M> {
     /// leveling), or the oldest one if the meta stream is at its limit.
     pub(super) fn checkpoint_cleaning(&mut self, evacuate: Option<BlockIdx>) -> FtlResult<(), N> {
         self.log_trims()?;
-        let limit = self.meta_limit;
-        let clean = evacuate.or_else(|| {
-            (self.meta.block_count() + 1 >= limit)
-                .then(|| self.meta.oldest())
-                .flatten()
-        });
+        let clean =
+            evacuate.or_else(|| self.meta_must_clean().then(|| self.meta.oldest()).flatten());
         if let Some(b) = clean {
             self.evacuate_meta_block(b)?;
         }
@@ -84,6 +82,26 @@ impl<N: Nand, M: SlotMemory> Ftl<N, M> {
             self.meta.clear_write_back_credit();
         }
         self.write_root()
+    }
+
+    /// Whether the meta stream must clean its oldest block now: it holds
+    /// all the blocks it may, or one fewer and its open block has less room
+    /// left than a checkpoint cycle may write (`FtlConfig::meta_cycle_pages`;
+    /// more room lets the stream fill its block first, so a stream of two
+    /// blocks does not rewrite every translation page at every checkpoint).
+    pub(super) fn meta_must_clean(&self) -> bool {
+        let count = self.meta.block_count();
+        if count + 1 < self.meta_limit {
+            return false;
+        }
+        if count >= self.meta_limit {
+            return true;
+        }
+        let room = match self.flash.open_block(Stream::Meta) {
+            Some(b) => self.flash.layout().ppb - self.flash.next_page(b),
+            None => 0,
+        };
+        room < self.meta_cycle_pages
     }
 
     /// Writes again every translation page the table names in meta block

@@ -80,6 +80,9 @@ pub struct Ftl<N: Nand, M: SlotMemory> {
     paging: paging::Paging,
     /// Blocks the meta stream may hold (`FtlConfig::meta_blocks`).
     meta_limit: u32,
+    /// Room a meta stream one block short of its limit needs in its open
+    /// block to put cleaning off (`FtlConfig::meta_cycle_pages`).
+    meta_cycle_pages: u32,
     /// Reads being located (`read.rs`).
     reads: read::ReadsInFlight,
 }
@@ -120,6 +123,7 @@ impl<N: Nand, M: SlotMemory> Ftl<N, M> {
             // Any budget: a mount may adopt a capacity that pages the map.
             paging: paging::Paging::new(geo.page_size as usize, cfg.map_budget_bytes != 0),
             meta_limit: cfg.meta_blocks(&geo),
+            meta_cycle_pages: cfg.meta_cycle_pages(&geo),
             reads: read::ReadsInFlight::new(cfg.handles + 1),
         })
     }

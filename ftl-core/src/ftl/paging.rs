@@ -202,7 +202,7 @@ impl<N: Nand, M: SlotMemory> Ftl<N, M> {
     /// block, when the stream is at its limit (translation pages written
     /// outside a checkpoint grow it).
     fn checkpoint_if_meta_full(&mut self) -> FtlResult<(), N> {
-        if self.meta.block_count() + 1 >= self.meta_limit {
+        if self.meta_must_clean() {
             self.checkpoint()?;
         }
         Ok(())
