@@ -407,6 +407,16 @@ fn op_is_exact_and_below_the_reserve_refused() {
             let g = &r["geometry"];
             let (raw, logical) = (f(g, "raw_bytes"), f(g, "logical_bytes"));
             assert!(((raw - logical) / logical * 100.0 - eff).abs() < 1e-9);
+            let ftl = &r["ftl"];
+            assert_eq!(ftl["stripe"], stripe);
+            let lanes = if stripe == "dies" { 4 } else { 1 };
+            assert_eq!(ftl["lanes"], lanes);
+            // The capacity --op set, rounded down to a whole page.
+            let asked = f(ftl, "capacity_sectors") * f(g, "sector_size");
+            assert!(
+                asked >= logical && asked - logical < f(g, "page_size"),
+                "{asked} asked, {logical} given"
+            );
         }
     }
     // Less than the FTL's reserve and its GC's 1 %: refused, saying the floor.

@@ -183,6 +183,13 @@ pub struct FtlReport {
     pub cache_bytes: u64,
     /// `--metadata-only`: no data stored, no data checksums.
     pub metadata_only: bool,
+    /// `--stripe`: `superblocks` or `dies`.
+    pub stripe: &'static str,
+    /// Open blocks per data stream (a lane per die with `dies`).
+    pub lanes: u32,
+    /// The host's capacity in sectors, as `--op` set it (0: from the
+    /// percent).
+    pub capacity_sectors: u64,
 }
 
 #[derive(Debug, Serialize)]
@@ -520,6 +527,12 @@ fn ftl_report(cfg: &Resolved) -> FtlReport {
         map_budget_bytes: f.map_budget_bytes,
         cache_bytes: cfg.ssd.cache_bytes,
         metadata_only: cfg.ssd.metadata_only,
+        stripe: match cfg.ssd.stripe {
+            simulator::ssd::Stripe::Superblocks => "superblocks",
+            simulator::ssd::Stripe::Dies => "dies",
+        },
+        lanes: f.lanes,
+        capacity_sectors: f.capacity_sectors,
     }
 }
 
