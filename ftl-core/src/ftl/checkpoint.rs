@@ -173,10 +173,14 @@ impl<N: Nand, M: SlotMemory> Ftl<N, M> {
         // the time the block table is written (the meta stream may fill and
         // open blocks while the checkpoint is written): recovery replays
         // open blocks, and their pages past the snapshot must not be missed.
-        let mut open_at_snapshot = [None; 2 * crate::config::MAX_LANES as usize + 1];
-        for (o, b) in open_at_snapshot.iter_mut().zip(self.flash.open_blocks()) {
-            *o = Some(b);
+        let mut open_buf = [BlockIdx(0); 2 * crate::config::MAX_LANES as usize + 1];
+        let mut open_count = 0;
+        for (o, b) in open_buf.iter_mut().zip(self.flash.open_blocks()) {
+            *o = b;
+            open_count += 1;
         }
+        // Searched once per block of the table: only the blocks open now.
+        let open_at_snapshot = &open_buf[..open_count];
         let tps = self.flash.translation();
         let shape = Shape {
             logical: self.logical,
@@ -200,7 +204,7 @@ impl<N: Nand, M: SlotMemory> Ftl<N, M> {
                     BlockRecord {
                         erase_count: flash.erase_count(b),
                         next_page: flash.next_page(b),
-                        state: if open_at_snapshot.contains(&Some(b)) {
+                        state: if open_at_snapshot.contains(&b) {
                             BlockState::Open
                         } else {
                             flash.state(b)
