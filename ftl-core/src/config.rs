@@ -400,29 +400,31 @@ impl FtlConfig {
     /// whole pages. Over-provisioning as the literature counts it,
     /// (physical − logical) / logical, is [`FtlConfig::effective_op`].
     pub fn logical_sectors(&self, geo: &Geometry) -> u64 {
-        let usable = u64::from(geo.total_blocks().saturating_sub(self.reserved_blocks(geo)))
-            * u64::from(Self::data_pages_per_block(geo))
-            * geo.sectors_per_page() as u64;
+        let usable = self.usable_sectors(geo);
+        let sectors = match self.capacity_sectors {
+            0 => Self::after_op(usable, self.over_provisioning_percent),
+            c => c.min(Self::after_op(usable, 1)),
+        };
         let spp = geo.sectors_per_page().max(1) as u64;
-        if self.capacity_sectors != 0 {
-            return self.capacity_sectors.min(Self::max_after_op(usable, 1)) / spp * spp;
-        }
-        let after_op = Self::max_after_op(usable, self.over_provisioning_percent);
-        after_op / spp * spp
+        sectors / spp * spp
+    }
+
+    /// Data sectors of every block but the reserve.
+    fn usable_sectors(&self, geo: &Geometry) -> u64 {
+        u64::from(geo.total_blocks().saturating_sub(self.reserved_blocks(geo)))
+            * u64::from(Self::data_pages_per_block(geo))
+            * geo.sectors_per_page() as u64
     }
 
     /// `usable` less `percent` %.
-    fn max_after_op(usable: u64, percent: u8) -> u64 {
+    fn after_op(usable: u64, percent: u8) -> u64 {
         let op = u64::from(percent.min(100));
         usable * (100 - op) / 100
     }
 
     /// Whether `capacity_sectors`, if set, leaves the GC its 1 %.
     fn capacity_fits(&self, geo: &Geometry) -> bool {
-        let usable = u64::from(geo.total_blocks().saturating_sub(self.reserved_blocks(geo)))
-            * u64::from(Self::data_pages_per_block(geo))
-            * geo.sectors_per_page() as u64;
-        self.capacity_sectors <= Self::max_after_op(usable, 1)
+        self.capacity_sectors <= Self::after_op(self.usable_sectors(geo), 1)
     }
 
     /// Bytes the host sees on `geo`.
