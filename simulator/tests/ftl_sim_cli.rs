@@ -3,9 +3,11 @@
 //! naming what is wrong). Small geometries and a few thousand requests, so
 //! each run takes a fraction of a second.
 
-use std::path::PathBuf;
-use std::process::{Command, Output};
+mod cli;
 
+use std::path::PathBuf;
+
+use cli::{ftl_sim, without_wall};
 use serde_json::Value;
 
 /// 2 channels × 1 die × 1 plane × 32 blocks × 64 pages × 16 KiB: 64 MiB.
@@ -21,21 +23,6 @@ const SMALL: &[&str] = &[
     "--pages-per-block",
     "64",
 ];
-
-/// Fields read from the wall clock: the only ones allowed to differ
-/// between two runs of one configuration.
-const WALL: &[&str] = &[
-    "wall_seconds",
-    "precondition_wall_seconds",
-    "sim_ios_per_wall_s",
-];
-
-fn ftl_sim(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_ftl-sim"))
-        .args(args)
-        .output()
-        .expect("ftl-sim runs")
-}
 
 fn fixture(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -206,18 +193,12 @@ fn one_seed_gives_one_report() {
         "--precondition",
         "0.2x",
     ];
-    let strip = |mut v: Value| {
-        for k in WALL {
-            v.as_object_mut().unwrap().remove(*k);
-        }
-        v
-    };
-    let a = strip(run_json(&args));
-    let b = strip(run_json(&args));
+    let a = without_wall(run_json(&args));
+    let b = without_wall(run_json(&args));
     assert_eq!(a, b);
     let mut other = args.to_vec();
     other.extend(["--seed", "2"]);
-    assert_ne!(a, strip(run_json(&other)));
+    assert_ne!(a, without_wall(run_json(&other)));
 }
 
 #[test]
@@ -435,10 +416,8 @@ fn op_is_exact_and_below_the_reserve_refused() {
 fn metadata_only_reports_the_same_run_and_refuses_verify() {
     let args = ["--workload", "uniform", "--read-pct", "30"];
     let args = [&args[..], &["--precondition", "1x", "--writes", "1x"]].concat();
-    let strip = |mut v: Value| {
-        for k in WALL {
-            v.as_object_mut().unwrap().remove(*k);
-        }
+    let strip = |v: Value| {
+        let mut v = without_wall(v);
         v["ftl"].as_object_mut().unwrap().remove("metadata_only");
         v
     };
@@ -476,16 +455,10 @@ fn an_image_file_runs_the_same_as_ram() {
         "0.5x",
         "--verify",
     ];
-    let strip = |mut v: Value| {
-        for k in WALL {
-            v.as_object_mut().unwrap().remove(*k);
-        }
-        v
-    };
     let in_ram = run_json(&args);
     let on_file = run_json(&[&args[..], &["--image", image.to_str().unwrap()]].concat());
     assert!(f(&on_file, "gc_runs") > 0.0);
-    assert_eq!(strip(in_ram), strip(on_file));
+    assert_eq!(without_wall(in_ram), without_wall(on_file));
     let meta = std::fs::metadata(&image).expect("the image is left behind");
     assert!(meta.len() > 0);
     use std::os::unix::fs::MetadataExt;

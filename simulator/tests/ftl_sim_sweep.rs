@@ -2,9 +2,11 @@
 //! (OP × GC policy) on a small device, its CSV, JSON and plots, the same
 //! results on one thread or two, and WA falling as OP grows.
 
-use std::path::Path;
-use std::process::{Command, Output};
+mod cli;
 
+use std::path::Path;
+
+use cli::{ftl_sim, without_wall};
 use serde_json::Value;
 
 /// 2 channels × 1 die × 1 plane × 128 blocks × 16 pages × 16 KiB: 64 MiB
@@ -48,20 +50,6 @@ const NAMES: [&str; 4] = [
 
 const PLOTS: [&str; 4] = ["wa_vs_op", "wa_over_time", "latency_cdf", "erase_hist"];
 
-/// Keys read from the wall clock, anywhere in a report or `sweep.json`.
-const WALL: &[&str] = &[
-    "wall_seconds",
-    "precondition_wall_seconds",
-    "sim_ios_per_wall_s",
-];
-
-fn ftl_sim(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_ftl-sim"))
-        .args(args)
-        .output()
-        .expect("ftl-sim runs")
-}
-
 fn sweep(out: &Path, jobs: &str) {
     let mut args = vec!["sweep"];
     args.extend_from_slice(SMALL);
@@ -79,24 +67,6 @@ fn sweep(out: &Path, jobs: &str) {
 fn read_json(p: &Path) -> Value {
     let text = std::fs::read_to_string(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
-}
-
-/// `v` without the wall-clock keys, at any depth.
-fn without_wall(mut v: Value) -> Value {
-    fn strip(v: &mut Value) {
-        match v {
-            Value::Object(m) => {
-                for k in WALL {
-                    m.remove(*k);
-                }
-                m.values_mut().for_each(strip);
-            }
-            Value::Array(a) => a.iter_mut().for_each(strip),
-            _ => {}
-        }
-    }
-    strip(&mut v);
-    v
 }
 
 /// The CSV's rows, split into fields (no field here needs quoting).

@@ -13,6 +13,8 @@
 //! and compared in docs/BENCHMARKS.md (*Write amplification against a
 //! greedy reference*).
 
+mod cli;
+
 /// Splitmix64: the reference draws its own numbers.
 struct Rng(u64);
 
@@ -227,36 +229,33 @@ fn zcftl_against_the_reference() {
         let reference = greedy_wa(op, 1);
         for (stripe, max) in [("superblocks", superblocks_max), ("dies", dies_max)] {
             let op_arg = op.to_string();
-            let out = std::process::Command::new(env!("CARGO_BIN_EXE_ftl-sim"))
-                .args([
-                    "run",
-                    "--workload",
-                    "uniform",
-                    "--op",
-                    &op_arg,
-                    "--blocks-per-plane",
-                    "256",
-                    "--pages-per-block",
-                    "64",
-                    "--page-size",
-                    "4K",
-                    "--sector-size",
-                    "4K",
-                    "--gc",
-                    "greedy",
-                    "--precondition",
-                    "4x",
-                    "--writes",
-                    "4x",
-                    "--seed",
-                    "1",
-                    "--stripe",
-                    stripe,
-                    "--metadata-only",
-                    "--json",
-                ])
-                .output()
-                .expect("ftl-sim runs");
+            let out = cli::ftl_sim(&[
+                "run",
+                "--workload",
+                "uniform",
+                "--op",
+                &op_arg,
+                "--blocks-per-plane",
+                "256",
+                "--pages-per-block",
+                "64",
+                "--page-size",
+                "4K",
+                "--sector-size",
+                "4K",
+                "--gc",
+                "greedy",
+                "--precondition",
+                "4x",
+                "--writes",
+                "4x",
+                "--seed",
+                "1",
+                "--stripe",
+                stripe,
+                "--metadata-only",
+                "--json",
+            ]);
             assert!(
                 out.status.success(),
                 "{}",
