@@ -6,7 +6,7 @@
 use crate::format::checkpoint::Shape;
 use crate::format::meta_page::HEADER_LEN;
 use crate::format::oob::{self, MAX_SECTORS_PER_PAGE};
-use crate::format::{summary, translation};
+use crate::format::translation;
 use crate::gc::GcPolicy;
 use crate::geometry::Geometry;
 
@@ -96,6 +96,12 @@ pub struct FtlConfig {
     /// leave the GC at least the 1 % the percent allows. Applies at
     /// format, as the percent does.
     pub capacity_sectors: u64,
+    /// Block summaries per summary page, at most; 0 = as many as fit (five
+    /// 64-page blocks' to a 4 KiB page). A full block's summary waits in
+    /// RAM until its page fills, and a cut loses those waiting: recovery
+    /// scans such blocks page by page. Fewer bound that scan, at a page per
+    /// this many blocks. Applies at every mount; recovery reads any count.
+    pub summaries_per_page: u32,
 }
 
 impl Default for FtlConfig {
@@ -113,6 +119,7 @@ impl Default for FtlConfig {
             over_provisioning_percent: 12,
             map_budget_bytes: 0,
             data_checksums: true,
+            summaries_per_page: 0,
             lanes: 1,
             capacity_sectors: 0,
         }
@@ -233,7 +240,7 @@ impl FtlConfig {
     /// programmed, and a block's worth moved by GC, twice over.
     pub fn min_map_entries(&self, geo: &Geometry) -> u32 {
         let spp = geo.sectors_per_page() as u32;
-        2 * (self.max_io_sectors + spp + Self::data_pages_per_block(geo) * spp)
+        2 * (self.max_io_sectors + spp + geo.pages_per_block * spp)
     }
 
     /// The smallest `map_budget_bytes` that pages the map of a device
@@ -357,7 +364,7 @@ impl FtlConfig {
     /// less over-provisioning).
     fn meta_bound(&self, geo: &Geometry) -> (u32, u32) {
         let data_sectors = u64::from(geo.total_blocks().saturating_sub(RESERVED_BLOCKS))
-            * u64::from(Self::data_pages_per_block(geo))
+            * u64::from(geo.pages_per_block)
             * geo.sectors_per_page() as u64;
         let bound = (data_sectors * u64::from(100 - self.over_provisioning_percent.min(99)) / 100)
             .max(self.capacity_sectors);
@@ -378,14 +385,17 @@ impl FtlConfig {
         chunks.saturating_mul(200).max(1024)
     }
 
-    /// Pages of each data block that hold data: all but the last, which
-    /// holds the block's summary, if a summary fits a page.
-    pub fn data_pages_per_block(geo: &Geometry) -> u32 {
-        let ppb = geo.pages_per_block;
-        if summary::fits(geo.page_size as usize, ppb, geo.sectors_per_page()) {
-            ppb - 1
-        } else {
-            ppb
+    /// Block summaries a summary page holds on `geo` (0: a block's summary
+    /// does not fit a page, and recovery scans every block).
+    pub fn summaries_per_page(&self, geo: &Geometry) -> u32 {
+        let fit = crate::format::summary::per_page(
+            geo.page_size as usize,
+            geo.pages_per_block,
+            geo.sectors_per_page(),
+        ) as u32;
+        match self.summaries_per_page {
+            0 => fit,
+            n => n.min(fit),
         }
     }
 
@@ -412,7 +422,7 @@ impl FtlConfig {
     /// Data sectors of every block but the reserve.
     fn usable_sectors(&self, geo: &Geometry) -> u64 {
         u64::from(geo.total_blocks().saturating_sub(self.reserved_blocks(geo)))
-            * u64::from(Self::data_pages_per_block(geo))
+            * u64::from(geo.pages_per_block)
             * geo.sectors_per_page() as u64
     }
 

@@ -16,9 +16,9 @@ pub struct Layout {
     pub ppb: u32,
     /// Sectors per block.
     pub spb: u32,
-    /// Pages per data block that hold data (the last one may hold the
-    /// block's summary).
-    pub data_ppb: u32,
+    /// Block summaries that fit a summary page (0: a block's summary does
+    /// not, and recovery scans every block page by page).
+    pub summaries_per_page: u32,
     /// Sectors in the array.
     pub total: u32,
 }
@@ -31,7 +31,11 @@ impl Layout {
             spp,
             ppb: geo.pages_per_block,
             spb: spp * geo.pages_per_block,
-            data_ppb: crate::config::FtlConfig::data_pages_per_block(geo),
+            summaries_per_page: crate::format::summary::per_page(
+                geo.page_size as usize,
+                geo.pages_per_block,
+                geo.sectors_per_page(),
+            ) as u32,
             total: geo.total_sectors(),
         }
     }
@@ -56,9 +60,9 @@ impl Layout {
         BlockIdx(psa.0 / self.spb)
     }
 
-    /// Whether data blocks end with a summary page.
+    /// Whether full data blocks get a summary.
     pub fn has_summary(&self) -> bool {
-        self.data_ppb < self.ppb
+        self.summaries_per_page > 0
     }
 
     /// Page address of `ppa` as the translation directory stores it.

@@ -70,6 +70,8 @@ pub struct Stats {
     pub mount_pages_read: u64,
     /// Pages the last mount replayed past its checkpoint.
     pub mount_pages_replayed: u64,
+    /// Blocks the last mount read from their summaries, not page by page.
+    pub mount_blocks_from_summaries: u64,
     /// Bytes of RAM the logical-to-physical map holds.
     pub map_ram_bytes: u64,
     /// Bytes of RAM the translation table holds (where each translation
@@ -86,7 +88,8 @@ pub struct Stats {
     pub translation_pages_written: u64,
     /// Checkpoint chunks written (directory and block table).
     pub checkpoint_pages_written: u64,
-    /// Block summaries written.
+    /// Summary pages written (each holds the summaries of several full
+    /// data blocks).
     pub summary_pages_written: u64,
     /// Translation pages whose slice of the map changed since written.
     pub dirty_translation_pages: u64,

@@ -382,3 +382,53 @@ fn stats_account_the_ram_of_each_table() {
             + big.block_table_ram_bytes
     );
 }
+
+#[test]
+fn a_mount_reads_full_blocks_from_their_summaries() {
+    // Checkpoints only as summary pages and meta cleaning make them due:
+    // the mount replays far past the last one.
+    let cfg = FtlConfig {
+        checkpoint_interval_pages: u32::MAX,
+        ..config()
+    };
+    let g = Geometry::small(512, 16);
+    let mut ftl = fresh(g, cfg, 16);
+    let n = ftl.logical_sectors();
+    let mut rng = Rng(3);
+    for lba in 0..n {
+        ftl.write(Lba(lba), &pattern(4096, lba, 0)).unwrap();
+    }
+    let mut version = vec![0u32; n as usize];
+    for i in 1..=n {
+        let lba = rng.below(n);
+        version[lba as usize] = i as u32;
+        ftl.write(Lba(lba), &pattern(4096, lba, i as u32)).unwrap();
+    }
+    let before = ftl.stats();
+    assert!(before.summary_pages_written > 0, "summaries were written");
+    let mut ftl = remount(ftl);
+    let st = ftl.stats();
+    // 42 summaries fit a 16 KiB page: a block's 16 pages cost one read of
+    // its summary (and a summary page's read is shared by 42 blocks); the
+    // pages of blocks still open, or whose summaries wait for their page
+    // to fill (at most 41 blocks), are read one by one.
+    println!(
+        "mount read {} pages, replayed {} (summary pages {})",
+        st.mount_pages_read, st.mount_pages_replayed, before.summary_pages_written
+    );
+    assert!(
+        st.mount_pages_read * 4 < st.mount_pages_replayed,
+        "read {} pages to replay {}",
+        st.mount_pages_read,
+        st.mount_pages_replayed
+    );
+    ftl.check_integrity().unwrap();
+    for lba in 0..n {
+        let v = version[lba as usize];
+        assert_eq!(
+            read_sector(&mut ftl, lba),
+            pattern(4096, lba, v),
+            "lba {lba}"
+        );
+    }
+}

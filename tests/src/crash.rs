@@ -103,6 +103,8 @@ pub struct CrashReport {
     pub recovery_cut: bool,
     /// Mutating NAND operations the (last, completed) recovery made.
     pub recovery_nand_ops: u64,
+    /// Blocks that recovery read from their summaries.
+    pub recovered_from_summaries: u64,
     /// FTL counters at the cut.
     pub stats_at_cut: Stats,
 }
@@ -150,11 +152,19 @@ pub fn config(map: MapSetup) -> FtlConfig {
         max_io_sectors: 4,
         wear_leveling_bound: 1,
         over_provisioning_percent: 25,
+        // A summary page per two full blocks (a page holds dozens on
+        // these tiny arrays): cuts then land before, between and after
+        // summary pages, and recovery reads blocks both ways.
+        summaries_per_page: 2,
         ..FtlConfig::default()
     };
     match map {
         MapSetup::Whole | MapSetup::MultiDie => base,
-        MapSetup::Lanes => FtlConfig { lanes: 2, ..base },
+        MapSetup::Lanes => FtlConfig {
+            lanes: 2,
+            summaries_per_page: 1,
+            ..base
+        },
         MapSetup::Sliced => FtlConfig {
             translation_entries: 8,
             translation_write_permille: 1000,
@@ -347,6 +357,7 @@ pub fn run_case(input: &CrashInput) -> Result<CrashReport, String> {
         Err(e) => return Err(format!("recovery failed: {e}")),
     };
     let recovery_nand_ops = nand.0.borrow().ops_done() - before;
+    let recovered_from_summaries = ftl.stats().mount_blocks_from_summaries;
     nand.0.borrow_mut().disarm_power_cut();
     verify(&mut ftl, &model).map_err(|e| format!("{e} (cut: {cut:?})"))?;
     exercise(&mut ftl).map_err(|e| format!("{e} (cut: {cut:?})"))?;
@@ -356,6 +367,7 @@ pub fn run_case(input: &CrashInput) -> Result<CrashReport, String> {
         cut,
         recovery_cut,
         recovery_nand_ops,
+        recovered_from_summaries,
         stats_at_cut,
     })
 }

@@ -69,16 +69,22 @@ fn cut_at_every_operation_with(map: MapSetup) {
     let st = full.stats_at_cut;
     println!(
         "{map:?}: workload: {} steps, {total} mutating NAND ops, {} GC runs, {} wear-level moves, \
-         {} erases, {} checkpoints, {} trim records, {} translation pages written",
+         {} erases, {} checkpoints, {} trim records, {} translation pages written, \
+         {} summary pages written",
         ops.len(),
         st.gc_runs,
         st.wear_level_moves,
         st.erases,
         st.checkpoints,
         st.trim_records,
-        st.translation_pages_written
+        st.translation_pages_written,
+        st.summary_pages_written
     );
     assert!(total >= 2000, "workload too small: {total} NAND operations");
+    assert!(
+        st.summary_pages_written > 0,
+        "the workload must write summaries"
+    );
     assert!(
         st.gc_runs > 0 && st.erases > 0,
         "the workload must exercise GC"
@@ -100,6 +106,7 @@ fn cut_at_every_operation_with(map: MapSetup) {
     }
     let mut tried = 0u64;
     let mut torn = 0u64;
+    let mut from_summaries = 0u64;
     let mut failures = Vec::new();
     for k in 0..total {
         let input = CrashInput {
@@ -110,12 +117,22 @@ fn cut_at_every_operation_with(map: MapSetup) {
             map,
         };
         match run_case(&input) {
-            Ok(r) => torn += u64::from(r.cut.is_some()),
+            Ok(r) => {
+                torn += u64::from(r.cut.is_some());
+                from_summaries += u64::from(r.recovered_from_summaries > 0);
+            }
             Err(e) => failures.push(format!("cut after op {k} (seed {}): {e}", 42 ^ k)),
         }
         tried += 1;
     }
-    println!("cut points tried: {tried} (every one of {total}); torn operations: {torn}");
+    println!(
+        "cut points tried: {tried} (every one of {total}); torn operations: {torn}; \
+         recoveries that read blocks from summaries: {from_summaries}"
+    );
+    assert!(
+        from_summaries > 0,
+        "no recovery read a block from its summary"
+    );
     assert!(
         failures.is_empty(),
         "{} of {tried} cut points failed; first: {}",

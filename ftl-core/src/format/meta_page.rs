@@ -1,8 +1,7 @@
 //! The header every meta-stream page starts with.
 //!
-//! Meta pages (checkpoint chunks, trim records, translation pages) live in
-//! blocks of their own, and a block summary is the last page of a data
-//! block. Each carries the usual spare-area record ([`super::oob`], kind
+//! Meta pages (checkpoint chunks, trim records, translation pages, block
+//! summaries) live in blocks of their own. Each carries the usual spare-area record ([`super::oob`], kind
 //! 3 to 6) whose data crc covers the whole page, and starts with this
 //! header (little-endian); the payload follows (see [`super::checkpoint`],
 //! [`super::trim_record`], [`super::translation`], [`super::summary`]):
@@ -10,13 +9,13 @@
 //! ```text
 //!  offset size  field
 //!  0      4     magic "ZCMT"
-//!  4      1     version (2)
+//!  4      1     version (3; 2 kept block summaries in data blocks)
 //!  5      1     kind: 3 checkpoint chunk, 4 trim record, 5 translation
 //!               page, 6 block summary
 //!  6      2     0
 //!  8      8     checkpoint: seq the snapshot was taken at; others: 0
 //!  16     4     checkpoint: chunk index; trim record: number of ranges;
-//!               translation page: its number; summary: pages described
+//!               translation page: its number; summary: entries
 //!  20     4     checkpoint: chunk count; translation page: entries; 0
 //!  24     ...   payload
 //! ```
@@ -26,7 +25,7 @@ use super::le;
 /// Bytes of the meta page header.
 pub const HEADER_LEN: usize = 24;
 const MAGIC: [u8; 4] = *b"ZCMT";
-const VERSION: u8 = 2;
+const VERSION: u8 = 3;
 /// Kind byte of a checkpoint chunk (also its spare-area kind).
 pub const KIND_CHECKPOINT: u8 = 3;
 /// Kind byte of a trim record (also its spare-area kind).
@@ -62,10 +61,10 @@ pub enum MetaHeader {
         /// Entries in the payload.
         entries: u32,
     },
-    /// A block summary describing `pages` pages.
+    /// A page of `entries` block summaries.
     Summary {
-        /// Pages described.
-        pages: u32,
+        /// Blocks described.
+        entries: u32,
     },
 }
 
@@ -92,9 +91,9 @@ impl MetaHeader {
                 le::put_u32(page, 16, tp);
                 le::put_u32(page, 20, entries);
             }
-            MetaHeader::Summary { pages } => {
+            MetaHeader::Summary { entries } => {
                 page[5] = KIND_SUMMARY;
-                le::put_u32(page, 16, pages);
+                le::put_u32(page, 16, entries);
             }
         }
     }
@@ -125,7 +124,7 @@ impl MetaHeader {
                     .then_some(MetaHeader::Translation { tp, entries })
             }
             KIND_SUMMARY => Some(MetaHeader::Summary {
-                pages: le::u32_at(page, 16)?,
+                entries: le::u32_at(page, 16)?,
             }),
             _ => None,
         }
@@ -157,7 +156,7 @@ mod tests {
                 0 => MetaHeader::Checkpoint { seq, index: pick % count, count },
                 1 => MetaHeader::Trim { ranges },
                 2 => MetaHeader::Translation { tp: pick, entries: ranges },
-                _ => MetaHeader::Summary { pages: pick },
+                _ => MetaHeader::Summary { entries: pick },
             };
             let mut page = [0u8; 64];
             h.encode(&mut page);

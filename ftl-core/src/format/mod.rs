@@ -8,7 +8,7 @@
 //! | [`checkpoint`] | checkpoint chunks: directory + block table (meta stream) |
 //! | [`trim_record`] | trim records (meta stream) |
 //! | [`translation`] | translation pages: slices of the map (meta stream) |
-//! | [`summary`] | block summaries: the last page of each data block |
+//! | [`summary`] | block summaries, several to a page (meta stream) |
 //!
 //! Every structure carries a magic, a version and a crc32 (the spare-area
 //! record's own crc, and its data crc over the whole page); decoders never

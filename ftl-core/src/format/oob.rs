@@ -8,10 +8,11 @@
 //! ```text
 //!  offset  size  field
 //!  0       4     magic "ZCFP"
-//!  4       1     version (2)
+//!  4       1     version (3; version 2 media kept each data block's
+//!                summary in its last page, and mounts as foreign)
 //!  5       1     kind: 1 host data, 2 relocated data (GC / wear leveling),
 //!                3 checkpoint chunk, 4 trim record, 5 translation page,
-//!                6 block summary (see `meta_page`)
+//!                6 block summaries (see `meta_page`)
 //!  6       1     n = sectors in the page
 //!  7       1     reserved, 0
 //!  8       8     seq: program sequence number
@@ -37,7 +38,7 @@ pub const MAX_SECTORS_PER_PAGE: usize = 16;
 
 const MAGIC: [u8; 4] = *b"ZCFP";
 /// Version of the record layout written by this code.
-pub const VERSION: u8 = 2;
+pub const VERSION: u8 = 3;
 const HEADER_LEN: usize = 24;
 /// LBA slot value meaning "this sector holds no data" (padding).
 pub const NO_LBA: u32 = 0xFFFF_FFFF;
@@ -60,8 +61,8 @@ pub enum PageKind {
     Trim,
     /// A translation page: a slice of the map (meta stream).
     Translation,
-    /// A data block's summary: what each of its pages holds (the block's
-    /// last page).
+    /// Block summaries: what each page of a few full data blocks holds
+    /// (meta stream).
     Summary,
 }
 
@@ -70,7 +71,7 @@ impl PageKind {
     pub fn is_meta(self) -> bool {
         matches!(
             self,
-            PageKind::Checkpoint | PageKind::Trim | PageKind::Translation
+            PageKind::Checkpoint | PageKind::Trim | PageKind::Translation | PageKind::Summary
         )
     }
 

@@ -15,6 +15,11 @@
 //! capacity; the price is replay: recovery replays from the *horizon*, the
 //! oldest change not yet written back.
 //!
+//! **Summary pages** hold the summaries of full data blocks, several to a
+//! page, written as each page fills: recovery reads them instead of every
+//! page of each block it replays. Like trim records, they are kept until a
+//! checkpoint's horizon passes them.
+//!
 //! **Checkpoints** write the translation directory and the block table as
 //! of sequence `S`, with the horizon. Meta blocks older than the new
 //! checkpoint are released only once it is complete and synced, and only
@@ -23,8 +28,8 @@
 //! all the blocks it may, or one fewer with too little room left in its
 //! open block for another checkpoint cycle, its oldest block is cleaned:
 //! the translation pages it holds are written again and the slices whose
-//! change predates its trim records are written back, so the checkpoint
-//! releases it.
+//! change predates its trim records and summary pages are written back, so
+//! the checkpoint releases it.
 //!
 //! The meta stream keeps an erased page ready at all times (refilled after
 //! each meta page), so logging trims never needs a block erased first.
@@ -52,6 +57,15 @@ impl<N: Nand, M: SlotMemory> Ftl<N, M> {
         let ppa = self.program_meta_page(PageKind::Trim, 0)?;
         self.flash.release_holds();
         self.meta.trim_record_written(ppa.block, self.media.seq());
+        self.ready_meta_page()
+    }
+
+    /// Programs the summary page (the summaries of the last few full data
+    /// blocks); recovery reads a block's summary instead of its pages.
+    pub(super) fn log_summaries(&mut self) -> FtlResult<(), N> {
+        self.log_trims()?;
+        let ppa = self.program_meta_page(PageKind::Summary, 0)?;
+        self.meta.summary_page_written(ppa.block, self.media.seq());
         self.ready_meta_page()
     }
 
@@ -106,15 +120,15 @@ impl<N: Nand, M: SlotMemory> Ftl<N, M> {
 
     /// Writes again every translation page the table names in meta block
     /// `b`, and writes back every slice changed before `b`'s newest trim
-    /// record, so the next checkpoint can release `b`.
+    /// record or summary page, so the next checkpoint can release `b`.
     fn evacuate_meta_block(&mut self, b: BlockIdx) -> FtlResult<(), N> {
         if self.flash.open_block(Stream::Meta) == Some(b) {
             self.flash.close(Stream::Meta, 0);
             self.ready_meta_page()?;
         }
-        let newest_trim = self.meta.newest_trim(b);
+        let newest_replayed = self.meta.newest_replayed(b);
         while let Some((t, since)) = self.flash.translation().oldest() {
-            if since > newest_trim {
+            if since > newest_replayed {
                 break;
             }
             self.write_translation_page(t)?;
@@ -242,7 +256,7 @@ impl<N: Nand, M: SlotMemory> Ftl<N, M> {
         loop {
             let ppa = self.frontier_page(Stream::Meta)?;
             let erase_count = self.flash.erase_count(ppa.block);
-            let page = self.meta.page();
+            let page = self.meta.page_for(kind);
             let name = [Some(Lba(u64::from(word)))];
             match self.media.program(ppa, kind, &name, &[page], erase_count) {
                 Ok(seq) => {

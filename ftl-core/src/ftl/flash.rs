@@ -13,7 +13,7 @@ use alloc::vec::Vec;
 
 use crate::addr::{BlockIdx, Lba, Ppa, Psa};
 use crate::blocks::{BlockState, BlockTable, Stream, Wear};
-use crate::format::summary::SummaryBuilder;
+use crate::format::summary::EntryBuilder;
 use crate::gc::{self, GcPolicy};
 use crate::layout::Layout;
 use crate::map::{MapStore, Mapping};
@@ -34,8 +34,8 @@ pub(super) struct FlashMap {
     /// dated by it.
     now: u64,
     /// The summary each open data block (host, relocation; each lane)
-    /// collects, in a page buffer of its own, at [`FlashMap::slot`].
-    summaries: Vec<(SummaryBuilder, Vec<u8>)>,
+    /// collects, at [`FlashMap::slot`].
+    summaries: Vec<EntryBuilder>,
     valid: Validity,
     blocks: BlockTable,
     /// Open block per stream and lane: host lanes, relocation lanes, then
@@ -54,26 +54,17 @@ pub(super) struct FlashMap {
 }
 
 impl FlashMap {
-    pub fn new(
-        layout: Layout,
-        map: MapStore,
-        entries: u32,
-        blocks: u32,
-        page_size: usize,
-        lanes: u32,
-    ) -> Self {
+    pub fn new(layout: Layout, map: MapStore, entries: u32, blocks: u32, lanes: u32) -> Self {
         let per_sector = !map.is_paged();
         let logical = map.len();
-        let summary = || {
-            let mut page = alloc::vec![0u8; page_size];
-            (SummaryBuilder::start(&mut page, layout.spp as usize), page)
-        };
         FlashMap {
             layout,
             map,
             tps: TranslationTable::new(logical, entries),
             now: 0,
-            summaries: (0..2 * lanes).map(|_| summary()).collect(),
+            summaries: (0..2 * lanes)
+                .map(|_| EntryBuilder::new(layout.ppb, layout.spp as usize))
+                .collect(),
             valid: Validity::new(layout, blocks, per_sector),
             blocks: BlockTable::new(blocks),
             open: alloc::vec![None; 2 * lanes as usize + 1],
@@ -388,11 +379,6 @@ impl FlashMap {
         (0..self.lanes_of(stream)).find(|&l| self.open[self.slot(stream, l)] == Some(b))
     }
 
-    /// The open block of the stream's lane `lane`.
-    pub fn lane_block(&self, stream: Stream, lane: u32) -> Option<BlockIdx> {
-        self.open[self.slot(stream, lane)]
-    }
-
     /// The open block of the stream's current lane.
     pub fn open_block(&self, stream: Stream) -> Option<BlockIdx> {
         self.open[self.slot(stream, self.lane(stream))]
@@ -414,7 +400,7 @@ impl FlashMap {
 
     fn lane_has_room(&self, stream: Stream, lane: u32) -> bool {
         self.open[self.slot(stream, lane)]
-            .is_some_and(|b| self.blocks.next_page(b) < self.page_limit(stream))
+            .is_some_and(|b| self.blocks.next_page(b) < self.layout.ppb)
     }
 
     /// Moves the stream on to its next lane.
@@ -425,39 +411,36 @@ impl FlashMap {
         }
     }
 
-    fn page_limit(&self, stream: Stream) -> u32 {
-        match stream {
-            Stream::Meta => self.layout.ppb,
-            Stream::Host | Stream::Relocated => self.layout.data_ppb,
-        }
+    /// Whether `stream`'s blocks wait for their summary when full.
+    fn summarized(&self, stream: Stream) -> bool {
+        stream != Stream::Meta && self.layout.has_summary()
     }
 
     /// The next page of the stream's current lane's open block, if it has
     /// one, and the stream moves on to its next lane; the block turns
     /// `Full` (or `Meta`) when its last page is handed out. A data block
-    /// whose last data page was handed out waits for its summary
-    /// (`summary_due`) and hands out nothing more.
+    /// whose last page was handed out waits for its summary (`summary_due`)
+    /// and hands out nothing more.
     pub fn advance(&mut self, stream: Stream) -> Option<Ppa> {
         let lane = self.lane(stream);
         let b = self.open[self.slot(stream, lane)]?;
         let p = self.blocks.next_page(b);
-        if p >= self.page_limit(stream) {
+        if p >= self.layout.ppb {
             return None;
         }
         self.blocks.set_next_page(b, p + 1);
-        if p + 1 == self.layout.ppb {
+        if p + 1 == self.layout.ppb && !self.summarized(stream) {
             self.close(stream, lane);
         }
         self.next_lane(stream);
         Some(Ppa::new(b, p))
     }
 
-    /// Whether the data stream's lane's open block has all its data pages
-    /// and waits for its summary.
+    /// Whether the data stream's lane's open block has all its pages and
+    /// waits for its summary.
     pub fn summary_due(&self, stream: Stream, lane: u32) -> bool {
-        self.open[self.slot(stream, lane)].is_some_and(|b| {
-            self.layout.has_summary() && self.blocks.next_page(b) == self.layout.data_ppb
-        })
+        self.open[self.slot(stream, lane)]
+            .is_some_and(|b| self.summarized(stream) && self.blocks.next_page(b) == self.layout.ppb)
     }
 
     /// Notes a data page programmed in one of the stream's open blocks, for
@@ -467,31 +450,24 @@ impl FlashMap {
             return;
         };
         let k = self.slot(stream, lane);
-        let (b, page) = &mut self.summaries[k];
+        let b = &mut self.summaries[k];
         if self.layout.has_summary() && ppa.page == b.pages() {
-            b.note(page, ppa.page, seq, lbas);
+            b.note(ppa.page, seq, lbas);
         }
     }
 
-    /// The summary page of the stream's lane's open block, ready to
-    /// program, and where it goes; the block is then full.
-    pub fn take_summary(&mut self, stream: Stream, lane: u32) -> Option<(Ppa, &[u8])> {
+    /// The summary of the stream's lane's open block, all of whose pages
+    /// are programmed, for the meta stream; the block is then full.
+    pub fn take_summary(&mut self, stream: Stream, lane: u32) -> Option<&[u8]> {
         if !self.summary_due(stream, lane) {
             return None;
         }
         let k = self.slot(stream, lane);
-        let b = self.open[k]?;
-        let complete = self.summaries[k].0.pages() == self.layout.data_ppb;
-        self.blocks.set_next_page(b, self.layout.ppb);
         self.close(stream, lane);
-        if !complete {
-            // A page of it was not noted (cannot happen: a failed program
-            // closes the block); no summary, recovery scans the block.
-            return None;
-        }
-        let (builder, page) = &mut self.summaries[k];
-        builder.finish(page);
-        Some((Ppa::new(b, self.layout.data_ppb), &self.summaries[k].1))
+        let builder = &self.summaries[k];
+        // A page not noted cannot happen (a failed program closes the
+        // block); if it did, no summary: recovery scans the block.
+        (builder.pages() == self.layout.ppb).then(|| builder.bytes())
     }
 
     /// Closes the stream's lane's open block where it stands.
@@ -532,8 +508,7 @@ impl FlashMap {
         self.blocks.set_next_page(b, 0);
         self.open[k] = Some(b);
         if stream != Stream::Meta {
-            let (builder, page) = &mut self.summaries[k];
-            *builder = SummaryBuilder::start(page, self.layout.spp as usize);
+            self.summaries[k].start(b.0);
         }
     }
 

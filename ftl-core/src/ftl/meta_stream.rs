@@ -1,20 +1,25 @@
-//! The meta stream's state: trims waiting for a trim record, the meta
-//! blocks and what in each one recovery still needs, when the next
-//! checkpoint is due and how many translation pages it may write back.
+//! The meta stream's state: trims waiting for a trim record, block
+//! summaries waiting for their page to fill, the meta blocks and what in
+//! each one recovery still needs, when the next checkpoint is due and how
+//! many translation pages it may write back.
 //!
-//! [`MetaStream`] owns these and the page buffer meta pages are built in;
+//! [`MetaStream`] owns these and the page buffers meta pages are built in;
 //! `checkpoint.rs` writes the pages through the media port. The formats
-//! are in `crate::format::{checkpoint, trim_record, translation}`.
+//! are in `crate::format::{checkpoint, summary, trim_record, translation}`.
 //!
 //! A meta block is needed while it holds a translation page the translation
 //! table names (newest copy, or the copy the last checkpoint names: its
-//! *references*), a trim record at or after the last checkpoint's horizon,
-//! or any page of the last complete checkpoint or after it.
+//! *references*), a trim record or a summary page at or after the last
+//! checkpoint's horizon (replay reads both), or any page of the last
+//! complete checkpoint or after it.
 
 use alloc::vec::Vec;
 
 use crate::addr::{BlockIdx, Lba};
+use crate::format::oob::PageKind;
+use crate::format::summary::PageBuilder;
 use crate::format::trim_record;
+use crate::layout::Layout;
 
 /// Meta-stream counters.
 #[derive(Clone, Copy, Debug, Default)]
@@ -29,8 +34,9 @@ struct MetaBlock {
     block: BlockIdx,
     /// Translation pages in it the translation table names.
     refs: u32,
-    /// Sequence number of its newest trim record (0: none).
-    newest_trim: u64,
+    /// Sequence number of its newest page replay reads: a trim record or
+    /// a summary page (0: none).
+    newest_replayed: u64,
 }
 
 /// Pending trims, live meta blocks and checkpoint bookkeeping.
@@ -45,26 +51,42 @@ pub(super) struct MetaStream {
     write_back_credit: u64,
     /// One page of scratch for building meta pages.
     page: Vec<u8>,
+    /// The summary page being filled, entry by entry, and its builder.
+    summaries: Vec<u8>,
+    summary_page: PageBuilder,
     /// Host pages programmed since that checkpoint.
     host_pages_since: u32,
-    /// Trim records written since that checkpoint.
-    trim_records_since: u32,
+    /// Trim records and summary pages written since that checkpoint.
+    replayed_since: u32,
     /// Host pages between checkpoints.
     interval: u32,
     pub counters: MetaCounters,
 }
 
 impl MetaStream {
-    pub fn new(page_size: usize, blocks: u32, interval: u32) -> Self {
+    /// `summaries`: block summaries per summary page.
+    pub fn new(
+        layout: &Layout,
+        page_size: usize,
+        summaries: u32,
+        blocks: u32,
+        interval: u32,
+    ) -> Self {
         let trim_capacity = trim_record::capacity(page_size);
+        let capacity = summaries;
+        let mut summaries = alloc::vec![0; page_size];
+        let summary_page =
+            PageBuilder::start(&mut summaries, layout.ppb, layout.spp as usize, capacity);
         MetaStream {
             pending_trims: Vec::with_capacity(trim_capacity),
             trim_capacity,
             blocks: Vec::with_capacity(blocks as usize),
             write_back_credit: 0,
             page: alloc::vec![0; page_size],
+            summaries,
+            summary_page,
             host_pages_since: 0,
-            trim_records_since: 0,
+            replayed_since: 0,
             interval,
             counters: MetaCounters::default(),
         }
@@ -113,10 +135,30 @@ impl MetaStream {
     /// A trim record reached flash in block `b` at `seq`.
     pub fn trim_record_written(&mut self, b: BlockIdx, seq: u64) {
         self.counters.trim_records += 1;
-        self.trim_records_since += 1;
+        self.replayed_written(b, seq);
+    }
+
+    /// A page replay reads reached flash in block `b` at `seq`.
+    fn replayed_written(&mut self, b: BlockIdx, seq: u64) {
+        self.replayed_since += 1;
         if let Some(m) = self.find(b) {
-            m.newest_trim = m.newest_trim.max(seq);
+            m.newest_replayed = m.newest_replayed.max(seq);
         }
+    }
+
+    /// Adds a full block's summary entry to the summary page. `true` if the
+    /// page is then full: program it (`PageKind::Summary`), then call
+    /// [`MetaStream::summary_page_written`].
+    pub fn push_summary(&mut self, entry: &[u8]) -> bool {
+        self.summary_page.push(&mut self.summaries, entry);
+        !self.summary_page.has_room()
+    }
+
+    /// The summary page reached flash in block `b` at `seq`: start the
+    /// next one.
+    pub fn summary_page_written(&mut self, b: BlockIdx, seq: u64) {
+        self.summary_page.clear(&mut self.summaries);
+        self.replayed_written(b, seq);
     }
 
     /// The page buffer, for a checkpoint chunk.
@@ -124,8 +166,18 @@ impl MetaStream {
         &mut self.page
     }
 
+    /// The scratch page.
     pub fn page(&self) -> &[u8] {
         &self.page
+    }
+
+    /// The page a meta page of `kind` is programmed from: the summary page
+    /// for summaries, the scratch page for the rest.
+    pub fn page_for(&self, kind: PageKind) -> &[u8] {
+        match kind {
+            PageKind::Summary => &self.summaries,
+            _ => &self.page,
+        }
     }
 
     /// A host page reached flash: `permille` thousandths of a translation
@@ -151,10 +203,11 @@ impl MetaStream {
     }
 
     /// Whether a checkpoint is due: the interval's host pages, or half a
-    /// block (`ppb / 2`) of trim records, since the last one. The trim bound
-    /// keeps the meta stream within its reserved blocks.
+    /// block (`ppb / 2`) of trim records and summary pages, since the last
+    /// one. The second bound keeps the meta stream within its reserved
+    /// blocks (each is kept until a checkpoint's horizon passes it).
     pub fn checkpoint_due(&self, ppb: u32) -> bool {
-        self.host_pages_since >= self.interval || self.trim_records_since >= ppb / 2
+        self.host_pages_since >= self.interval || self.replayed_since >= ppb / 2
     }
 
     /// A block joins the meta stream.
@@ -163,7 +216,7 @@ impl MetaStream {
         self.blocks.push(MetaBlock {
             block: b,
             refs: 0,
-            newest_trim: 0,
+            newest_replayed: 0,
         });
     }
 
@@ -211,19 +264,20 @@ impl MetaStream {
         self.blocks.first().map(|m| m.block)
     }
 
-    /// Sequence number of the newest trim record in meta block `b` (0:
-    /// none, or not a meta block).
-    pub fn newest_trim(&self, b: BlockIdx) -> u64 {
+    /// Sequence number of the newest trim record or summary page in meta
+    /// block `b` (0: none, or not a meta block).
+    pub fn newest_replayed(&self, b: BlockIdx) -> u64 {
         self.blocks
             .iter()
             .find(|m| m.block == b)
-            .map_or(0, |m| m.newest_trim)
+            .map_or(0, |m| m.newest_replayed)
     }
 
     /// The checkpoint whose first chunk is in `first` and whose horizon is
     /// `horizon` is complete and durable. Meta blocks before `first` that
-    /// hold no named translation page and no trim record at or after the
-    /// horizon are obsolete: `release` is called for each, oldest first.
+    /// hold no named translation page and no trim record or summary page at
+    /// or after the horizon are obsolete: `release` is called for each,
+    /// oldest first.
     pub fn checkpoint_done(
         &mut self,
         first: BlockIdx,
@@ -232,13 +286,13 @@ impl MetaStream {
     ) {
         self.release_unneeded(Some(first), horizon, release);
         self.host_pages_since = 0;
-        self.trim_records_since = 0;
+        self.replayed_since = 0;
         self.counters.checkpoints += 1;
     }
 
     /// Releases the meta blocks before `first` (all, if no checkpoint) that
-    /// hold no named translation page and no trim record at or after
-    /// `horizon`.
+    /// hold no named translation page and no trim record or summary page at
+    /// or after `horizon`.
     pub fn release_unneeded(
         &mut self,
         first: Option<BlockIdx>,
@@ -253,7 +307,7 @@ impl MetaStream {
         self.blocks.retain(|m| {
             let before = i < keep_from;
             i += 1;
-            let needed = !before || m.refs > 0 || m.newest_trim >= horizon;
+            let needed = !before || m.refs > 0 || m.newest_replayed >= horizon;
             if !needed {
                 release(m.block);
             }
@@ -261,10 +315,10 @@ impl MetaStream {
         });
     }
 
-    /// Mount: block `b` holds a trim record at `seq`.
-    pub fn restore_trim(&mut self, b: BlockIdx, seq: u64) {
+    /// Mount: block `b` holds a trim record or summary page at `seq`.
+    pub fn restore_replayed(&mut self, b: BlockIdx, seq: u64) {
         if let Some(m) = self.find(b) {
-            m.newest_trim = m.newest_trim.max(seq);
+            m.newest_replayed = m.newest_replayed.max(seq);
         }
     }
 

@@ -11,9 +11,10 @@
 //!    entry pointing into a block rewritten since its page was written is
 //!    *lost*, unless replay finds a newer event for it.
 //! 4. Replays, in sequence order, every event from the checkpoint's
-//!    horizon on (`replay.rs`): data pages (from each block's summary, or
-//!    page by page in a block without one: open at the cut, or torn) and
-//!    trim records. An event counts for an LBA only if it is newer than
+//!    horizon on (`replay.rs`): data pages (from each block's summary in
+//!    the meta stream, or page by page in a block without one: open at the
+//!    cut, torn, or whose summary page was not yet written) and trim
+//!    records. An event counts for an LBA only if it is newer than
 //!    that LBA's translation page. Pages whose record or data crc fails
 //!    (torn programs, garbage, foreign data) are skipped, so recovery never
 //!    serves data that was not written.
@@ -22,8 +23,9 @@
 //!    new checkpoint.
 //!
 //! The work is one spare-area read per block and per meta page, the
-//! checkpoint, the translation pages, and one page per data block written
-//! since the horizon: the write-back rate bounds it, not the data stored.
+//! checkpoint, the translation pages, the summary pages since the horizon,
+//! and one page per data block written since the horizon: the write-back
+//! rate bounds it, not the data stored.
 //! Media with no checkpoint at all (an interrupted format) is replayed
 //! whole.
 
@@ -43,6 +45,7 @@ use crate::slot::SlotMemory;
 use crate::translation::NO_PAGE;
 
 use super::media::checks_data;
+use super::replay::Plan;
 use super::{Ftl, FtlResult};
 
 /// What the last mount read and replayed.
@@ -50,6 +53,7 @@ use super::{Ftl, FtlResult};
 pub(super) struct MountCounters {
     pub pages_read: u64,
     pub pages_replayed: u64,
+    pub blocks_from_summaries: u64,
 }
 
 /// Sequence numbers above this are refused at mount (see `open`).
@@ -166,13 +170,19 @@ impl<N: Nand, M: SlotMemory> Ftl<N, M> {
                 First::Bad | First::Erased | First::Meta => false,
             })
             .collect();
-        let mut trims = Vec::new();
-        for m in spares.iter().filter(|m| m.kind == PageKind::Trim) {
-            ftl.meta.restore_trim(m.ppa.block, m.seq);
+        let (mut trims, mut summary_pages) = (Vec::new(), Vec::new());
+        for m in spares.iter() {
+            let list = match m.kind {
+                PageKind::Trim => &mut trims,
+                PageKind::Summary => &mut summary_pages,
+                _ => continue,
+            };
+            ftl.meta.restore_replayed(m.ppa.block, m.seq);
             if m.seq >= horizon {
-                trims.push((m.seq, m.ppa));
+                list.push((m.seq, m.ppa));
             }
         }
+        let summaries = ftl.index_summaries(&summary_pages, &mut page, &mut census)?;
         let mut replay: Vec<(u64, BlockIdx)> = replay
             .into_iter()
             .map(|b| match first[b.0 as usize] {
@@ -181,14 +191,13 @@ impl<N: Nand, M: SlotMemory> Ftl<N, M> {
             })
             .collect();
         replay.sort_unstable();
-        ftl.replay(
-            &replay,
-            &trims,
+        let plan = Plan {
+            blocks: replay,
+            trims,
+            summaries,
             horizon,
-            &mut tp_seq,
-            &mut page,
-            &mut census,
-        )?;
+        };
+        ftl.replay(plan, &mut tp_seq, &mut page, &mut census)?;
         if census.ours == 0 && census.foreign > 0 {
             return Err(Error::Foreign);
         }
@@ -408,7 +417,7 @@ impl<N: Nand, M: SlotMemory> Ftl<N, M> {
             self.geo
                 .total_blocks()
                 .saturating_sub(self.cfg.reserved_blocks(&self.geo)),
-        ) * u64::from(layout.data_ppb * layout.spp);
+        ) * u64::from(layout.ppb * layout.spp);
         if shape.logical == 0 || shape.logical > room {
             return Err(Error::Corrupted);
         }

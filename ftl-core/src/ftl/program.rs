@@ -101,34 +101,18 @@ impl<N: Nand, M: SlotMemory> Ftl<N, M> {
         }
     }
 
-    /// Writes the summary of the stream's lane's open block once its data
-    /// pages are all programmed; the block is then full. A failed summary
-    /// program retires the block like any failed program (its data stays
-    /// readable and GC moves it); recovery scans a block without a summary.
+    /// Closes the stream's lane's open block once all its pages are
+    /// programmed, and adds its summary to the meta stream's summary page,
+    /// programmed once full. A summary still waiting for its page at a cut
+    /// is lost, and recovery scans that block page by page.
     fn write_summary(&mut self, stream: Stream, lane: u32) -> FtlResult<(), N> {
-        let Some(b) = self.flash.lane_block(stream, lane) else {
+        let Some(entry) = self.flash.take_summary(stream, lane) else {
             return Ok(());
         };
-        let erase_count = self.flash.erase_count(b);
-        let Some((ppa, page)) = self.flash.take_summary(stream, lane) else {
-            return Ok(());
-        };
-        match self
-            .media
-            .program(ppa, PageKind::Summary, &[], &[page], erase_count)
-        {
-            Ok(seq) => {
-                self.flash.programmed(ppa.block, seq.0);
-                self.settle(ppa.block);
-                Ok(())
-            }
-            Err(err) if err.kind() == NandErrorKind::ProgramFailed => {
-                self.flash.program_failed(stream, ppa.block);
-                self.settle(ppa.block);
-                Ok(())
-            }
-            Err(err) => Err(Error::Nand(err)),
+        if self.meta.push_summary(entry) {
+            self.log_summaries()?;
         }
+        Ok(())
     }
 
     /// The LBA each sector of group `e` still holds. A relocated copy made

@@ -2,12 +2,13 @@
 //! sequence order, each applied to the LBAs whose translation page is
 //! older than it.
 //!
-//! Blocks are read lazily and merged: a block is opened (its summary read,
-//! or its pages scanned one by one if it has none) only when the merge
-//! reaches its first sequence number, and dropped when read out. Only the
-//! blocks whose sequence ranges overlap — a stream's open blocks at any
-//! moment — are held at once, so the scratch RAM does not grow with how
-//! far the horizon trails (one summary page per open cursor).
+//! Blocks are read lazily and merged: a block is opened (its summary read
+//! from the meta stream, or its pages scanned one by one if it has none)
+//! only when the merge reaches its first sequence number, and dropped when
+//! read out. Only the blocks whose sequence ranges overlap — a stream's
+//! open blocks at any moment — are held at once, so the scratch RAM does
+//! not grow with how far the horizon trails (one summary per open cursor;
+//! the index of where each summary is takes 24 bytes a block).
 
 use alloc::vec::Vec;
 
@@ -15,7 +16,8 @@ use crate::addr::{BlockIdx, Lba, Ppa};
 use crate::blocks::BlockState;
 use crate::error::Error;
 use crate::format::oob::{PageKind, MAX_SECTORS_PER_PAGE, NO_LBA};
-use crate::format::{summary, trim_record};
+use crate::format::summary::{self, Entry};
+use crate::format::trim_record;
 use crate::map::Mapping;
 use crate::nand::Nand;
 use crate::slot::SlotMemory;
@@ -26,10 +28,15 @@ use super::{Ftl, FtlResult};
 /// The next event of one block.
 type Head = (u64, Ppa, [u32; MAX_SECTORS_PER_PAGE]);
 
+/// Where a block's summary is: the block, the sequence number of its
+/// first page (which contents of the block it describes), the summary
+/// page and the entry in it. Sorted by block and sequence number.
+pub(super) type SummaryAt = (BlockIdx, u64, Ppa, u32);
+
 /// A block being read: from its summary, or page by page.
 struct Cursor {
     block: BlockIdx,
-    /// The block's summary page, if it has a good one.
+    /// The block's summary entry, if it has a good one.
     summary: Option<Vec<u8>>,
     /// Next page to read.
     next: u32,
@@ -38,19 +45,35 @@ struct Cursor {
     head: Option<Head>,
 }
 
+/// What a mount replays.
+pub(super) struct Plan {
+    /// Blocks, sorted by the sequence number of their first page (0 when
+    /// unknown).
+    pub blocks: Vec<(u64, BlockIdx)>,
+    /// Trim records (sequence, page).
+    pub trims: Vec<(u64, Ppa)>,
+    /// Where each block's summary is ([`Ftl::index_summaries`]).
+    pub summaries: Vec<SummaryAt>,
+    /// Events before it are in the checkpoint.
+    pub horizon: u64,
+}
+
 impl<N: Nand, M: SlotMemory> Ftl<N, M> {
-    /// Replays `blocks` (sorted by the sequence number of their first page;
-    /// 0 when unknown) and `trims` (sequence, page) from `horizon` on.
+    /// Replays the plan's blocks, reading them from their summaries where
+    /// it has them, and its trims, from its horizon on.
     pub(super) fn replay(
         &mut self,
-        blocks: &[(u64, BlockIdx)],
-        trims: &[(u64, Ppa)],
-        horizon: u64,
+        plan: Plan,
         tp_seq: &mut [u64],
         page: &mut [u8],
         census: &mut Census,
     ) -> FtlResult<(), N> {
-        let mut trims: Vec<(u64, Ppa)> = trims.to_vec();
+        let Plan {
+            blocks,
+            mut trims,
+            summaries,
+            horizon,
+        } = plan;
         trims.sort_unstable();
         let mut next_trim = 0;
         let mut next_block = 0;
@@ -64,7 +87,7 @@ impl<N: Nand, M: SlotMemory> Ftl<N, M> {
             if let Some(&(first, b)) = blocks.get(next_block) {
                 if min.map_or(true, |(m, _)| first <= m) {
                     next_block += 1;
-                    let mut c = self.open_cursor(b, page, census)?;
+                    let mut c = self.open_cursor(b, first, &summaries, page)?;
                     self.advance(&mut c, page, census)?;
                     if c.head.is_some() {
                         active.push(c);
@@ -98,12 +121,45 @@ impl<N: Nand, M: SlotMemory> Ftl<N, M> {
         Ok(())
     }
 
-    /// Starts reading block `b`: from its summary if it has a good one.
+    /// Mount: reads the summary pages at `pages` (sequence, page) and
+    /// indexes the summaries they hold.
+    pub(super) fn index_summaries(
+        &mut self,
+        pages: &[(u64, Ppa)],
+        page: &mut [u8],
+        census: &mut Census,
+    ) -> FtlResult<Vec<SummaryAt>, N> {
+        let layout = *self.flash.layout();
+        let mut index = Vec::new();
+        for &(_, ppa) in pages {
+            let Scan::Good(rec) = self.scan_page(ppa, page)? else {
+                continue;
+            };
+            census.ours += 1;
+            let Some(s) = summary::decode(page, layout.ppb, layout.spp as usize)
+                .filter(|_| rec.kind == PageKind::Summary)
+            else {
+                continue;
+            };
+            for i in 0..s.entries {
+                let Some(e) = s.entry(i) else { continue };
+                if let Some((first, _)) = e.page(0) {
+                    index.push((BlockIdx(e.block()), first, ppa, i));
+                }
+            }
+        }
+        index.sort_unstable_by_key(|&(b, first, _, _)| (b, first));
+        Ok(index)
+    }
+
+    /// Starts reading block `b`, whose first page has sequence number
+    /// `first`: from its summary if `summaries` has a good one.
     fn open_cursor(
         &mut self,
         b: BlockIdx,
+        first: u64,
+        summaries: &[SummaryAt],
         page: &mut [u8],
-        census: &mut Census,
     ) -> FtlResult<Cursor, N> {
         let layout = *self.flash.layout();
         let mut c = Cursor {
@@ -113,21 +169,24 @@ impl<N: Nand, M: SlotMemory> Ftl<N, M> {
             used: 0,
             head: None,
         };
-        if !layout.has_summary() {
-            return Ok(c);
-        }
-        let Scan::Good(rec) = self.scan_page(Ppa::new(b, layout.data_ppb), page)? else {
+        let Ok(k) = summaries.binary_search_by_key(&(b, first), |&(b, f, _, _)| (b, f)) else {
             return Ok(c);
         };
-        let good = rec.kind == PageKind::Summary
-            && summary::decode(page, layout.ppb, layout.spp as usize)
-                .is_some_and(|s| s.pages == layout.data_ppb);
-        if good {
-            census.ours += 1;
-            self.media.observe_seq(rec.seq.0);
-            self.flash.programmed(b, rec.seq.0);
-            c.summary = Some(page.to_vec());
+        let (_, _, at, i) = summaries[k];
+        let Scan::Good(_) = self.scan_page(at, page)? else {
+            return Ok(c);
+        };
+        let spp = layout.spp as usize;
+        let Some(entry) = summary::decode(page, layout.ppb, spp).and_then(|s| s.entry(i)) else {
+            return Ok(c);
+        };
+        let last = entry.page(layout.ppb - 1).map(|(seq, _)| seq);
+        if let (Some(last), true) = (last, entry.block() == b.0) {
+            self.media.observe_seq(last);
+            self.flash.programmed(b, last);
+            c.summary = Some(entry.bytes().to_vec());
             c.used = layout.ppb;
+            self.mounted.blocks_from_summaries += 1;
         }
         Ok(c)
     }
@@ -143,7 +202,7 @@ impl<N: Nand, M: SlotMemory> Ftl<N, M> {
         let spp = layout.spp as usize;
         c.head = None;
         if let Some(buf) = &c.summary {
-            let s = summary::decode(buf, layout.ppb, spp).ok_or(Error::Corrupted)?;
+            let s = Entry::new(buf, layout.ppb, spp).ok_or(Error::Corrupted)?;
             if let Some((seq, lbas)) = s.page(c.next) {
                 self.media.observe_seq(seq);
                 c.head = Some((seq, Ppa::new(c.block, c.next), lbas));
