@@ -175,8 +175,10 @@ fn a_two_by_two_grid_writes_csv_json_and_plots_the_same_on_any_thread_count() {
         wa(0)
     );
     assert!(wa(3) <= wa(1), "cost-benefit: {} > {}", wa(3), wa(1));
+    // Greedy's own ratio between these two OPs is about 1.7 (the greedy
+    // reference test: 4.24 and 2.49 on 256 blocks × 64 pages).
     assert!(
-        wa(0) > 2.0 * wa(2),
+        wa(0) > 1.5 * wa(2),
         "OP should matter a lot: {} vs {}",
         wa(0),
         wa(2)
