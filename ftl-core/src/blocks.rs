@@ -14,6 +14,7 @@
 //! least-worn candidate (dynamic wear leveling).
 
 use alloc::vec::Vec;
+use core::cell::Cell;
 
 use crate::addr::BlockIdx;
 
@@ -73,6 +74,25 @@ pub struct BlockTable {
     collecting: Vec<bool>,
     held: Vec<bool>,
     available: u32,
+    /// One bit per block: `Free` or `Stale` (the allocator's candidates,
+    /// found without visiting every block).
+    pool: Vec<u64>,
+    /// Blocks marked retiring.
+    retiring_count: u32,
+    /// Erase-count statistics of the good blocks, kept up to date across
+    /// erases; `None` until computed, or after a change that needs a scan.
+    wear_stats: Cell<Option<WearStats>>,
+}
+
+/// What [`BlockTable::wear`] reports, kept incrementally.
+#[derive(Clone, Copy, Debug)]
+struct WearStats {
+    sum: u64,
+    good: u64,
+    min: u32,
+    /// Good blocks at `min`.
+    at_min: u64,
+    max: u32,
 }
 
 /// Erase-count spread of the good blocks.
@@ -99,7 +119,22 @@ impl BlockTable {
             collecting: alloc::vec![false; n],
             held: alloc::vec![false; n],
             available: blocks,
+            pool: alloc::vec![u64::MAX; n.div_ceil(64)],
+            retiring_count: 0,
+            wear_stats: Cell::new(None),
         }
+        .trimmed_pool()
+    }
+
+    /// Clears the pool's bits past the last block.
+    fn trimmed_pool(mut self) -> Self {
+        let n = self.state.len();
+        if n % 64 != 0 {
+            if let Some(last) = self.pool.last_mut() {
+                *last = (1u64 << (n % 64)) - 1;
+            }
+        }
+        self
     }
 
     /// Bytes of RAM held.
@@ -112,6 +147,7 @@ impl BlockTable {
             + vec_bytes(&self.retiring)
             + vec_bytes(&self.collecting)
             + vec_bytes(&self.held)
+            + vec_bytes(&self.pool)
     }
 
     /// Number of blocks.
@@ -140,20 +176,33 @@ impl BlockTable {
     /// Sets the state of `b` as recovery found it (no transition check),
     /// keeping the count of available blocks.
     pub fn restore_state(&mut self, b: BlockIdx, s: BlockState) {
-        let slot = &mut self.state[b.0 as usize];
-        let was = matches!(*slot, BlockState::Free | BlockState::Stale);
+        let i = b.0 as usize;
+        let slot = &mut self.state[i];
+        let from = *slot;
+        let was = matches!(from, BlockState::Free | BlockState::Stale);
         let is = matches!(s, BlockState::Free | BlockState::Stale);
         *slot = s;
         match (was, is) {
-            (true, false) => self.available -= 1,
-            (false, true) => self.available += 1,
+            (true, false) => {
+                self.available -= 1;
+                self.pool[i / 64] &= !(1 << (i % 64));
+            }
+            (false, true) => {
+                self.available += 1;
+                self.pool[i / 64] |= 1 << (i % 64);
+            }
             _ => {}
         }
-        if !matches!(s, BlockState::Full) {
-            self.collecting[b.0 as usize] = false;
+        if (from == BlockState::Bad) != (s == BlockState::Bad) {
+            self.wear_stats.set(None);
         }
-        if matches!(s, BlockState::Free | BlockState::Stale | BlockState::Open) {
-            self.retiring[b.0 as usize] = false;
+        if !matches!(s, BlockState::Full) {
+            self.collecting[i] = false;
+        }
+        if matches!(s, BlockState::Free | BlockState::Stale | BlockState::Open) && self.retiring[i]
+        {
+            self.retiring[i] = false;
+            self.retiring_count -= 1;
         }
     }
 
@@ -170,6 +219,7 @@ impl BlockTable {
     /// Sets the erase count of `b` (recovery).
     pub fn set_erase_count(&mut self, b: BlockIdx, n: u32) {
         self.erase_count[b.0 as usize] = n;
+        self.wear_stats.set(None);
     }
 
     /// Records a completed erase of `b`: it becomes `Free`.
@@ -180,9 +230,22 @@ impl BlockTable {
             b.0
         );
         // Saturating: a count read back from flash may be anything.
-        self.erase_count[b.0 as usize] = self.erase_count[b.0 as usize].saturating_add(1);
+        let old = self.erase_count[b.0 as usize];
+        let new = old.saturating_add(1);
+        self.erase_count[b.0 as usize] = new;
         self.next_page[b.0 as usize] = 0;
         self.set_state(b, BlockState::Free);
+        // A good block one erase older: the statistics follow, unless the
+        // last block at the minimum moved on (the next wear() rescans).
+        let stats = self.wear_stats.get().and_then(|mut w| {
+            w.sum += u64::from(new - old);
+            w.max = w.max.max(new);
+            if old == w.min && new != old {
+                w.at_min -= 1;
+            }
+            (w.at_min > 0).then_some(w)
+        });
+        self.wear_stats.set(stats);
     }
 
     /// Next page to program in `b`.
@@ -213,7 +276,15 @@ impl BlockTable {
     /// Marks `b` for retirement (it must be `Full` or `Meta`).
     pub fn set_retiring(&mut self, b: BlockIdx) {
         assert!(matches!(self.state(b), BlockState::Full | BlockState::Meta));
-        self.retiring[b.0 as usize] = true;
+        if !self.retiring[b.0 as usize] {
+            self.retiring[b.0 as usize] = true;
+            self.retiring_count += 1;
+        }
+    }
+
+    /// Whether any block is marked for retirement.
+    pub fn any_retiring(&self) -> bool {
+        self.retiring_count > 0
     }
 
     /// Whether `b` is being emptied by GC or wear leveling.
@@ -247,8 +318,7 @@ impl BlockTable {
     /// if one is (or any when `lane` is `None`), else on any; among equals,
     /// an erased one saves an erase.
     pub fn pick_free(&self, lane: Option<u32>, lanes: u32) -> Option<BlockIdx> {
-        self.iter()
-            .filter(|&b| matches!(self.state(b), BlockState::Free | BlockState::Stale))
+        self.pooled()
             .filter(|&b| !self.is_held(b))
             .min_by_key(|&b| {
                 (
@@ -260,26 +330,66 @@ impl BlockTable {
             })
     }
 
-    /// Erase-count spread over good blocks.
+    /// The `Free` and `Stale` blocks, in index order.
+    fn pooled(&self) -> impl Iterator<Item = BlockIdx> + '_ {
+        self.pool.iter().enumerate().flat_map(|(k, &word)| {
+            let mut w = word;
+            core::iter::from_fn(move || {
+                if w == 0 {
+                    return None;
+                }
+                let bit = w.trailing_zeros();
+                w &= w - 1;
+                Some(BlockIdx(k as u32 * 64 + bit))
+            })
+        })
+    }
+
+    /// Erase-count spread over good blocks: kept across erases, so a scan
+    /// of every block happens only when the last block at the minimum is
+    /// erased (or after recovery or a retirement).
     pub fn wear(&self) -> Wear {
-        let mut w = Wear {
-            min: u32::MAX,
-            max: 0,
-            mean: 0.0,
+        let w = match self.wear_stats.get() {
+            Some(w) => w,
+            None => {
+                let w = self.scan_wear();
+                self.wear_stats.set(Some(w));
+                w
+            }
         };
-        let mut sum = 0u64;
-        let mut n = 0u64;
-        for b in self.iter().filter(|&b| self.state(b) != BlockState::Bad) {
-            let e = self.erase_count(b);
-            w.min = w.min.min(e);
-            w.max = w.max.max(e);
-            sum += u64::from(e);
-            n += 1;
-        }
-        if n == 0 {
+        debug_assert!({
+            let s = self.scan_wear();
+            (s.sum, s.good, s.min, s.at_min, s.max) == (w.sum, w.good, w.min, w.at_min, w.max)
+        });
+        if w.good == 0 {
             return Wear::default();
         }
-        w.mean = sum as f64 / n as f64;
+        Wear {
+            min: w.min,
+            max: w.max,
+            mean: w.sum as f64 / w.good as f64,
+        }
+    }
+
+    fn scan_wear(&self) -> WearStats {
+        let mut w = WearStats {
+            sum: 0,
+            good: 0,
+            min: u32::MAX,
+            at_min: 0,
+            max: 0,
+        };
+        for b in self.iter().filter(|&b| self.state(b) != BlockState::Bad) {
+            let e = self.erase_count(b);
+            if e < w.min {
+                w.min = e;
+                w.at_min = 0;
+            }
+            w.at_min += u64::from(e == w.min);
+            w.max = w.max.max(e);
+            w.sum += u64::from(e);
+            w.good += 1;
+        }
         w
     }
 

@@ -35,12 +35,14 @@ pub fn pick_victim(
 ) -> Option<BlockIdx> {
     let candidate =
         |b: &BlockIdx| blocks.state(*b) == BlockState::Full && !blocks.is_collecting(*b);
-    if let Some(b) = blocks
-        .iter()
-        .filter(candidate)
-        .find(|&b| blocks.is_retiring(b))
-    {
-        return Some(b);
+    if blocks.any_retiring() {
+        if let Some(b) = blocks
+            .iter()
+            .filter(candidate)
+            .find(|&b| blocks.is_retiring(b))
+        {
+            return Some(b);
+        }
     }
     let reclaimable = blocks
         .iter()

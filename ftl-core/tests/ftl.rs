@@ -370,7 +370,8 @@ fn stats_account_the_ram_of_each_table() {
     );
     assert_eq!(big.map_ram_bytes, 4 * logical(Geometry::small(64, 8)));
     assert!(big.validity_ram_bytes > small.validity_ram_bytes);
-    assert!(big.block_table_ram_bytes >= 4 * small.block_table_ram_bytes);
+    // Per-block entries (and a bit per block for the free pool, in words).
+    assert!(big.block_table_ram_bytes > 3 * small.block_table_ram_bytes);
     assert!(big.translation_ram_bytes > 0);
     assert_eq!(small.cache_table_ram_bytes, big.cache_table_ram_bytes);
     assert!(small.cache_table_ram_bytes > 0);
