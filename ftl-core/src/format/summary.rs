@@ -120,6 +120,11 @@ impl PageBuilder {
         self.entries < self.capacity
     }
 
+    /// Entries that still fit.
+    pub fn room(&self) -> u32 {
+        self.capacity - self.entries
+    }
+
     /// Appends `entry` (an [`EntryBuilder`]'s bytes); the page must have
     /// room.
     pub fn push(&mut self, page: &mut [u8], entry: &[u8]) {

@@ -17,8 +17,7 @@
 //!
 //! **Summary pages** hold the summaries of full data blocks, several to a
 //! page, written as each page fills: recovery reads them instead of every
-//! page of each block it replays. Like trim records, they are kept until a
-//! checkpoint's horizon passes them.
+//! page of each block it replays (`summaries.rs`).
 //!
 //! **Checkpoints** write the translation directory and the block table as
 //! of sequence `S`, with the horizon. Meta blocks older than the new
@@ -27,9 +26,9 @@
 //! writing one leaves the previous one whole. When the meta stream holds
 //! all the blocks it may, or one fewer with too little room left in its
 //! open block for another checkpoint cycle, its oldest block is cleaned:
-//! the translation pages it holds are written again and the slices whose
-//! change predates its trim records and summary pages are written back, so
-//! the checkpoint releases it.
+//! the translation pages and the summaries recovery may still need that it
+//! holds are written again, and the slices whose change predates its trim
+//! records are written back, so the checkpoint releases it.
 //!
 //! The meta stream keeps an erased page ready at all times (refilled after
 //! each meta page), so logging trims never needs a block erased first.
@@ -57,15 +56,6 @@ impl<N: Nand, M: SlotMemory> Ftl<N, M> {
         let ppa = self.program_meta_page(PageKind::Trim, 0)?;
         self.flash.release_holds();
         self.meta.trim_record_written(ppa.block, self.media.seq());
-        self.ready_meta_page()
-    }
-
-    /// Programs the summary page (the summaries of the last few full data
-    /// blocks); recovery reads a block's summary instead of its pages.
-    pub(super) fn log_summaries(&mut self) -> FtlResult<(), N> {
-        self.log_trims()?;
-        let ppa = self.program_meta_page(PageKind::Summary, 0)?;
-        self.meta.summary_page_written(ppa.block, self.media.seq());
         self.ready_meta_page()
     }
 
@@ -119,16 +109,23 @@ impl<N: Nand, M: SlotMemory> Ftl<N, M> {
     }
 
     /// Writes again every translation page the table names in meta block
-    /// `b`, and writes back every slice changed before `b`'s newest trim
-    /// record or summary page, so the next checkpoint can release `b`.
+    /// `b` and the summaries in it recovery may still need (or writes back
+    /// the slices changed before them), and writes back every slice changed
+    /// before `b`'s newest trim record, so the next checkpoint can release
+    /// `b`.
     fn evacuate_meta_block(&mut self, b: BlockIdx) -> FtlResult<(), N> {
         if self.flash.open_block(Stream::Meta) == Some(b) {
             self.flash.close(Stream::Meta, 0);
             self.ready_meta_page()?;
         }
-        let newest_replayed = self.meta.newest_replayed(b);
+        // Summaries that take more than a page to move are passed by the
+        // horizon instead, like trim records.
+        let mut upto = self.meta.newest_trim(b);
+        if !self.move_summaries(b)? {
+            upto = upto.max(self.meta.newest_summary(b));
+        }
         while let Some((t, since)) = self.flash.translation().oldest() {
-            if since > newest_replayed {
+            if since > upto {
                 break;
             }
             self.write_translation_page(t)?;
@@ -252,7 +249,7 @@ impl<N: Nand, M: SlotMemory> Ftl<N, M> {
     /// `word` in its spare area (chunk index, translation page number); a
     /// program failure retires the block (once obsolete) and retries
     /// elsewhere.
-    fn program_meta_page(&mut self, kind: PageKind, word: u32) -> FtlResult<Ppa, N> {
+    pub(super) fn program_meta_page(&mut self, kind: PageKind, word: u32) -> FtlResult<Ppa, N> {
         loop {
             let ppa = self.frontier_page(Stream::Meta)?;
             let erase_count = self.flash.erase_count(ppa.block);
@@ -273,7 +270,7 @@ impl<N: Nand, M: SlotMemory> Ftl<N, M> {
 
     /// Keeps an erased page ready in the meta stream, so logging a trim
     /// never has to allocate (and erase) a block while trims are pending.
-    fn ready_meta_page(&mut self) -> FtlResult<(), N> {
+    pub(super) fn ready_meta_page(&mut self) -> FtlResult<(), N> {
         if self.flash.open_block(Stream::Meta).is_none() {
             let b = self.alloc_block(None)?;
             self.flash.open(Stream::Meta, b);

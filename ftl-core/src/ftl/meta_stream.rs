@@ -34,9 +34,11 @@ struct MetaBlock {
     block: BlockIdx,
     /// Translation pages in it the translation table names.
     refs: u32,
-    /// Sequence number of its newest page replay reads: a trim record or
-    /// a summary page (0: none).
-    newest_replayed: u64,
+    /// Sequence number of its newest trim record (0: none).
+    newest_trim: u64,
+    /// Sequence number of its newest summary page whose summaries were not
+    /// moved on (0: none).
+    newest_summary: u64,
 }
 
 /// Pending trims, live meta blocks and checkpoint bookkeeping.
@@ -54,6 +56,10 @@ pub(super) struct MetaStream {
     /// The summary page being filled, entry by entry, and its builder.
     summaries: Vec<u8>,
     summary_page: PageBuilder,
+    /// Summaries a summary page holds.
+    summaries_per_page: u32,
+    /// A page to read summary pages into while cleaning moves them.
+    moving: Vec<u8>,
     /// Host pages programmed since that checkpoint.
     host_pages_since: u32,
     /// Trim records and summary pages written since that checkpoint.
@@ -85,6 +91,8 @@ impl MetaStream {
             page: alloc::vec![0; page_size],
             summaries,
             summary_page,
+            summaries_per_page: capacity,
+            moving: alloc::vec![0; page_size],
             host_pages_since: 0,
             replayed_since: 0,
             interval,
@@ -135,15 +143,8 @@ impl MetaStream {
     /// A trim record reached flash in block `b` at `seq`.
     pub fn trim_record_written(&mut self, b: BlockIdx, seq: u64) {
         self.counters.trim_records += 1;
-        self.replayed_written(b, seq);
-    }
-
-    /// A page replay reads reached flash in block `b` at `seq`.
-    fn replayed_written(&mut self, b: BlockIdx, seq: u64) {
         self.replayed_since += 1;
-        if let Some(m) = self.find(b) {
-            m.newest_replayed = m.newest_replayed.max(seq);
-        }
+        self.restore_trim(b, seq);
     }
 
     /// Adds a full block's summary entry to the summary page. `true` if the
@@ -154,11 +155,35 @@ impl MetaStream {
         !self.summary_page.has_room()
     }
 
+    /// Summaries the summary page has room for now.
+    pub fn summary_room(&self) -> u32 {
+        self.summary_page.room()
+    }
+
+    /// Summaries a summary page holds.
+    pub fn summaries_per_page(&self) -> u32 {
+        self.summaries_per_page
+    }
+
+    /// The page cleaning reads summary pages into.
+    pub fn moving_page(&mut self) -> &mut Vec<u8> {
+        &mut self.moving
+    }
+
     /// The summary page reached flash in block `b` at `seq`: start the
     /// next one.
     pub fn summary_page_written(&mut self, b: BlockIdx, seq: u64) {
         self.summary_page.clear(&mut self.summaries);
-        self.replayed_written(b, seq);
+        self.replayed_since += 1;
+        self.restore_summary(b, seq);
+    }
+
+    /// The summaries in meta block `b` that recovery may still need were
+    /// written again elsewhere: they no longer keep it.
+    pub fn summaries_moved(&mut self, b: BlockIdx) {
+        if let Some(m) = self.find(b) {
+            m.newest_summary = 0;
+        }
     }
 
     /// The page buffer, for a checkpoint chunk.
@@ -216,7 +241,8 @@ impl MetaStream {
         self.blocks.push(MetaBlock {
             block: b,
             refs: 0,
-            newest_replayed: 0,
+            newest_trim: 0,
+            newest_summary: 0,
         });
     }
 
@@ -264,13 +290,22 @@ impl MetaStream {
         self.blocks.first().map(|m| m.block)
     }
 
-    /// Sequence number of the newest trim record or summary page in meta
-    /// block `b` (0: none, or not a meta block).
-    pub fn newest_replayed(&self, b: BlockIdx) -> u64 {
+    /// Sequence number of the newest trim record in meta block `b` (0:
+    /// none, or not a meta block).
+    pub fn newest_trim(&self, b: BlockIdx) -> u64 {
         self.blocks
             .iter()
             .find(|m| m.block == b)
-            .map_or(0, |m| m.newest_replayed)
+            .map_or(0, |m| m.newest_trim)
+    }
+
+    /// Sequence number of the newest summary page in meta block `b` whose
+    /// summaries were not moved on (0: none, or not a meta block).
+    pub fn newest_summary(&self, b: BlockIdx) -> u64 {
+        self.blocks
+            .iter()
+            .find(|m| m.block == b)
+            .map_or(0, |m| m.newest_summary)
     }
 
     /// The checkpoint whose first chunk is in `first` and whose horizon is
@@ -307,7 +342,8 @@ impl MetaStream {
         self.blocks.retain(|m| {
             let before = i < keep_from;
             i += 1;
-            let needed = !before || m.refs > 0 || m.newest_replayed >= horizon;
+            let needed =
+                !before || m.refs > 0 || m.newest_trim >= horizon || m.newest_summary >= horizon;
             if !needed {
                 release(m.block);
             }
@@ -315,10 +351,17 @@ impl MetaStream {
         });
     }
 
-    /// Mount: block `b` holds a trim record or summary page at `seq`.
-    pub fn restore_replayed(&mut self, b: BlockIdx, seq: u64) {
+    /// Block `b` holds a trim record at `seq` (also at mount).
+    pub fn restore_trim(&mut self, b: BlockIdx, seq: u64) {
         if let Some(m) = self.find(b) {
-            m.newest_replayed = m.newest_replayed.max(seq);
+            m.newest_trim = m.newest_trim.max(seq);
+        }
+    }
+
+    /// Block `b` holds a summary page at `seq` (also at mount).
+    pub fn restore_summary(&mut self, b: BlockIdx, seq: u64) {
+        if let Some(m) = self.find(b) {
+            m.newest_summary = m.newest_summary.max(seq);
         }
     }
 

@@ -34,6 +34,7 @@ mod paging;
 mod program;
 mod read;
 mod replay;
+mod summaries;
 mod unflushed;
 
 use crate::addr::{BlockIdx, Lba};

@@ -173,11 +173,16 @@ impl<N: Nand, M: SlotMemory> Ftl<N, M> {
         let (mut trims, mut summary_pages) = (Vec::new(), Vec::new());
         for m in spares.iter() {
             let list = match m.kind {
-                PageKind::Trim => &mut trims,
-                PageKind::Summary => &mut summary_pages,
+                PageKind::Trim => {
+                    ftl.meta.restore_trim(m.ppa.block, m.seq);
+                    &mut trims
+                }
+                PageKind::Summary => {
+                    ftl.meta.restore_summary(m.ppa.block, m.seq);
+                    &mut summary_pages
+                }
                 _ => continue,
             };
-            ftl.meta.restore_replayed(m.ppa.block, m.seq);
             if m.seq >= horizon {
                 list.push((m.seq, m.ppa));
             }

@@ -101,20 +101,6 @@ impl<N: Nand, M: SlotMemory> Ftl<N, M> {
         }
     }
 
-    /// Closes the stream's lane's open block once all its pages are
-    /// programmed, and adds its summary to the meta stream's summary page,
-    /// programmed once full. A summary still waiting for its page at a cut
-    /// is lost, and recovery scans that block page by page.
-    fn write_summary(&mut self, stream: Stream, lane: u32) -> FtlResult<(), N> {
-        let Some(entry) = self.flash.take_summary(stream, lane) else {
-            return Ok(());
-        };
-        if self.meta.push_summary(entry) {
-            self.log_summaries()?;
-        }
-        Ok(())
-    }
-
     /// The LBA each sector of group `e` still holds. A relocated copy made
     /// stale while it waited is forgotten, or recovery could resurrect it.
     fn current_lbas(&mut self, e: EntryId) -> [Option<Lba>; MAX_SECTORS_PER_PAGE] {
