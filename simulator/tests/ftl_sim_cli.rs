@@ -332,6 +332,8 @@ fn a_config_file_sets_the_device_and_flags_override_it() {
         "50",
         "--map-budget",
         "256K",
+        "--summaries-per-page",
+        "1",
     ]);
     let ftl = &r["ftl"];
     assert_eq!(ftl["gc_threshold_blocks"], 2);
@@ -340,6 +342,7 @@ fn a_config_file_sets_the_device_and_flags_override_it() {
     assert_eq!(ftl["checkpoint_interval_pages"], 64);
     assert_eq!(ftl["translation_write_permille"], 50);
     assert_eq!(ftl["map_budget_bytes"], 256 << 10);
+    assert_eq!(ftl["summaries_per_page"], 1);
 }
 
 #[test]

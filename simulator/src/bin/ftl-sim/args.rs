@@ -121,6 +121,10 @@ pub struct FtlArgs {
     /// map's size; 0 keeps the whole map.
     #[arg(long, value_name = "SIZE", value_parser = parse_size)]
     pub map_budget: Option<u64>,
+    /// Block summaries per summary page, at most (0: as many as fit);
+    /// fewer bound what a power cut leaves recovery to scan page by page.
+    #[arg(long, value_name = "N")]
+    pub summaries_per_page: Option<u32>,
     /// How the FTL spreads writes over the dies: `superblocks` (erase
     /// units spanning every die, one open block per stream) or `dies` (an
     /// erase unit and an open block per die).

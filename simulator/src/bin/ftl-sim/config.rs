@@ -67,6 +67,7 @@ struct FileFtl {
     checkpoint_interval_pages: Option<u32>,
     translation_entries: Option<u32>,
     translation_write_permille: Option<u16>,
+    summaries_per_page: Option<u32>,
     map_budget_bytes: Option<Size>,
     cache: Option<Size>,
     stripe: Option<StripeName>,
@@ -287,6 +288,12 @@ pub fn resolve(args: &RunArgs) -> Result<Resolved, ConfigError> {
             .or(f.translation_write_permille)
             .or(bf.translation_write_permille)
             .unwrap_or(d.translation_write_permille),
+        summaries_per_page: args
+            .ftl
+            .summaries_per_page
+            .or(f.summaries_per_page)
+            .or(bf.summaries_per_page)
+            .unwrap_or(d.summaries_per_page),
         over_provisioning_percent: f
             .over_provisioning_percent
             .or(bf.over_provisioning_percent)
@@ -449,6 +456,7 @@ mod tests {
             f.translation_write_permille,
             Some(d.translation_write_permille)
         );
+        assert_eq!(f.summaries_per_page, Some(d.summaries_per_page));
         assert_eq!(f.map_budget_bytes.map(|s| s.0), Some(d.map_budget_bytes));
         assert!(f.op.is_none());
     }

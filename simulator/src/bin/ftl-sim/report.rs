@@ -178,6 +178,8 @@ pub struct FtlReport {
     pub checkpoint_interval_pages: u32,
     pub translation_entries: u32,
     pub translation_write_permille: u16,
+    /// Block summaries per summary page, at most (0: as many as fit).
+    pub summaries_per_page: u32,
     pub over_provisioning_percent: u8,
     pub map_budget_bytes: u64,
     pub cache_bytes: u64,
@@ -523,6 +525,7 @@ fn ftl_report(cfg: &Resolved) -> FtlReport {
         checkpoint_interval_pages: f.checkpoint_interval_pages,
         translation_entries: f.translation_entries,
         translation_write_permille: f.translation_write_permille,
+        summaries_per_page: f.summaries_per_page,
         over_provisioning_percent: f.over_provisioning_percent,
         map_budget_bytes: f.map_budget_bytes,
         cache_bytes: cfg.ssd.cache_bytes,
