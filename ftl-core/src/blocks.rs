@@ -308,6 +308,16 @@ impl BlockTable {
         self.held[b.0 as usize] = on;
     }
 
+    /// Every block's state, by index.
+    pub fn states(&self) -> &[BlockState] {
+        &self.state
+    }
+
+    /// Whether each block is being emptied, by index.
+    pub fn collecting_flags(&self) -> &[bool] {
+        &self.collecting
+    }
+
     /// All block indices.
     pub fn iter(&self) -> impl Iterator<Item = BlockIdx> {
         (0..self.len()).map(BlockIdx)

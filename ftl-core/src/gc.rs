@@ -44,21 +44,37 @@ pub fn pick_victim(
             return Some(b);
         }
     }
-    let reclaimable = blocks
-        .iter()
-        .filter(candidate)
-        .filter(|&b| valid.count(b) < sectors_per_block);
     match policy {
-        GcPolicy::Greedy => reclaimable.min_by_key(|&b| (valid.count(b), b.0)),
-        GcPolicy::CostBenefit => reclaimable.max_by(|&a, &b| {
-            let score = |x: BlockIdx| {
-                let u = f64::from(valid.count(x)) / f64::from(sectors_per_block);
-                let age = now_seq.saturating_sub(blocks.last_seq(x)) as f64 + 1.0;
-                (1.0 - u) * age / (1.0 + u)
-            };
-            // Ties break towards the lower index, like greedy.
-            score(a).total_cmp(&score(b)).then(b.0.cmp(&a.0))
-        }),
+        GcPolicy::Greedy => {
+            // The candidate with the fewest valid sectors, the lowest index
+            // among equals, in one pass over three slices: GC picks a victim per block it
+            // frees, and on thousands of blocks the walk was a seventh of a
+            // simulator run.
+            let states = blocks.states();
+            let collecting = blocks.collecting_flags();
+            let counts = valid.counts();
+            let mut best: Option<(u32, usize)> = None;
+            for (i, ((&s, &c), &n)) in states.iter().zip(collecting).zip(counts).enumerate() {
+                let fewer = best.map_or(true, |(m, _)| n < m);
+                if s == BlockState::Full && !c && n < sectors_per_block && fewer {
+                    best = Some((n, i));
+                }
+            }
+            best.map(|(_, i)| BlockIdx(i as u32))
+        }
+        GcPolicy::CostBenefit => blocks
+            .iter()
+            .filter(candidate)
+            .filter(|&b| valid.count(b) < sectors_per_block)
+            .max_by(|&a, &b| {
+                let score = |x: BlockIdx| {
+                    let u = f64::from(valid.count(x)) / f64::from(sectors_per_block);
+                    let age = now_seq.saturating_sub(blocks.last_seq(x)) as f64 + 1.0;
+                    (1.0 - u) * age / (1.0 + u)
+                };
+                // Ties break towards the lower index, like greedy.
+                score(a).total_cmp(&score(b)).then(b.0.cmp(&a.0))
+            }),
     }
 }
 

@@ -85,6 +85,11 @@ impl Validity {
         self.count[block.0 as usize]
     }
 
+    /// Valid sectors of every block, by index.
+    pub fn counts(&self) -> &[u32] {
+        &self.count
+    }
+
     /// Valid sectors in the whole array.
     pub fn total(&self) -> u64 {
         self.count.iter().map(|&c| u64::from(c)).sum()
