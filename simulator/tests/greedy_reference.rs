@@ -234,8 +234,8 @@ fn lambert_w_is_right() {
 /// --op OP --blocks-per-plane 256 --pages-per-block 64 --page-size 4K
 /// --sector-size 4K --gc greedy --precondition 4x --writes 4x --seed 1`,
 /// metadata-only: the same WA as with data) against this reference: within
-/// the 5 % (measured 1.030, 1.026, 1.016 × the reference; against
-/// the no-reserve variant 1.09, 1.05, 1.04). ftl-sim's default stripe is a
+/// the 5 % (measured 1.030, 1.024, 1.011 × the reference; against
+/// the no-reserve variant 1.09, 1.05, 1.03). ftl-sim's default stripe is a
 /// unit per die; with superblocks (`--stripe superblocks`), 256 units of
 /// 16 blocks, each unit the FTL holds idle is 1/256 of the flash, and the
 /// ratios are 1.34, 1.16, 1.07: pinned here with a little room, so a change
