@@ -395,12 +395,22 @@ impl Report {
         let asked = self
             .op
             .requested_pct
-            .map_or(String::new(), |p| format!(", asked {p} %"));
+            .map_or(String::new(), |p| format!(", asked {p:.2} %"));
+        // `--op` sets the capacity exactly; otherwise the percent knob did.
+        let sized = match self.ftl.capacity_sectors {
+            0 => format!(
+                " (over_provisioning_percent {})",
+                self.op.over_provisioning_percent
+            ),
+            _ => String::new(),
+        };
         let _ = writeln!(
             s,
-            "          OP {:.2} % effective{asked} (over_provisioning_percent {}); {} GC; cache {} MiB{}",
+            "          OP {:.2} % effective{asked}{sized}; {} ({} open block{} per data stream); {} GC; cache {} MiB{}",
             self.op.effective_pct,
-            self.op.over_provisioning_percent,
+            self.ftl.stripe,
+            self.ftl.lanes,
+            if self.ftl.lanes == 1 { "" } else { "s" },
             self.ftl.gc_policy,
             self.ftl.cache_bytes >> 20,
             if self.ftl.metadata_only { "; metadata only" } else { "" }
