@@ -13,11 +13,12 @@
 use crate::addr::{BlockIdx, Ppa};
 use crate::blocks::{BlockState, Stream};
 use crate::error::Error;
-use crate::format::oob::{self, PageKind};
+use crate::format::oob::PageKind;
 use crate::format::summary;
 use crate::nand::Nand;
 use crate::slot::SlotMemory;
 
+use super::media::ReadFailure;
 use super::{Ftl, FtlResult};
 
 impl<N: Nand, M: SlotMemory> Ftl<N, M> {
@@ -46,9 +47,10 @@ impl<N: Nand, M: SlotMemory> Ftl<N, M> {
 
     /// Writes again the summaries in meta block `b` that recovery may still
     /// need, if they take at most a quarter of a block of summary pages, so
-    /// they no longer keep `b`; `false` if there are more (the caller then writes back
-    /// the map changed before them, so the horizon passes them: moving more
-    /// might fill the meta stream faster than cleaning empties it). A
+    /// they no longer keep `b`; `false` if there are more (the caller then
+    /// writes back the map changed before them, so the horizon passes them:
+    /// moving more might fill the meta stream faster than cleaning empties
+    /// it). A
     /// summary page that does not read back is skipped: recovery scans its
     /// blocks page by page.
     pub(super) fn move_summaries(&mut self, b: BlockIdx) -> FtlResult<bool, N> {
@@ -101,13 +103,10 @@ impl<N: Nand, M: SlotMemory> Ftl<N, M> {
                 Some(Ok(rec)) if rec.kind == PageKind::Summary && rec.seq.0 >= horizon => {}
                 _ => continue,
             }
-            let good = match self.media.read_raw(ppa, page).map_err(Error::Nand)? {
-                Some(Ok(rec)) => {
-                    rec.kind == PageKind::Summary
-                        && usize::from(rec.sectors) == spp
-                        && oob::data_crc([&*page]) == rec.data_crc
-                }
-                _ => false,
+            let good = match self.media.read_verified(ppa, &mut [&mut *page]) {
+                Ok(rec) => rec.kind == PageKind::Summary,
+                Err(ReadFailure::Unreadable) => false,
+                Err(ReadFailure::Nand(e)) => return Err(Error::Nand(e)),
             };
             let Some(s) = summary::decode(page, layout.ppb, spp).filter(|_| good) else {
                 continue;
