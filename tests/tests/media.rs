@@ -107,6 +107,7 @@ fn gc_turns_an_unreadable_valid_sector_into_a_per_lba_error() {
     // Overwrite everything else many times: GC must move the bad page's
     // block and meets the unreadable page.
     let logical = ftl.logical_sectors();
+    let bad_before = ftl.stats().bad_blocks;
     let mut x = 17u64;
     for _ in 0..10 * logical {
         x = x
@@ -116,6 +117,9 @@ fn gc_turns_an_unreadable_valid_sector_into_a_per_lba_error() {
         ftl.write(Lba(l), &sector(l)).unwrap();
     }
     assert!(ftl.stats().gc_runs > 0);
+    // The block that failed a read is retired once emptied, not reused:
+    // the page would fail whatever is written to it next.
+    assert_eq!(ftl.stats().bad_blocks, bad_before + 1, "retired once");
     let mut buf = vec![0u8; 4096];
     for l in 0..8 {
         let r = ftl.read(Lba(l), &mut buf);

@@ -529,6 +529,13 @@ impl FlashMap {
         self.blocks.set_retiring(b);
     }
 
+    /// A page of full data block `b` did not read back (uncorrectable
+    /// after the NAND's own retries): its cells are not to be trusted with
+    /// new data, so it is retired, not erased, once GC has emptied it.
+    pub fn read_failed(&mut self, b: BlockIdx) {
+        self.blocks.set_retiring(b);
+    }
+
     /// A full data block with nothing valid left is garbage: stale (erased
     /// on reuse), or retired if a program failed in it. A block whose
     /// sectors still wait in the relocation group as sources

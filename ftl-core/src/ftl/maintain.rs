@@ -125,7 +125,8 @@ impl<N: Nand, M: SlotMemory> Ftl<N, M> {
     /// read and each sector's bit says whether it moves. With counts only
     /// (a demand-paged map), every page is read until the block's count is
     /// accounted for, and a sector moves if the LBA its record names still
-    /// maps there.
+    /// maps there. A page that does not read back loses its valid sectors
+    /// (their reads fail from then on) and retires the block.
     fn relocate(&mut self, victim: BlockIdx, why: Why) -> FtlResult<(), N> {
         self.flash.set_collecting(victim);
         let spp = self.flash.layout().spp as usize;
@@ -146,7 +147,10 @@ impl<N: Nand, M: SlotMemory> Ftl<N, M> {
                 .map_err(|_| Error::CacheExhausted)?;
             let rec = match self.read_into_slots(ppa, &ids[..spp]) {
                 Ok(rec) => Some(rec),
-                Err(ReadFailure::Unreadable) => None,
+                Err(ReadFailure::Unreadable) => {
+                    self.flash.read_failed(victim);
+                    None
+                }
                 Err(ReadFailure::Nand(e)) => {
                     self.cache.release_slots(&ids[..spp]);
                     return Err(Error::Nand(e));
