@@ -337,14 +337,38 @@ impl FtlConfig {
     /// Blocks the meta stream may hold at once: every translation page
     /// twice (its newest copy and the one the last checkpoint names), two
     /// checkpoints (the one being written and the last complete one), half
-    /// a block of trim records, and one more block to clean into. Sized
-    /// from an upper bound of the logical size (all blocks but the fixed
-    /// reserve, less over-provisioning), so it does not depend on the size
-    /// it helps set.
+    /// a block of trim records, the summary pages of one write-back round
+    /// ([`FtlConfig::round_summary_pages`]), and one more block to clean
+    /// into. Sized from an upper bound of the logical size (all blocks but
+    /// the fixed reserve, less over-provisioning), so it does not depend on
+    /// the size it helps set.
     pub fn meta_blocks(&self, geo: &Geometry) -> u32 {
         let (tps, chunks) = self.meta_bound(geo);
         let ppb = geo.pages_per_block;
-        (2 * tps + 2 * chunks + ppb / 2).div_ceil(ppb) + 1
+        let kept = 2 * tps + 2 * chunks + ppb / 2 + self.round_summary_pages(geo, tps);
+        kept.div_ceil(ppb) + 1
+    }
+
+    /// Summary pages the host's own writes fill in one write-back round
+    /// (the host pages that earn the credit to write back each of `tps`
+    /// translation pages once): the horizon trails the newest change by
+    /// about a round, and summaries at or after it are kept. A lower bound:
+    /// GC's full blocks add their summaries too. At most half a block:
+    /// past that, cleaning writes the map back so the horizon passes them
+    /// rather than move them (`summaries.rs`). Leaving them out sized the
+    /// meta stream of a 1 GiB device (256-page blocks) at two blocks, which
+    /// then cleaned at almost every checkpoint, rewriting every translation
+    /// page each time (4.7 % of the host's writes).
+    pub fn round_summary_pages(&self, geo: &Geometry, tps: u32) -> u32 {
+        let per_page = u64::from(self.summaries_per_page(geo));
+        if per_page == 0 {
+            return 0;
+        }
+        let permille = u64::from(self.translation_write_permille.max(1));
+        let round = u64::from(tps) * 1000 / permille;
+        let ppb = geo.pages_per_block;
+        let pages = round.div_ceil(u64::from(ppb.max(1)) * per_page);
+        u32::try_from(pages).map_or(ppb / 2, |p| p.min(ppb / 2))
     }
 
     /// Meta pages written between two checkpoints' cleaning decisions, at

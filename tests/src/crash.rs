@@ -113,7 +113,11 @@ pub struct CrashReport {
 pub fn geometry(map: MapSetup) -> Geometry {
     let blocks = match map {
         MapSetup::Whole => 12,
-        MapSetup::Sliced | MapSetup::Paged => 16,
+        MapSetup::Sliced => 16,
+        // The meta stream takes 8 of these blocks (a translation page per
+        // 8 LBAs, half a block of trims, the summary pages of a write-back
+        // round): 20 keep the LBAs well beyond what the map cache holds.
+        MapSetup::Paged => 20,
         MapSetup::MultiDie | MapSetup::Lanes => {
             return Geometry {
                 channels: 2,
