@@ -50,17 +50,33 @@ pub fn pick_victim(
             // among equals, in one pass over three slices: GC picks a victim per block it
             // frees, and on thousands of blocks the walk was a seventh of a
             // simulator run.
-            let states = blocks.states();
-            let collecting = blocks.collecting_flags();
-            let counts = valid.counts();
-            let mut best: Option<(u32, usize)> = None;
-            for (i, ((&s, &c), &n)) in states.iter().zip(collecting).zip(counts).enumerate() {
-                let fewer = best.map_or(true, |(m, _)| n < m);
-                if s == BlockState::Full && !c && n < sectors_per_block && fewer {
-                    best = Some((n, i));
+            // Two branch-free passes the compiler vectorises (slices of
+            // one length, indexed): the fewest valid sectors among
+            // candidates, then the first block with that many.
+            let n = blocks.states().len();
+            let states = &blocks.states()[..n];
+            let collecting = &blocks.collecting_flags()[..n];
+            let counts = &valid.counts()[..n];
+            let key = |i: usize| {
+                let ok = (states[i] == BlockState::Full)
+                    & !collecting[i]
+                    & (counts[i] < sectors_per_block);
+                if ok {
+                    counts[i]
+                } else {
+                    u32::MAX
                 }
+            };
+            let mut fewest = u32::MAX;
+            for i in 0..n {
+                fewest = fewest.min(key(i));
             }
-            best.map(|(_, i)| BlockIdx(i as u32))
+            if fewest == u32::MAX {
+                return None;
+            }
+            (0..n)
+                .find(|&i| key(i) == fewest)
+                .map(|i| BlockIdx(i as u32))
         }
         GcPolicy::CostBenefit => blocks
             .iter()

@@ -23,11 +23,18 @@ fn key(lba: Lba) -> Key {
         .expect("read map: LBA beyond 2^32 - 2")
 }
 
+/// A bucket: a key and its slot side by side, so a probe touches one
+/// cache line.
+#[derive(Clone, Copy, Debug)]
+struct Bucket {
+    key: Option<Key>,
+    slot: SlotId,
+}
+
 /// LBA → slot, for cached LBAs only.
 #[derive(Debug)]
 pub struct ReadMap {
-    keys: Vec<Option<Key>>,
-    vals: Vec<SlotId>,
+    buckets: Vec<Bucket>,
     mask: usize,
     len: usize,
 }
@@ -35,15 +42,18 @@ pub struct ReadMap {
 impl ReadMap {
     /// Bytes of RAM held.
     pub fn ram_bytes(&self) -> usize {
-        crate::ram::vec_bytes(&self.keys) + crate::ram::vec_bytes(&self.vals)
+        crate::ram::vec_bytes(&self.buckets)
     }
 
     /// A table able to hold `slots` mappings at a load factor ≤ 1/2.
     pub fn new(slots: u32) -> Self {
         let cap = (slots as usize * 2).next_power_of_two().max(8);
+        let empty = Bucket {
+            key: None,
+            slot: SlotId(0),
+        };
         ReadMap {
-            keys: alloc::vec![None; cap],
-            vals: alloc::vec![SlotId(0); cap],
+            buckets: alloc::vec![empty; cap],
             mask: cap - 1,
             len: 0,
         }
@@ -67,7 +77,7 @@ impl ReadMap {
     fn find(&self, key: Key) -> Option<usize> {
         let mut i = self.home(key);
         loop {
-            match self.keys[i] {
+            match self.buckets[i].key {
                 None => return None,
                 Some(k) if k == key => return Some(i),
                 _ => i = (i + 1) & self.mask,
@@ -77,7 +87,7 @@ impl ReadMap {
 
     /// The slot caching `lba`, if any.
     pub fn get(&self, lba: Lba) -> Option<SlotId> {
-        self.find(key(lba)).map(|i| self.vals[i])
+        self.find(key(lba)).map(|i| self.buckets[i].slot)
     }
 
     /// Points `lba` at `slot`; returns the slot it pointed at before.
@@ -85,15 +95,18 @@ impl ReadMap {
         let key = key(lba);
         let mut i = self.home(key);
         loop {
-            match self.keys[i] {
+            let b = &mut self.buckets[i];
+            match b.key {
                 None => {
                     assert!(self.len < self.mask, "read map over capacity");
-                    self.keys[i] = Some(key);
-                    self.vals[i] = slot;
+                    *b = Bucket {
+                        key: Some(key),
+                        slot,
+                    };
                     self.len += 1;
                     return None;
                 }
-                Some(k) if k == key => return Some(core::mem::replace(&mut self.vals[i], slot)),
+                Some(k) if k == key => return Some(core::mem::replace(&mut b.slot, slot)),
                 _ => i = (i + 1) & self.mask,
             }
         }
@@ -101,15 +114,20 @@ impl ReadMap {
 
     /// Forgets `lba`; returns the slot it pointed at.
     pub fn remove(&mut self, lba: Lba) -> Option<SlotId> {
-        let mut hole = self.find(key(lba))?;
-        let out = self.vals[hole];
+        let at = self.find(key(lba))?;
+        Some(self.remove_at(at))
+    }
+
+    /// Empties bucket `hole`; returns the slot it held.
+    fn remove_at(&mut self, mut hole: usize) -> SlotId {
+        let out = self.buckets[hole].slot;
         self.len -= 1;
         // Backward-shift: pull later members of the probe run into the hole
         // so lookups never stop early at it.
         let mut j = hole;
         loop {
             j = (j + 1) & self.mask;
-            let Some(k) = self.keys[j] else {
+            let Some(k) = self.buckets[j].key else {
                 break;
             };
             let home = self.home(k);
@@ -117,24 +135,24 @@ impl ReadMap {
             let dist_j = j.wrapping_sub(home) & self.mask;
             let dist_hole = hole.wrapping_sub(home) & self.mask;
             if dist_hole < dist_j {
-                self.keys[hole] = Some(k);
-                self.vals[hole] = self.vals[j];
+                self.buckets[hole] = self.buckets[j];
                 hole = j;
             }
         }
-        self.keys[hole] = None;
-        Some(out)
+        self.buckets[hole].key = None;
+        out
     }
 
     /// Forgets `lba` only if it still points at `slot` (the patent's tag
     /// compare on delete): an entry evicted from the cache must not drop a
     /// newer mapping.
     pub fn remove_if(&mut self, lba: Lba, slot: SlotId) -> bool {
-        if self.get(lba) == Some(slot) {
-            self.remove(lba);
-            true
-        } else {
-            false
+        match self.find(key(lba)) {
+            Some(at) if self.buckets[at].slot == slot => {
+                self.remove_at(at);
+                true
+            }
+            _ => false,
         }
     }
 }

@@ -96,24 +96,33 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> SlotMemory for SlotPool<B> {
             n <= 64 && out.len() == n,
             "slots_mut: at most 64 distinct ids"
         );
-        let mut order = [0u8; 64];
-        for (i, o) in order[..n].iter_mut().enumerate() {
-            *o = i as u8;
+        // Each id with its position in the low byte, so sorting the keys
+        // sorts the positions by address (an insertion sort: a page's few
+        // slots, often taken in turn).
+        let mut order = [0u64; 64];
+        for (i, (o, id)) in order[..n].iter_mut().zip(ids).enumerate() {
+            *o = (u64::from(id.0) << 8) | i as u64;
         }
-        // Mostly in order already (a page's slots are taken in turn).
-        if !ids.windows(2).all(|w| w[0].0 < w[1].0) {
-            order[..n].sort_unstable_by_key(|&i| ids[usize::from(i)].0);
+        for i in 1..n {
+            let key = order[i];
+            let mut j = i;
+            while j > 0 && order[j - 1] > key {
+                order[j] = order[j - 1];
+                j -= 1;
+            }
+            order[j] = key;
         }
         let size = self.slot_size;
         let mut rest: &'a mut [u8] = self.buf.as_mut();
         let mut base = 0usize;
-        for &i in &order[..n] {
-            let start = ids[usize::from(i)].0 as usize * size;
+        for &key in &order[..n] {
+            let i = (key & 0xFF) as usize;
+            let start = (key >> 8) as usize * size;
             assert!(start >= base, "slots_mut: duplicate slot id");
             let tail = core::mem::take(&mut rest);
             let (_, tail) = tail.split_at_mut(start - base);
             let (slot, tail) = tail.split_at_mut(size);
-            out[usize::from(i)] = slot;
+            out[i] = slot;
             rest = tail;
             base = start + size;
         }
