@@ -71,6 +71,8 @@ struct KeptPages {
     index: Vec<u32>,
     slab: Vec<Option<Kept>>,
     free: Vec<u32>,
+    /// A page to gather a kept page's data in (no allocation per page).
+    scratch: Vec<u8>,
 }
 
 impl KeptPages {
@@ -79,6 +81,7 @@ impl KeptPages {
             index: vec![0; pages as usize],
             slab: Vec::new(),
             free: Vec::new(),
+            scratch: Vec::new(),
         }
     }
 
@@ -184,6 +187,11 @@ impl Media {
     /// Metadata-only: whether the data of `ppa`, programmed with `oob`,
     /// is kept (see the module's doc).
     fn keeps_data(&self, ppa: Ppa, oob: &[u8]) -> bool {
+        // The FTL encoded this record a moment ago: its kind is enough (a
+        // checksum per program was a seventieth of a metadata-only run).
+        if let Some(kind) = PageRecord::peek_kind(oob) {
+            return !kind.is_data();
+        }
         match PageRecord::decode(oob) {
             Ok(rec) => !rec.kind.is_data(),
             Err(OobError::Erased) => {
@@ -353,9 +361,12 @@ impl Media {
             let keep = self.keeps_data(ppa, oob);
             let kept = self.kept.as_mut().ok_or(OUT_OF_IMAGE)?;
             if keep {
-                let mut page = vec![0u8; self.geo.page_size as usize];
-                gather(data, &mut page);
-                kept.insert(flat, Kept::of(&page));
+                let page = &mut kept.scratch;
+                page.resize(self.geo.page_size as usize, 0);
+                let n = gather(data, page);
+                page[n..].fill(0);
+                let k = Kept::of(page);
+                kept.insert(flat, k);
             } else {
                 kept.remove(flat);
             }
