@@ -328,22 +328,31 @@ impl BlockTable {
     /// if one is (or any when `lane` is `None`), else on any; among equals,
     /// an erased one saves an erase.
     pub fn pick_free(&self, lane: Option<u32>, lanes: u32) -> Option<BlockIdx> {
-        self.pooled()
-            .filter(|&b| !self.is_held(b))
-            .min_by_key(|&b| {
-                (
-                    lane.is_some_and(|l| b.0 % lanes != l),
-                    self.erase_count(b),
-                    self.state(b) != BlockState::Free,
-                    b.0,
-                )
-            })
+        let best = |on_lane: Option<u32>| {
+            self.pooled(on_lane, lanes)
+                .filter(|&b| !self.is_held(b))
+                .min_by_key(|&b| (self.erase_count(b), self.state(b) != BlockState::Free, b.0))
+        };
+        debug_assert!(
+            lane.map_or(true, |l| l < lanes.max(1)),
+            "lane {lane:?} of {lanes}"
+        );
+        match lane {
+            Some(l) if lanes > 1 => best(Some(l)).or_else(|| best(None)),
+            _ => best(None),
+        }
     }
 
-    /// The `Free` and `Stale` blocks, in index order.
-    fn pooled(&self) -> impl Iterator<Item = BlockIdx> + '_ {
-        self.pool.iter().enumerate().flat_map(|(k, &word)| {
-            let mut w = word;
+    /// The `Free` and `Stale` blocks, in index order; only lane `lane`'s
+    /// (`b mod lanes`), if given, found by masking the pool's words rather
+    /// than by looking at every pooled block.
+    fn pooled(&self, lane: Option<u32>, lanes: u32) -> impl Iterator<Item = BlockIdx> + '_ {
+        let lanes = lanes.max(1);
+        self.pool.iter().enumerate().flat_map(move |(k, &word)| {
+            let mut w = match lane {
+                Some(l) => word & lane_bits(k as u32 * 64, l, lanes),
+                None => word,
+            };
             core::iter::from_fn(move || {
                 if w == 0 {
                     return None;
@@ -409,6 +418,18 @@ impl BlockTable {
     }
 }
 
+/// The bits of a pool word whose first block is `base` that stand for
+/// blocks of lane `lane` of `lanes` (`b mod lanes == lane`).
+fn lane_bits(base: u32, lane: u32, lanes: u32) -> u64 {
+    let mut bits = 0u64;
+    let mut i = (lane + lanes - base % lanes) % lanes;
+    while i < 64 {
+        bits |= 1 << i;
+        i += lanes;
+    }
+    bits
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -463,5 +484,51 @@ mod tests {
         assert!(t.is_retiring(b) && t.is_collecting(b));
         t.set_state(b, BlockState::Stale);
         assert!(!t.is_retiring(b) && !t.is_collecting(b));
+    }
+
+    /// The lane-masked pick against a plain scan over 200 blocks (the pool
+    /// spans four words, and 3 or 7 lanes do not divide a word).
+    #[test]
+    fn pick_free_matches_a_plain_scan() {
+        let mut x = 11u64;
+        let mut next = || {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (x >> 33) as u32
+        };
+        for round in 0..40 {
+            let mut t = BlockTable::new(200);
+            for b in (0..200).map(BlockIdx) {
+                t.set_erase_count(b, next() % 4);
+                match next() % 4 {
+                    0 => t.restore_state(b, BlockState::Full),
+                    1 => t.erased(b),
+                    _ => {} // Stale
+                }
+                t.set_held(b, next() % 9 == 0);
+            }
+            for lanes in [1, 2, 3, 7, 8] {
+                for lane in (0..lanes).map(Some).chain([None]) {
+                    let plain = (0..200u32)
+                        .map(BlockIdx)
+                        .filter(|&b| matches!(t.state(b), BlockState::Free | BlockState::Stale))
+                        .filter(|&b| !t.is_held(b))
+                        .min_by_key(|&b| {
+                            (
+                                lane.is_some_and(|l| b.0 % lanes != l),
+                                t.erase_count(b),
+                                t.state(b) != BlockState::Free,
+                                b.0,
+                            )
+                        });
+                    assert_eq!(
+                        t.pick_free(lane, lanes),
+                        plain,
+                        "round {round} lane {lane:?}/{lanes}"
+                    );
+                }
+            }
+        }
     }
 }
