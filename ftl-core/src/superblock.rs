@@ -253,9 +253,46 @@ impl<N: Nand> Superblocks<N> {
     }
 }
 
+/// The common case of [`pieces`]: buffers all of one length (a page's
+/// slots) and `lo..hi` on their boundaries, so the part is whole buffers,
+/// found by division. `None` otherwise.
+fn whole_buffers(
+    mut lens: impl Iterator<Item = usize>,
+    lo: usize,
+    hi: usize,
+) -> Option<core::ops::Range<usize>> {
+    let first = lens.next()?;
+    let mut count = 1;
+    for len in lens {
+        if len != first {
+            return None;
+        }
+        count += 1;
+    }
+    if first == 0 || lo % first != 0 || hi % first != 0 {
+        return None;
+    }
+    Some((lo / first).min(count)..(hi / first).min(count))
+}
+
 /// The part of scatter list `bufs` between byte `lo` and `hi`, as pieces
 /// (read-only).
 fn pieces<'a>(bufs: &[&'a [u8]], lo: usize, hi: usize, out: &mut [&'a [u8]; MAX_PIECES]) -> usize {
+    if let Some(r) = whole_buffers(bufs.iter().map(|b| b.len()), lo, hi) {
+        let n = r.len().min(MAX_PIECES);
+        out[..n].copy_from_slice(&bufs[r.start..r.start + n]);
+        return n;
+    }
+    pieces_by_overlap(bufs, lo, hi, out)
+}
+
+/// [`pieces`] for any scatter list: each buffer's overlap with `lo..hi`.
+fn pieces_by_overlap<'a>(
+    bufs: &[&'a [u8]],
+    lo: usize,
+    hi: usize,
+    out: &mut [&'a [u8]; MAX_PIECES],
+) -> usize {
     let (mut at, mut n) = (0, 0);
     for &b in bufs {
         if let Some(r) = overlap(at, b.len(), lo, hi).filter(|_| n < MAX_PIECES) {
@@ -274,6 +311,14 @@ fn pieces_mut<'a>(
     hi: usize,
     out: &mut [&'a mut [u8]; MAX_PIECES],
 ) -> usize {
+    if let Some(r) = whole_buffers(bufs.iter().map(|b| b.len()), lo, hi) {
+        let mut n = 0;
+        for (o, b) in out.iter_mut().zip(bufs[r].iter_mut()) {
+            *o = &mut **b;
+            n += 1;
+        }
+        return n;
+    }
     let (mut at, mut n) = (0, 0);
     for b in bufs.iter_mut() {
         let len = b.len();
@@ -395,5 +440,39 @@ impl<N: Nand> Nand for Superblocks<N> {
 
     fn sync(&mut self) -> Result<(), Self::Error> {
         self.inner.sync().map_err(StripeError::Nand)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The whole-buffer shortcut cuts a scatter list as the overlap walk
+    /// does: slots of one size on and off their boundaries, mixed sizes.
+    #[test]
+    fn pieces_shortcut_matches_the_overlap_walk() {
+        let data: alloc::vec::Vec<u8> = (0..=255u8).cycle().take(8 * 96).collect();
+        let shapes: [&[usize]; 4] = [&[96; 8], &[64, 32, 96, 96], &[96; 3], &[48; 16]];
+        for lens in shapes {
+            let mut bufs: alloc::vec::Vec<&[u8]> = alloc::vec::Vec::new();
+            let mut at = 0;
+            for &l in lens {
+                bufs.push(&data[at..at + l]);
+                at += l;
+            }
+            for (lo, hi) in [
+                (0, 192),
+                (192, 384),
+                (96, 288),
+                (100, 200),
+                (0, 768),
+                (384, 900),
+            ] {
+                let (mut a, mut b) = ([&[][..]; MAX_PIECES], [&[][..]; MAX_PIECES]);
+                let n = pieces(&bufs, lo, hi, &mut a);
+                let m = pieces_by_overlap(&bufs, lo, hi, &mut b);
+                assert_eq!(a[..n], b[..m], "{lens:?} {lo}..{hi}");
+            }
+        }
     }
 }
