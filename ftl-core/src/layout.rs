@@ -16,9 +16,10 @@ pub struct Layout {
     pub ppb: u32,
     /// Sectors per block.
     pub spb: u32,
-    /// Block summaries that fit a summary page (0: a block's summary does
-    /// not, and recovery scans every block page by page).
-    pub summaries_per_page: u32,
+    /// Block summaries that fit a summary page, which
+    /// `FtlConfig::summaries_per_page` may cap (0: a block's summary does
+    /// not fit, and recovery scans every block page by page).
+    pub summaries_fit: u32,
     /// Sectors in the array.
     pub total: u32,
 }
@@ -31,7 +32,7 @@ impl Layout {
             spp,
             ppb: geo.pages_per_block,
             spb: spp * geo.pages_per_block,
-            summaries_per_page: crate::format::summary::per_page(
+            summaries_fit: crate::format::summary::per_page(
                 geo.page_size as usize,
                 geo.pages_per_block,
                 geo.sectors_per_page(),
@@ -62,7 +63,7 @@ impl Layout {
 
     /// Whether full data blocks get a summary.
     pub fn has_summary(&self) -> bool {
-        self.summaries_per_page > 0
+        self.summaries_fit > 0
     }
 
     /// Page address of `ppa` as the translation directory stores it.
