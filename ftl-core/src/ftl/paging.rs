@@ -67,11 +67,18 @@ impl Paging {
 
 impl<N: Nand, M: SlotMemory> Ftl<N, M> {
     /// Makes `lba`'s entry resident, reading its translation page if need
-    /// be (and writing dirty pages back if the cache is full).
+    /// be (and writing dirty pages back if the cache is full). Inlined so
+    /// a whole map, on every sector's path, costs one test.
+    #[inline]
     pub(super) fn fault_in(&mut self, lba: Lba) -> FtlResult<(), N> {
         if self.flash.map_cache().is_none() {
             return Ok(());
         }
+        self.fault_in_paged(lba)
+    }
+
+    /// [`Ftl::fault_in`] with a demand-paged map.
+    fn fault_in_paged(&mut self, lba: Lba) -> FtlResult<(), N> {
         if self.flash.resident(lba).is_some() {
             self.paging.hits += 1;
             return Ok(());
