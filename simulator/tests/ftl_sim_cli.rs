@@ -129,6 +129,21 @@ fn a_uniform_run_reports_every_key_with_sane_values() {
     let mib = f(&r, "writes") * 4096.0 / (1 << 20) as f64 / secs;
     assert!((f(&r, "host_write_mib_s") - mib).abs() < 1e-9);
     assert!(f(&r, "host_read_mib_s") > 0.0 && f(&r, "sim_ios_per_wall_s") > 0.0);
+    // A busy fraction per die, whose mean is the die utilisation.
+    let dies: Vec<f64> = r["die_utilizations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d.as_f64().unwrap())
+        .collect();
+    let shape = &r["geometry"];
+    assert_eq!(
+        dies.len() as f64,
+        f(shape, "channels") * f(shape, "dies_per_channel")
+    );
+    assert!(dies.iter().all(|d| (0.0..=1.0).contains(d) && *d > 0.0));
+    let mean = dies.iter().sum::<f64>() / dies.len() as f64;
+    assert!((mean - f(&r, "die_utilization")).abs() < 1e-9);
     // Latencies: every op that ran, ordered.
     for op in ["read", "write"] {
         let l = &r["latency_us"][op];

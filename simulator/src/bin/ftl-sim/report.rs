@@ -68,6 +68,9 @@ pub struct Report {
     pub write_stall_us: f64,
     pub channel_utilization: f64,
     pub die_utilization: f64,
+    /// Each die's busy fraction, flat index `channel · dies_per_channel +
+    /// die`: how evenly the FTL spreads its work.
+    pub die_utilizations: Vec<f64>,
     pub latency_us: Latencies,
     pub wa_intervals: Vec<Interval>,
     pub erase_counts: EraseCounts,
@@ -249,7 +252,11 @@ impl Report {
         let f = &m.ftl;
         let host = f.host_sectors_written as f64;
         let translation_sectors = f.translation_pages_written * spp;
-        let (channel_utilization, die_utilization) = utilization(m, &geo);
+        let (channel_utilization, die_utilizations) = utilization(m, &geo);
+        let die_utilization = ratio(
+            die_utilizations.iter().sum::<f64>(),
+            die_utilizations.len() as f64,
+        );
         let w = &args.workload;
         Report {
             schema: SCHEMA,
@@ -291,6 +298,7 @@ impl Report {
             write_stall_us: m.host.stall_ns as f64 / 1000.0,
             channel_utilization,
             die_utilization,
+            die_utilizations,
             latency_us: Latencies {
                 read: m.latency[0].summary(),
                 write: m.latency[1].summary(),
@@ -458,11 +466,22 @@ impl Report {
             self.writes_stalled,
             self.write_stall_us
         );
+        let die_range = self
+            .die_utilizations
+            .iter()
+            .fold(None, |r: Option<(f64, f64)>, &d| {
+                Some(r.map_or((d, d), |(lo, hi)| (lo.min(d), hi.max(d))))
+            });
         let _ = writeln!(
             s,
-            "busy      channels {:.1} %, dies {:.1} % of the simulated time",
+            "busy      channels {:.1} %, dies {:.1} % of the simulated time{}",
             self.channel_utilization * 100.0,
-            self.die_utilization * 100.0
+            self.die_utilization * 100.0,
+            match die_range {
+                Some((lo, hi)) if self.die_utilizations.len() > 1 =>
+                    format!(" ({:.1}–{:.1} % per die)", lo * 100.0, hi * 100.0),
+                _ => String::new(),
+            }
         );
         let _ = writeln!(
             s,
@@ -563,18 +582,19 @@ fn timing_report(t: &TimingConfig) -> TimingReport {
 
 /// Mean busy fraction of the channels and of the dies over the run's
 /// simulated time (the timeline restarts after preconditioning).
-fn utilization(m: &Measured, geo: &Geometry) -> (f64, f64) {
+/// The channels' mean busy fraction, and each die's.
+fn utilization(m: &Measured, geo: &Geometry) -> (f64, Vec<f64>) {
     let Some(t) = &m.timing else {
-        return (0.0, 0.0);
+        return (0.0, Vec::new());
     };
     let elapsed = m.last_done_ns.saturating_sub(m.first_ns) as f64;
     let mean = |v: &[u64]| ratio(v.iter().sum::<u64>() as f64, v.len() as f64);
     let dies = usize::from(geo.channels) * usize::from(geo.dies_per_channel);
-    let die_busy: Vec<u64> = (0..dies).filter_map(|d| t.die_busy_ns(d)).collect();
-    (
-        ratio(mean(&t.channel_busy_ns), elapsed),
-        ratio(mean(&die_busy), elapsed),
-    )
+    let die_busy = (0..dies)
+        .filter_map(|d| t.die_busy_ns(d))
+        .map(|b| ratio(b as f64, elapsed))
+        .collect();
+    (ratio(mean(&t.channel_busy_ns), elapsed), die_busy)
 }
 
 /// Consecutive differences of the boundary snapshots.
