@@ -220,7 +220,11 @@ impl<N: Nand, M: SlotMemory> Ftl<N, M> {
             ftl.flash.rebuild_validity(ftl.logical);
         }
         ftl.flash.restore_now(ftl.media.seq());
-        ftl.check_capacity()?;
+        // No capacity check here, unlike format: blocks retired since (worn
+        // out, or unreadable) may leave fewer good blocks than the logical
+        // capacity needs. The device still mounts so its data reads, and
+        // writes report NoSpace once GC finds no room: a worn device
+        // degrades, it does not lock its data away (found by fuzzing).
         // Blocks open at the cut were closed where they stood: collect
         // garbage first, so the closing checkpoint finds room.
         match ftl.maintain() {
@@ -733,7 +737,8 @@ impl<N: Nand, M: SlotMemory> Ftl<N, M> {
         });
     }
 
-    /// Refuses media with too few good blocks for the logical capacity.
+    /// Refuses to format media with too few good blocks for the logical
+    /// capacity and the reserve.
     fn check_capacity(&self) -> FtlResult<(), N> {
         let good = u64::from(self.flash.good_blocks());
         let need = self.logical.div_ceil(u64::from(self.flash.layout().spb))
