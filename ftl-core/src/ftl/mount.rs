@@ -512,7 +512,7 @@ impl<N: Nand, M: SlotMemory> Ftl<N, M> {
                     tp_seq[t as usize] = seq;
                 } else {
                     tp_seq[t as usize] =
-                        self.load_translation_page(t, a, first, page, r.snapshot)?;
+                        self.load_translation_page(t, a, first, page, r.horizon)?;
                 }
                 self.flash.restore_checkpointed_translation(t, at);
                 if let Some(p) = layout.page_at(at).filter(|_| at != NO_PAGE) {
@@ -532,7 +532,7 @@ impl<N: Nand, M: SlotMemory> Ftl<N, M> {
                     self.adopt_translation(t, at);
                     seq
                 }
-                _ => self.load_translation_page(t, at, first, page, r.snapshot)?,
+                _ => self.load_translation_page(t, at, first, page, r.horizon)?,
             };
         }
         Ok((r.snapshot, r.horizon, tp_seq))
@@ -575,14 +575,19 @@ impl<N: Nand, M: SlotMemory> Ftl<N, M> {
     /// Loads translation page `t` from directory address `at` into the
     /// map; returns its sequence number. An entry pointing into a block
     /// rewritten since is lost (unless replay finds a newer event), and so
-    /// is every entry of a page that cannot be read.
+    /// is every entry of a page that cannot be read. Those losses are
+    /// dated at the checkpoint's `horizon`: replay re-applies the page's
+    /// changes from there on, and the page must stay dirty from before the
+    /// first of them, or the next checkpoint's horizon passes changes no
+    /// translation page holds (found by fuzzing: dated at the snapshot, a
+    /// clean remount lost a sector replay had found).
     fn load_translation_page(
         &mut self,
         t: u32,
         at: u32,
         first: &[First],
         page: &mut [u8],
-        snapshot: u64,
+        horizon: u64,
     ) -> FtlResult<u64, N> {
         let layout = *self.flash.layout();
         let (lba0, n) = self.flash.translation_entries(t);
@@ -599,7 +604,7 @@ impl<N: Nand, M: SlotMemory> Ftl<N, M> {
         else {
             for l in lba0..lba0 + n as u64 {
                 self.flash
-                    .replay_mapping(Lba(l), Mapping::Lost, snapshot.max(1))
+                    .replay_mapping(Lba(l), Mapping::Lost, horizon.max(1))
                     .map_err(|_| self.map_budget_error())?;
             }
             return Ok(0);
