@@ -235,3 +235,78 @@ fn worn_out_blocks_are_retired_and_data_survives() {
     }
     println!("after the remount: {lost} of {n} LBAs read a version older than their last write");
 }
+
+#[test]
+fn an_unreadable_translation_page_stays_lost_across_remounts() {
+    // Every copy of translation page 0 turns unreadable. The mount marks
+    // its LBAs lost (reads fail), and writes the page back at once: a
+    // clean remount then still fails them, instead of finding no copy of
+    // the page and reading zeros.
+    let cfg = FtlConfig {
+        translation_entries: 16,
+        translation_write_permille: 1000,
+        ..cfg()
+    };
+    let pool = || SlotPool::with_capacity(cfg.min_slots(&geo()) + 8, 4096);
+    let nand = FaultyNand::new(SimNand::new_ram(geo(), SimOptions::with_seed(5)).unwrap());
+    let mut ftl = Ftl::format(nand, pool(), cfg).unwrap();
+    for l in 0..40 {
+        ftl.write(Lba(l), &sector(l)).unwrap();
+    }
+    ftl.flush().unwrap();
+    // Enough host pages to write every dirty translation page back (a
+    // page of credit each), then a checkpoint naming them.
+    let n = ftl.logical_sectors();
+    for l in 40..n {
+        ftl.write(Lba(l), &sector(l)).unwrap();
+    }
+    ftl.flush().unwrap();
+    ftl.checkpoint().unwrap();
+    let (mut nand, _) = ftl.into_parts();
+    let g = geo();
+    let mut oob = vec![0u8; g.oob_size as usize];
+    let mut copies = 0;
+    for b in 0..g.total_blocks() {
+        for p in 0..g.pages_per_block {
+            let ppa = Ppa::new(ftl_core::BlockIdx(b), p);
+            if nand.read_page(ppa, &mut [], &mut oob).is_err() {
+                continue;
+            }
+            let Ok(rec) = ftl_core::format::oob::PageRecord::decode(&oob) else {
+                continue;
+            };
+            if rec.kind == ftl_core::format::oob::PageKind::Translation
+                && rec.lba(0) == Some(Lba(0))
+            {
+                nand.fail_always(
+                    OpKind::Read,
+                    Some(Target::Page(ppa)),
+                    NandErrorKind::Uncorrectable,
+                );
+                copies += 1;
+            }
+        }
+    }
+    assert!(copies > 0, "translation page 0 is on flash");
+    let mut buf = vec![0u8; 4096];
+    let mut ftl = Ftl::open(nand, pool(), cfg).unwrap();
+    let lost = |ftl: &mut Dev, buf: &mut Vec<u8>| {
+        (0..16u64)
+            .filter(|&l| matches!(ftl.read(Lba(l), buf), Err(Error::Uncorrectable { .. })))
+            .count()
+    };
+    let first = lost(&mut ftl, &mut buf);
+    assert!(first > 0, "the page's LBAs are lost");
+    for l in 16..n {
+        ftl.read(Lba(l), &mut buf).unwrap();
+        assert_eq!(buf, sector(l), "lba {l} outside the page");
+    }
+    let (nand, _) = ftl.into_parts();
+    let mut ftl = Ftl::open(nand, pool(), cfg).unwrap();
+    assert_eq!(
+        lost(&mut ftl, &mut buf),
+        first,
+        "lost stays lost, never zeros"
+    );
+    ftl.check_integrity().unwrap();
+}

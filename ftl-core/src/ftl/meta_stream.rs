@@ -212,6 +212,14 @@ impl MetaStream {
         self.write_back_credit += u64::from(permille);
     }
 
+    /// Credit for `pages` more translation page write-backs (mount: the
+    /// pages that did not read).
+    pub fn grant_write_backs(&mut self, pages: u64) {
+        self.write_back_credit = self
+            .write_back_credit
+            .saturating_add(pages.saturating_mul(1000));
+    }
+
     /// Forgets the credit.
     pub fn clear_write_back_credit(&mut self) {
         self.write_back_credit = 0;

@@ -54,6 +54,10 @@ pub(super) struct MountCounters {
     pub pages_read: u64,
     pub pages_replayed: u64,
     pub blocks_from_summaries: u64,
+    /// Translation pages the checkpoint names that did not read: their
+    /// entries were marked lost, and the closing checkpoint writes them
+    /// back first.
+    pub unreadable_translation_pages: u64,
 }
 
 /// Sequence numbers above this are refused at mount (see `open`).
@@ -234,7 +238,12 @@ impl<N: Nand, M: SlotMemory> Ftl<N, M> {
         // The closing checkpoint only shortens the next recovery: the
         // previous checkpoint plus what was replayed stays valid on flash.
         // A degraded medium with no block free for it still mounts (writes
-        // then report NoSpace); found by fuzzing.
+        // then report NoSpace); found by fuzzing. Translation pages that did
+        // not read head the dirty list (their losses were the first changes
+        // made, dated at the horizon): it writes them back, so the losses
+        // stay losses, not a copy-less page of zeros, whatever comes next.
+        ftl.meta
+            .grant_write_backs(ftl.mounted.unreadable_translation_pages);
         match ftl.checkpoint() {
             Ok(()) | Err(Error::NoSpace) => {}
             Err(e) => return Err(e),
@@ -602,6 +611,7 @@ impl<N: Nand, M: SlotMemory> Ftl<N, M> {
         let tp = good.and_then(|_| translation::decode(page));
         let (Some(seq), Some(tp)) = (good, tp.filter(|p| p.tp == t && p.entries as usize == n))
         else {
+            self.mounted.unreadable_translation_pages += 1;
             for l in lba0..lba0 + n as u64 {
                 self.flash
                     .replay_mapping(Lba(l), Mapping::Lost, horizon.max(1))
