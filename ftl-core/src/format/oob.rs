@@ -80,6 +80,19 @@ impl PageKind {
     pub fn is_data(self) -> bool {
         matches!(self, PageKind::Host | PageKind::Relocated)
     }
+
+    /// The kind a record's kind byte names (`None`: no kind).
+    fn from_byte(b: u8) -> Option<PageKind> {
+        match b {
+            1 => Some(PageKind::Host),
+            2 => Some(PageKind::Relocated),
+            KIND_CHECKPOINT => Some(PageKind::Checkpoint),
+            KIND_TRIM => Some(PageKind::Trim),
+            KIND_TRANSLATION => Some(PageKind::Translation),
+            KIND_SUMMARY => Some(PageKind::Summary),
+            _ => None,
+        }
+    }
 }
 
 /// Why a spare area did not decode.
@@ -160,15 +173,7 @@ impl PageRecord {
         if buf.len() < record_len(0) || buf[0..4] != MAGIC || buf[4] != VERSION {
             return None;
         }
-        match buf[5] {
-            1 => Some(PageKind::Host),
-            2 => Some(PageKind::Relocated),
-            KIND_CHECKPOINT => Some(PageKind::Checkpoint),
-            KIND_TRIM => Some(PageKind::Trim),
-            KIND_TRANSLATION => Some(PageKind::Translation),
-            KIND_SUMMARY => Some(PageKind::Summary),
-            _ => None,
-        }
+        PageKind::from_byte(buf[5])
     }
 
     /// Decodes a spare area. Never panics, whatever the bytes.
@@ -190,15 +195,7 @@ impl PageRecord {
         if le::u32_at(buf, len - 4) != Some(crc32fast::hash(&buf[..len - 4])) {
             return Err(OobError::Corrupt);
         }
-        let kind = match buf[5] {
-            1 => PageKind::Host,
-            2 => PageKind::Relocated,
-            KIND_CHECKPOINT => PageKind::Checkpoint,
-            KIND_TRIM => PageKind::Trim,
-            KIND_TRANSLATION => PageKind::Translation,
-            KIND_SUMMARY => PageKind::Summary,
-            _ => return Err(OobError::Corrupt),
-        };
+        let kind = PageKind::from_byte(buf[5]).ok_or(OobError::Corrupt)?;
         // In bounds: `buf` holds `record_len(n)` bytes (checked above).
         let u32_at = |o: usize| le::u32_at(buf, o).ok_or(OobError::Corrupt);
         let mut lbas = [NO_LBA; MAX_SECTORS_PER_PAGE];
