@@ -475,4 +475,55 @@ mod tests {
             }
         }
     }
+
+    /// A read's destination is cut like a program's source: the same
+    /// pieces, by offset and length, shortcut or not.
+    #[test]
+    fn pieces_mut_cuts_like_pieces() {
+        const SIZE: usize = 8 * 96;
+        let shapes: [&[usize]; 4] = [&[96; 8], &[64, 32, 96, 96], &[96; 3], &[48; 16]];
+        let cuts = [
+            (0, 192),
+            (192, 384),
+            (96, 288),
+            (100, 200),
+            (0, 768),
+            (384, 900),
+        ];
+        for lens in shapes {
+            for (lo, hi) in cuts {
+                let data = [0u8; SIZE];
+                let base = data.as_ptr() as usize;
+                let mut bufs: alloc::vec::Vec<&[u8]> = alloc::vec::Vec::new();
+                let mut at = 0;
+                for &l in lens {
+                    bufs.push(&data[at..at + l]);
+                    at += l;
+                }
+                let mut a = [&[][..]; MAX_PIECES];
+                let n = pieces(&bufs, lo, hi, &mut a);
+                let want: alloc::vec::Vec<(usize, usize)> = a[..n]
+                    .iter()
+                    .map(|p| (p.as_ptr() as usize - base, p.len()))
+                    .collect();
+
+                let mut mdata = [0u8; SIZE];
+                let mbase = mdata.as_ptr() as usize;
+                let mut mbufs: alloc::vec::Vec<&mut [u8]> = alloc::vec::Vec::new();
+                let mut rest = &mut mdata[..at];
+                for &l in lens {
+                    let (head, tail) = rest.split_at_mut(l);
+                    mbufs.push(head);
+                    rest = tail;
+                }
+                let mut out: [&mut [u8]; MAX_PIECES] = core::array::from_fn(|_| Default::default());
+                let m = pieces_mut(&mut mbufs, lo, hi, &mut out);
+                let got: alloc::vec::Vec<(usize, usize)> = out[..m]
+                    .iter()
+                    .map(|p| (p.as_ptr() as usize - mbase, p.len()))
+                    .collect();
+                assert_eq!(got, want, "{lens:?} {lo}..{hi}");
+            }
+        }
+    }
 }
