@@ -89,6 +89,15 @@ pub struct FtlConfig {
     /// unwritten pages). Applies at every mount; the media does not record
     /// it, and the capacity stays what format gave it.
     pub lanes: u32,
+    /// Data streams, 1 or 2 (default 2). With 2, data the host wrote and
+    /// data GC or wear leveling moved go to separate open blocks, so cold
+    /// data that survived a collection is not mixed again with hot host
+    /// writes (the separation the literature credits with lower WA). With
+    /// 1, relocated pages are programmed into the host's open blocks, as
+    /// an FTL without stream separation does: the baseline to measure the
+    /// separation against. Applies at every mount; the media does not
+    /// record it.
+    pub data_streams: u32,
     /// Sectors the host sees, exactly (rounded down to whole pages); 0 =
     /// all blocks but the reserve, less `over_provisioning_percent`. For
     /// an over-provisioning finer than the percent's steps (a simulator
@@ -121,6 +130,7 @@ impl Default for FtlConfig {
             data_checksums: true,
             summaries_per_page: 0,
             lanes: 1,
+            data_streams: 2,
             capacity_sectors: 0,
         }
     }
@@ -147,6 +157,8 @@ pub enum ConfigError {
     /// `lanes` is 0, over [`MAX_LANES`], or leaves a lane fewer than
     /// [`MIN_BLOCKS`] blocks.
     Lanes,
+    /// `data_streams` is not 1 or 2.
+    DataStreams,
     /// Pages of more than [`MAX_SECTORS_PER_PAGE`] sectors, or smaller than
     /// a meta page header needs.
     PageSize,
@@ -194,6 +206,7 @@ impl core::fmt::Display for ConfigError {
                 f,
                 "lanes must be 1..={MAX_LANES} and leave each at least {MIN_BLOCKS} blocks"
             ),
+            ConfigError::DataStreams => write!(f, "data streams must be 1 or 2"),
             ConfigError::PageSize => write!(
                 f,
                 "page size must hold at most {MAX_SECTORS_PER_PAGE} sectors and at least {MIN_PAGE_SIZE} bytes"
@@ -300,6 +313,9 @@ impl FtlConfig {
         }
         if !(1..=MAX_LANES).contains(&self.lanes) || geo.total_blocks() / self.lanes < MIN_BLOCKS {
             return Err(ConfigError::Lanes);
+        }
+        if !(1..=2).contains(&self.data_streams) {
+            return Err(ConfigError::DataStreams);
         }
         if self.translation_entries as usize > translation::capacity(geo.page_size as usize)
             || !(1..=1000).contains(&self.translation_write_permille)

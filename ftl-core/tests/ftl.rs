@@ -433,3 +433,83 @@ fn a_mount_reads_full_blocks_from_their_summaries() {
         );
     }
 }
+
+/// Blocks holding both host and relocated pages after `writes` random
+/// writes with `streams` data streams; every sector reads back.
+fn mixed_blocks(streams: u32) -> usize {
+    use ftl_core::format::oob::{PageKind, PageRecord};
+    use ftl_core::{BlockIdx, Nand, Ppa};
+    let g = geo();
+    let cfg = FtlConfig {
+        data_streams: streams,
+        ..config()
+    };
+    let mut ftl = fresh(g, cfg, 16);
+    let n = ftl.logical_sectors();
+    let mut version = vec![0u32; n as usize];
+    let mut rng = Rng(0x0057_4EA4);
+    for _ in 0..6 * n {
+        let lba = rng.below(n);
+        version[lba as usize] += 1;
+        ftl.write(Lba(lba), &pattern(4096, lba, version[lba as usize]))
+            .unwrap();
+    }
+    assert!(ftl.stats().gc_moved_sectors > 0);
+    for lba in 0..n {
+        let v = version[lba as usize];
+        let want = if v == 0 {
+            vec![0; 4096]
+        } else {
+            pattern(4096, lba, v)
+        };
+        assert_eq!(
+            read_sector(&mut ftl, lba),
+            want,
+            "lba {lba}, {streams} streams"
+        );
+    }
+    ftl.check_integrity().unwrap();
+    let mut nand = ftl.nand().clone();
+    let mut oob = vec![0u8; g.oob_size as usize];
+    (0..g.total_blocks())
+        .filter(|&b| {
+            let (mut host, mut moved) = (false, false);
+            for p in 0..g.pages_per_block {
+                let ppa = Ppa::new(BlockIdx(b), p);
+                if nand.read_page(ppa, &mut [], &mut oob).is_err() {
+                    continue;
+                }
+                match PageRecord::decode(&oob).map(|r| r.kind) {
+                    Ok(PageKind::Host) => host = true,
+                    Ok(PageKind::Relocated) => moved = true,
+                    _ => {}
+                }
+            }
+            host && moved
+        })
+        .count()
+}
+
+#[test]
+fn one_data_stream_mixes_relocated_pages_into_host_blocks() {
+    assert_eq!(mixed_blocks(2), 0, "two streams keep GC's pages apart");
+    assert!(
+        mixed_blocks(1) > 0,
+        "one stream writes them among the host's"
+    );
+}
+
+#[test]
+fn data_streams_must_be_one_or_two() {
+    for streams in [0, 3] {
+        let cfg = FtlConfig {
+            data_streams: streams,
+            ..config()
+        };
+        assert_eq!(
+            cfg.check_geometry(&geo()),
+            Err(ftl_core::ConfigError::DataStreams),
+            "{streams} streams"
+        );
+    }
+}

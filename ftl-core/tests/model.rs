@@ -131,9 +131,22 @@ fn setup() -> impl Strategy<Value = Setup> {
         0u16..=2,                                // prefill
         0usize..4,                               // map persistence
         any::<bool>(),                           // two lanes?
+        1u32..=2,                                // data streams
     )
         .prop_map(
-            |(blocks, pages, page_size, op, extra_slots, cb, wl, prefill, map, two_lanes)| {
+            |(
+                blocks,
+                pages,
+                page_size,
+                op,
+                extra_slots,
+                cb,
+                wl,
+                prefill,
+                map,
+                two_lanes,
+                streams,
+            )| {
                 // Two lanes (open blocks per data stream) need 8 blocks each.
                 let lanes = if two_lanes { 2 } else { 1 };
                 let geo = Geometry {
@@ -152,6 +165,7 @@ fn setup() -> impl Strategy<Value = Setup> {
                     wear_leveling_bound: wl,
                     over_provisioning_percent: op,
                     lanes,
+                    data_streams: streams,
                     ..FtlConfig::default()
                 };
                 // The map in one translation page, written back lazily; or

@@ -266,6 +266,8 @@ fn bad_flags_and_configurations_exit_2() {
         &["run", "--trace", "disksim:x", "--workload", "uniform"],
         &["run", "--requests", "5", "--writes", "1x"],
         &["run", "--gc", "lru"],
+        &["run", "--streams", "0"],
+        &["run", "--streams", "3"],
         &["fly"],
         &[],
     ] {
@@ -430,6 +432,29 @@ fn op_is_exact_and_below_the_reserve_refused() {
 /// `--metadata-only` reports what the same run with data reports (but for
 /// the wall clock and the flag itself), and refuses `--verify` and
 /// `--image`, which need the data.
+/// `--streams 1` writes GC's moves among the host's writes: every sector
+/// still reads back (`--verify`), the report says so, and on skewed
+/// writes the separation it gives up costs write amplification.
+#[test]
+fn one_data_stream_is_the_baseline_without_separation() {
+    let args = ["--workload", "zipf:0.99", "--op", "0.2"];
+    let args = [
+        &args[..],
+        &["--precondition", "1x", "--writes", "1x", "--verify"],
+    ]
+    .concat();
+    let two = run_json(&args);
+    let one = run_json(&[&args[..], &["--streams", "1"]].concat());
+    assert_eq!(two["ftl"]["data_streams"], Value::from(2));
+    assert_eq!(one["ftl"]["data_streams"], Value::from(1));
+    assert!(f(&one, "gc_runs") > 0.0 && f(&two, "gc_runs") > 0.0);
+    let (wa1, wa2) = (
+        f(&one, "write_amplification"),
+        f(&two, "write_amplification"),
+    );
+    assert!(wa1 > wa2, "one stream {wa1}, two {wa2}");
+}
+
 #[test]
 fn metadata_only_reports_the_same_run_and_refuses_verify() {
     let args = ["--workload", "uniform", "--read-pct", "30"];

@@ -88,6 +88,9 @@ pub enum MapSetup {
     /// 1): pages alternate between the dies' open blocks, each die's
     /// blocks fill and get collected on their own.
     Lanes,
+    /// `Lanes` with one data stream (`FtlConfig::data_streams` = 1): GC's
+    /// pages go to the host's open blocks and lanes, mixed with host pages.
+    OneStream,
 }
 
 /// What happened in a case.
@@ -118,7 +121,7 @@ pub fn geometry(map: MapSetup) -> Geometry {
         // 8 LBAs, half a block of trims, the summary pages of a write-back
         // round): 20 keep the LBAs well beyond what the map cache holds.
         MapSetup::Paged => 20,
-        MapSetup::MultiDie | MapSetup::Lanes => {
+        MapSetup::MultiDie | MapSetup::Lanes | MapSetup::OneStream => {
             return Geometry {
                 channels: 2,
                 planes_per_die: 2,
@@ -137,7 +140,7 @@ pub fn geometry(map: MapSetup) -> Geometry {
 fn width(map: MapSetup) -> u32 {
     let g = geometry(map);
     match map {
-        MapSetup::Lanes => 1,
+        MapSetup::Lanes | MapSetup::OneStream => 1,
         _ => u32::from(g.channels) * u32::from(g.dies_per_channel),
     }
 }
@@ -168,6 +171,10 @@ pub fn config(map: MapSetup) -> FtlConfig {
             lanes: 2,
             summaries_per_page: 1,
             ..base
+        },
+        MapSetup::OneStream => FtlConfig {
+            data_streams: 1,
+            ..config(MapSetup::Lanes)
         },
         MapSetup::Sliced => FtlConfig {
             translation_entries: 8,

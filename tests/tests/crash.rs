@@ -55,6 +55,11 @@ fn cut_at_every_nand_operation_a_lane_per_die() {
     cut_at_every_operation_with(MapSetup::Lanes);
 }
 
+#[test]
+fn cut_at_every_nand_operation_one_data_stream() {
+    cut_at_every_operation_with(MapSetup::OneStream);
+}
+
 fn cut_at_every_operation_with(map: MapSetup) {
     let ops = workload(42, 1500);
     let full = run_case(&CrashInput {
@@ -167,6 +172,11 @@ fn cut_during_recovery_at_every_operation_a_lane_per_die() {
     cut_during_recovery_with(MapSetup::Lanes);
 }
 
+#[test]
+fn cut_during_recovery_at_every_operation_one_data_stream() {
+    cut_during_recovery_with(MapSetup::OneStream);
+}
+
 fn cut_during_recovery_with(map: MapSetup) {
     // First cuts spread over the workload; for each, a second cut at every
     // mutating operation recovery makes (it writes a checkpoint).
@@ -234,9 +244,9 @@ proptest! {
         ops in proptest::collection::vec(op(), 1..400),
         cut in 0u64..3000,
         recovery_cut in proptest::option::of(0u64..50),
-        map in 0usize..5,
+        map in 0usize..6,
     ) {
-        let map = [MapSetup::Whole, MapSetup::Sliced, MapSetup::Paged, MapSetup::MultiDie, MapSetup::Lanes][map];
+        let map = [MapSetup::Whole, MapSetup::Sliced, MapSetup::Paged, MapSetup::MultiDie, MapSetup::Lanes, MapSetup::OneStream][map];
         let input = CrashInput { seed, ops, cut_after: Some(cut), recovery_cut_after: recovery_cut, map };
         if let Err(e) = run_case(&input) {
             return Err(TestCaseError::fail(format!("seed {seed}, cut {cut}: {e}")));

@@ -43,6 +43,10 @@ pub(super) struct FlashMap {
     open: Vec<Option<BlockIdx>>,
     /// Open blocks per data stream (`FtlConfig::lanes`).
     lanes: u32,
+    /// One data stream (`FtlConfig::data_streams` = 1): relocated pages
+    /// go to the host's open blocks and lanes, which [`FlashMap::slot`]
+    /// and [`FlashMap::cursor_of`] give both streams.
+    one_stream: bool,
     /// The lane each data stream hands its next page out of.
     cursor: [u32; 2],
     /// Blocks that lost data to a trim not yet in a trim record: they may
@@ -54,7 +58,14 @@ pub(super) struct FlashMap {
 }
 
 impl FlashMap {
-    pub fn new(layout: Layout, map: MapStore, entries: u32, blocks: u32, lanes: u32) -> Self {
+    pub fn new(
+        layout: Layout,
+        map: MapStore,
+        entries: u32,
+        blocks: u32,
+        lanes: u32,
+        one_stream: bool,
+    ) -> Self {
         let per_sector = !map.is_paged();
         let logical = map.len();
         FlashMap {
@@ -69,6 +80,7 @@ impl FlashMap {
             blocks: BlockTable::new(blocks),
             open: alloc::vec![None; 2 * lanes as usize + 1],
             lanes,
+            one_stream,
             cursor: [0; 2],
             held: Vec::with_capacity(blocks as usize),
             to_mark_bad: Vec::with_capacity(blocks as usize),
@@ -353,6 +365,7 @@ impl FlashMap {
     fn slot(&self, stream: Stream, lane: u32) -> usize {
         match stream {
             Stream::Host => lane as usize,
+            Stream::Relocated if self.one_stream => lane as usize,
             Stream::Relocated => (self.lanes + lane) as usize,
             Stream::Meta => 2 * self.lanes as usize,
         }
@@ -370,7 +383,7 @@ impl FlashMap {
     pub fn lane(&self, stream: Stream) -> u32 {
         match stream {
             Stream::Meta => 0,
-            Stream::Host | Stream::Relocated => self.cursor[stream as usize],
+            Stream::Host | Stream::Relocated => self.cursor[self.cursor_of(stream)],
         }
     }
 
@@ -406,9 +419,24 @@ impl FlashMap {
     /// Moves the stream on to its next lane.
     pub fn next_lane(&mut self, stream: Stream) {
         if stream != Stream::Meta {
-            let k = stream as usize;
+            let k = self.cursor_of(stream);
             self.cursor[k] = (self.cursor[k] + 1) % self.lanes;
         }
+    }
+
+    /// Where a data stream's lane cursor is: its own, or with one data
+    /// stream the host's for both.
+    fn cursor_of(&self, stream: Stream) -> usize {
+        match stream {
+            Stream::Relocated if !self.one_stream => 1,
+            _ => 0,
+        }
+    }
+
+    /// Whether relocated pages share the host's open blocks
+    /// (`FtlConfig::data_streams` = 1).
+    pub fn one_stream(&self) -> bool {
+        self.one_stream
     }
 
     /// Whether `stream`'s blocks wait for their summary when full.

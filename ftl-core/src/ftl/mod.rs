@@ -108,6 +108,7 @@ impl<N: Nand, M: SlotMemory> Ftl<N, M> {
                 cfg.entries_per_translation_page(&geo),
                 geo.total_blocks(),
                 cfg.lanes,
+                cfg.data_streams == 1,
             ),
             meta: MetaStream::new(
                 &layout,

@@ -188,11 +188,24 @@ impl<N: Nand, M: SlotMemory> Ftl<N, M> {
                 self.flash.next_lane(stream);
                 continue;
             }
-            if stream == Stream::Host {
-                // Programs only the relocation and meta streams: the host
-                // lane is still the current one, still without a block.
+            let lane = if stream == Stream::Host {
+                // Programs only the relocation and meta streams: with two
+                // data streams the host lane is still the current one,
+                // still without a block.
                 self.maintain()?;
-            }
+                // With one, the moves went to the host's lanes: they may
+                // have opened this lane's block or moved the cursor on.
+                if self.flash.one_stream() {
+                    if self.flash.open_block(stream).is_some() {
+                        continue;
+                    }
+                    self.flash.lane(stream)
+                } else {
+                    lane
+                }
+            } else {
+                lane
+            };
             let b = self.alloc_block(Some(lane))?;
             self.flash.open(stream, b);
             if stream == Stream::Meta {

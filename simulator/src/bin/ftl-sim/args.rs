@@ -95,11 +95,15 @@ pub struct RunArgs {
 }
 
 /// The FTL's tuning knobs (`ftl_core::FtlConfig`): each overrides the
-/// configuration's `[ftl]` section. The FTL has two data streams (host
-/// writes, and data moved by GC and wear leveling) and the meta stream;
-/// their number is not a knob.
+/// configuration's `[ftl]` section.
 #[derive(Clone, Debug, Default, Args)]
 pub struct FtlArgs {
+    /// Data streams: 2 writes data moved by GC and wear leveling to open
+    /// blocks of its own, apart from the host's writes; 1 writes it among
+    /// them, the baseline without that separation. The meta stream is
+    /// always apart.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=2))]
+    pub streams: Option<u32>,
     /// GC runs before a host block is opened while fewer blocks than this
     /// are free (2 or 3; 3 keeps a block for a program failure during GC).
     #[arg(long, value_name = "BLOCKS")]

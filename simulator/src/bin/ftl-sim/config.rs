@@ -68,6 +68,7 @@ struct FileFtl {
     translation_entries: Option<u32>,
     translation_write_permille: Option<u16>,
     summaries_per_page: Option<u32>,
+    data_streams: Option<u32>,
     map_budget_bytes: Option<Size>,
     cache: Option<Size>,
     stripe: Option<StripeName>,
@@ -294,6 +295,12 @@ pub fn resolve(args: &RunArgs) -> Result<Resolved, ConfigError> {
             .or(f.summaries_per_page)
             .or(bf.summaries_per_page)
             .unwrap_or(d.summaries_per_page),
+        data_streams: args
+            .ftl
+            .streams
+            .or(f.data_streams)
+            .or(bf.data_streams)
+            .unwrap_or(d.data_streams),
         over_provisioning_percent: f
             .over_provisioning_percent
             .or(bf.over_provisioning_percent)
@@ -457,6 +464,7 @@ mod tests {
             Some(d.translation_write_permille)
         );
         assert_eq!(f.summaries_per_page, Some(d.summaries_per_page));
+        assert_eq!(f.data_streams, Some(d.data_streams));
         assert_eq!(f.map_budget_bytes.map(|s| s.0), Some(d.map_budget_bytes));
         assert!(f.op.is_none());
     }

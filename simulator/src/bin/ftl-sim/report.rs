@@ -192,6 +192,8 @@ pub struct FtlReport {
     pub stripe: &'static str,
     /// Open blocks per data stream (a lane per die with `dies`).
     pub lanes: u32,
+    /// `--streams`: 2 (GC's moves apart from host writes) or 1.
+    pub data_streams: u32,
     /// The host's capacity in sectors, as `--op` set it (0: from the
     /// percent).
     pub capacity_sectors: u64,
@@ -414,11 +416,15 @@ impl Report {
         };
         let _ = writeln!(
             s,
-            "          OP {:.2} % effective{asked}{sized}; {} ({} open block{} per data stream); {} GC; cache {} MiB{}",
+            "          OP {:.2} % effective{asked}{sized}; {} ({} open block{} per data stream, {}); {} GC; cache {} MiB{}",
             self.op.effective_pct,
             self.ftl.stripe,
             self.ftl.lanes,
             if self.ftl.lanes == 1 { "" } else { "s" },
+            match self.ftl.data_streams {
+                1 => "1 data stream: GC's moves among host writes",
+                _ => "2 data streams",
+            },
             self.ftl.gc_policy,
             self.ftl.cache_bytes >> 20,
             if self.ftl.metadata_only { "; metadata only" } else { "" }
@@ -564,6 +570,7 @@ fn ftl_report(cfg: &Resolved) -> FtlReport {
             simulator::ssd::Stripe::Dies => "dies",
         },
         lanes: f.lanes,
+        data_streams: f.data_streams,
         capacity_sectors: f.capacity_sectors,
     }
 }
