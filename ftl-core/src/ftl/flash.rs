@@ -433,12 +433,6 @@ impl FlashMap {
         }
     }
 
-    /// Whether relocated pages share the host's open blocks
-    /// (`FtlConfig::data_streams` = 1).
-    pub fn one_stream(&self) -> bool {
-        self.one_stream
-    }
-
     /// Whether `stream`'s blocks wait for their summary when full.
     fn summarized(&self, stream: Stream) -> bool {
         stream != Stream::Meta && self.layout.has_summary()

@@ -188,25 +188,17 @@ impl<N: Nand, M: SlotMemory> Ftl<N, M> {
                 self.flash.next_lane(stream);
                 continue;
             }
-            let lane = if stream == Stream::Host {
-                // Programs only the relocation and meta streams: with two
-                // data streams the host lane is still the current one,
-                // still without a block.
+            if stream == Stream::Host {
+                // Programs only the relocation and meta streams. With one
+                // data stream their moves share the host's lanes, so they
+                // may have opened the current lane's block or moved the
+                // cursor on: take the lane as it now stands.
                 self.maintain()?;
-                // With one, the moves went to the host's lanes: they may
-                // have opened this lane's block or moved the cursor on.
-                if self.flash.one_stream() {
-                    if self.flash.open_block(stream).is_some() {
-                        continue;
-                    }
-                    self.flash.lane(stream)
-                } else {
-                    lane
+                if self.flash.open_block(stream).is_some() {
+                    continue;
                 }
-            } else {
-                lane
-            };
-            let b = self.alloc_block(Some(lane))?;
+            }
+            let b = self.alloc_block(Some(self.flash.lane(stream)))?;
             self.flash.open(stream, b);
             if stream == Stream::Meta {
                 self.meta.add_block(b);
