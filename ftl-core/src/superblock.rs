@@ -447,27 +447,37 @@ impl<N: Nand> Nand for Superblocks<N> {
 mod tests {
     use super::*;
 
+    /// Scatter lists of 768 bytes: slots of one size, mixed sizes, fewer.
+    const SHAPES: [&[usize]; 4] = [&[96; 8], &[64, 32, 96, 96], &[96; 3], &[48; 16]];
+    /// Cuts on and off the slots' boundaries, and past the end.
+    const CUTS: [(usize, usize); 6] = [
+        (0, 192),
+        (192, 384),
+        (96, 288),
+        (100, 200),
+        (0, 768),
+        (384, 900),
+    ];
+
+    /// `data` cut into buffers of `lens`.
+    fn scatter_list<'a>(data: &'a [u8], lens: &[usize]) -> alloc::vec::Vec<&'a [u8]> {
+        let mut at = 0;
+        lens.iter()
+            .map(|&l| {
+                at += l;
+                &data[at - l..at]
+            })
+            .collect()
+    }
+
     /// The whole-buffer shortcut cuts a scatter list as the overlap walk
     /// does: slots of one size on and off their boundaries, mixed sizes.
     #[test]
     fn pieces_shortcut_matches_the_overlap_walk() {
         let data: alloc::vec::Vec<u8> = (0..=255u8).cycle().take(8 * 96).collect();
-        let shapes: [&[usize]; 4] = [&[96; 8], &[64, 32, 96, 96], &[96; 3], &[48; 16]];
-        for lens in shapes {
-            let mut bufs: alloc::vec::Vec<&[u8]> = alloc::vec::Vec::new();
-            let mut at = 0;
-            for &l in lens {
-                bufs.push(&data[at..at + l]);
-                at += l;
-            }
-            for (lo, hi) in [
-                (0, 192),
-                (192, 384),
-                (96, 288),
-                (100, 200),
-                (0, 768),
-                (384, 900),
-            ] {
+        for lens in SHAPES {
+            let bufs = scatter_list(&data, lens);
+            for (lo, hi) in CUTS {
                 let (mut a, mut b) = ([&[][..]; MAX_PIECES], [&[][..]; MAX_PIECES]);
                 let n = pieces(&bufs, lo, hi, &mut a);
                 let m = pieces_by_overlap(&bufs, lo, hi, &mut b);
@@ -481,25 +491,12 @@ mod tests {
     #[test]
     fn pieces_mut_cuts_like_pieces() {
         const SIZE: usize = 8 * 96;
-        let shapes: [&[usize]; 4] = [&[96; 8], &[64, 32, 96, 96], &[96; 3], &[48; 16]];
-        let cuts = [
-            (0, 192),
-            (192, 384),
-            (96, 288),
-            (100, 200),
-            (0, 768),
-            (384, 900),
-        ];
-        for lens in shapes {
-            for (lo, hi) in cuts {
+        for lens in SHAPES {
+            for (lo, hi) in CUTS {
                 let data = [0u8; SIZE];
                 let base = data.as_ptr() as usize;
-                let mut bufs: alloc::vec::Vec<&[u8]> = alloc::vec::Vec::new();
-                let mut at = 0;
-                for &l in lens {
-                    bufs.push(&data[at..at + l]);
-                    at += l;
-                }
+                let bufs = scatter_list(&data, lens);
+                let at: usize = lens.iter().sum();
                 let mut a = [&[][..]; MAX_PIECES];
                 let n = pieces(&bufs, lo, hi, &mut a);
                 let want: alloc::vec::Vec<(usize, usize)> = a[..n]

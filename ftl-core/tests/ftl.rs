@@ -222,32 +222,38 @@ fn cache_exhaustion_is_an_error_then_recovers() {
     ftl.check_integrity().unwrap();
 }
 
-#[test]
-fn gc_runs_and_blocks_are_reused() {
-    let mut ftl = fresh(geo(), config(), 16);
+/// Six capacities of random 4 KiB writes seeded `seed`; then every
+/// sector must read back its last version, and the tables must agree.
+fn rewrite_randomly_and_read_back(ftl: &mut TestFtl, seed: u64) {
     let n = ftl.logical_sectors();
     let mut version = vec![0u32; n as usize];
-    let mut rng = Rng(0x5EED);
+    let mut rng = Rng(seed);
     for _ in 0..6 * n {
         let lba = rng.below(n);
         version[lba as usize] += 1;
         ftl.write(Lba(lba), &pattern(4096, lba, version[lba as usize]))
             .unwrap();
     }
-    let st = ftl.stats();
-    assert!(
-        st.gc_runs > 0 && st.gc_moved_sectors > 0 && st.erases > 0,
-        "{st:?}"
-    );
     for lba in 0..n {
         let want = if version[lba as usize] == 0 {
             vec![0; 4096]
         } else {
             pattern(4096, lba, version[lba as usize])
         };
-        assert_eq!(read_sector(&mut ftl, lba), want, "lba {lba}");
+        assert_eq!(read_sector(ftl, lba), want, "lba {lba}");
     }
     ftl.check_integrity().unwrap();
+}
+
+#[test]
+fn gc_runs_and_blocks_are_reused() {
+    let mut ftl = fresh(geo(), config(), 16);
+    rewrite_randomly_and_read_back(&mut ftl, 0x5EED);
+    let st = ftl.stats();
+    assert!(
+        st.gc_runs > 0 && st.gc_moved_sectors > 0 && st.erases > 0,
+        "{st:?}"
+    );
 }
 
 #[test]
@@ -434,8 +440,8 @@ fn a_mount_reads_full_blocks_from_their_summaries() {
     }
 }
 
-/// Blocks holding both host and relocated pages after `writes` random
-/// writes with `streams` data streams; every sector reads back.
+/// Blocks holding both host and relocated pages after six capacities of
+/// random writes with `streams` data streams; every sector reads back.
 fn mixed_blocks(streams: u32) -> usize {
     use ftl_core::format::oob::{PageKind, PageRecord};
     use ftl_core::{BlockIdx, Nand, Ppa};
@@ -445,30 +451,8 @@ fn mixed_blocks(streams: u32) -> usize {
         ..config()
     };
     let mut ftl = fresh(g, cfg, 16);
-    let n = ftl.logical_sectors();
-    let mut version = vec![0u32; n as usize];
-    let mut rng = Rng(0x0057_4EA4);
-    for _ in 0..6 * n {
-        let lba = rng.below(n);
-        version[lba as usize] += 1;
-        ftl.write(Lba(lba), &pattern(4096, lba, version[lba as usize]))
-            .unwrap();
-    }
-    assert!(ftl.stats().gc_moved_sectors > 0);
-    for lba in 0..n {
-        let v = version[lba as usize];
-        let want = if v == 0 {
-            vec![0; 4096]
-        } else {
-            pattern(4096, lba, v)
-        };
-        assert_eq!(
-            read_sector(&mut ftl, lba),
-            want,
-            "lba {lba}, {streams} streams"
-        );
-    }
-    ftl.check_integrity().unwrap();
+    rewrite_randomly_and_read_back(&mut ftl, 0x0057_4EA4);
+    assert!(ftl.stats().gc_moved_sectors > 0, "{streams} streams");
     let mut nand = ftl.nand().clone();
     let mut oob = vec![0u8; g.oob_size as usize];
     (0..g.total_blocks())
