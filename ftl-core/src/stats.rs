@@ -108,6 +108,70 @@ pub struct Stats {
 }
 
 impl Stats {
+    /// The counters of one device made of `parts` FTLs so far (`self`, 0
+    /// for the first) and one more, `other`, over an array of equal parts
+    /// (ftl-ublk's shards): counts and RAM add up, erase counts take the
+    /// least and the most, and the mean is over equal block counts.
+    pub fn with_part(&self, parts: u32, other: &Stats) -> Stats {
+        Stats {
+            host_sectors_written: self.host_sectors_written + other.host_sectors_written,
+            host_sectors_read: self.host_sectors_read + other.host_sectors_read,
+            nand_sectors_written: self.nand_sectors_written + other.nand_sectors_written,
+            meta_sectors_written: self.meta_sectors_written + other.meta_sectors_written,
+            nand_sectors_read: self.nand_sectors_read + other.nand_sectors_read,
+            nand_pages_programmed: self.nand_pages_programmed + other.nand_pages_programmed,
+            padded_pages: self.padded_pages + other.padded_pages,
+            gc_runs: self.gc_runs + other.gc_runs,
+            gc_moved_sectors: self.gc_moved_sectors + other.gc_moved_sectors,
+            wear_level_moves: self.wear_level_moves + other.wear_level_moves,
+            wear_level_moved_sectors: self.wear_level_moved_sectors
+                + other.wear_level_moved_sectors,
+            erases: self.erases + other.erases,
+            erase_count_min: if parts == 0 {
+                other.erase_count_min
+            } else {
+                self.erase_count_min.min(other.erase_count_min)
+            },
+            erase_count_max: self.erase_count_max.max(other.erase_count_max),
+            erase_count_mean: (self.erase_count_mean * parts as f64 + other.erase_count_mean)
+                / (parts + 1) as f64,
+            cache_hits: self.cache_hits + other.cache_hits,
+            cache_misses: self.cache_misses + other.cache_misses,
+            loads_outside: self.loads_outside + other.loads_outside,
+            loads_outside_dropped: self.loads_outside_dropped + other.loads_outside_dropped,
+            bytes_copied: self.bytes_copied + other.bytes_copied,
+            trimmed_sectors: self.trimmed_sectors + other.trimmed_sectors,
+            flushes: self.flushes + other.flushes,
+            program_failures: self.program_failures + other.program_failures,
+            erase_failures: self.erase_failures + other.erase_failures,
+            corrected_bits: self.corrected_bits + other.corrected_bits,
+            bad_blocks: self.bad_blocks + other.bad_blocks,
+            checkpoints: self.checkpoints + other.checkpoints,
+            trim_records: self.trim_records + other.trim_records,
+            mount_pages_read: self.mount_pages_read + other.mount_pages_read,
+            mount_pages_replayed: self.mount_pages_replayed + other.mount_pages_replayed,
+            mount_blocks_from_summaries: self.mount_blocks_from_summaries
+                + other.mount_blocks_from_summaries,
+            map_ram_bytes: self.map_ram_bytes + other.map_ram_bytes,
+            translation_ram_bytes: self.translation_ram_bytes + other.translation_ram_bytes,
+            validity_ram_bytes: self.validity_ram_bytes + other.validity_ram_bytes,
+            block_table_ram_bytes: self.block_table_ram_bytes + other.block_table_ram_bytes,
+            cache_table_ram_bytes: self.cache_table_ram_bytes + other.cache_table_ram_bytes,
+            translation_pages_written: self.translation_pages_written
+                + other.translation_pages_written,
+            checkpoint_pages_written: self.checkpoint_pages_written
+                + other.checkpoint_pages_written,
+            summary_pages_written: self.summary_pages_written + other.summary_pages_written,
+            dirty_translation_pages: self.dirty_translation_pages + other.dirty_translation_pages,
+            translation_pages: self.translation_pages + other.translation_pages,
+            map_cache_hits: self.map_cache_hits + other.map_cache_hits,
+            map_cache_misses: self.map_cache_misses + other.map_cache_misses,
+            map_pressure_write_backs: self.map_pressure_write_backs
+                + other.map_pressure_write_backs,
+            map_cache_entries: self.map_cache_entries + other.map_cache_entries,
+        }
+    }
+
     /// NAND sectors written per host sector written, every page the FTL
     /// programmed counted (0 before any write).
     pub fn write_amplification(&self) -> f64 {
@@ -157,5 +221,32 @@ fn hit_rate(hits: u64, misses: u64) -> f64 {
         0.0
     } else {
         hits as f64 / n as f64
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parts_add_up_and_erase_counts_span_them() {
+        let part = |w: u64, min: u32, max: u32, mean: f64| Stats {
+            host_sectors_written: w,
+            nand_sectors_written: 2 * w,
+            erase_count_min: min,
+            erase_count_max: max,
+            erase_count_mean: mean,
+            map_ram_bytes: 10,
+            ..Stats::default()
+        };
+        let all = Stats::default()
+            .with_part(0, &part(100, 3, 9, 5.0))
+            .with_part(1, &part(300, 1, 4, 2.0))
+            .with_part(2, &part(200, 2, 12, 8.0));
+        assert_eq!(all.host_sectors_written, 600);
+        assert_eq!(all.write_amplification(), 2.0);
+        assert_eq!((all.erase_count_min, all.erase_count_max), (1, 12));
+        assert_eq!(all.erase_count_mean, 5.0);
+        assert_eq!(all.table_ram_bytes(), 30);
     }
 }

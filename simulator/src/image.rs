@@ -86,6 +86,16 @@ pub enum ImageError {
     /// The options are inconsistent.
     #[error("invalid simulator options: {0}")]
     Options(#[from] OptionsError),
+    /// The blocks do not split into this many usable equal parts.
+    #[error(
+        "{blocks_per_plane} blocks a plane do not split into {partitions} usable equal partitions"
+    )]
+    Partitions {
+        /// The partitions asked for (or read).
+        partitions: u16,
+        /// Blocks per plane of the whole array.
+        blocks_per_plane: u32,
+    },
     /// The image would not fit in this machine's address space.
     #[error("image of {0} bytes is too large to map")]
     TooLarge(u64),
@@ -113,6 +123,13 @@ impl From<HeaderError> for ImageError {
             // A reserved field set behind a good crc is damage all the same.
             HeaderError::Crc | HeaderError::NotCanonical => ImageError::HeaderCrc,
             HeaderError::Geometry(g) => ImageError::Geometry(g),
+            HeaderError::Partitions {
+                partitions,
+                blocks_per_plane,
+            } => ImageError::Partitions {
+                partitions,
+                blocks_per_plane,
+            },
         }
     }
 }

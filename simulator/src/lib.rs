@@ -127,6 +127,7 @@ mod media;
 #[allow(unsafe_code)]
 pub mod mmap;
 mod options;
+mod part;
 mod power;
 mod reader;
 pub mod replay;
@@ -143,6 +144,7 @@ pub use faulty::{FaultyError, FaultyNand, Injection};
 pub use format::tables::PageState;
 pub use image::ImageError;
 pub use options::{FactoryBadBlocks, OptionsError, SimOptions};
+pub use part::NandPart;
 pub use power::{CutReport, PageTear, Tear};
 pub use reader::ImageReader;
 pub use sim::SimNand;

@@ -28,10 +28,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use ftl_core::nand::check_read_args;
-use ftl_core::{Geometry, NandErrorKind, Ppa};
+use ftl_core::{NandErrorKind, Ppa};
 
 use crate::error::{OpKind, SimError, Target};
 use crate::format::layout::Layout;
+use crate::part::PartMap;
 
 /// Reads counted by readers, added to the `SimNand`'s own statistics.
 #[derive(Debug, Default)]
@@ -44,7 +45,10 @@ pub(crate) struct ReaderCounters {
 #[derive(Debug, Clone)]
 pub struct ImageReader {
     file: Arc<File>,
-    geo: Geometry,
+    /// The part of the array read (the whole array, or a [`NandPart`]'s).
+    ///
+    /// [`NandPart`]: crate::NandPart
+    map: PartMap,
     layout: Layout,
     counters: Arc<ReaderCounters>,
 }
@@ -52,16 +56,21 @@ pub struct ImageReader {
 impl ImageReader {
     pub(crate) fn new(
         file: File,
-        geo: Geometry,
+        map: PartMap,
         layout: Layout,
         counters: Arc<ReaderCounters>,
     ) -> Self {
         ImageReader {
             file: Arc::new(file),
-            geo,
+            map,
             layout,
             counters,
         }
+    }
+
+    /// This reader for one part of the array: addresses are the part's.
+    pub(crate) fn for_part(self, map: PartMap) -> Self {
+        ImageReader { map, ..self }
     }
 
     /// Reads page `ppa` into the scatter list `data` (buffers adding up to
@@ -81,11 +90,12 @@ impl ImageReader {
                 detail,
             )
         };
-        check_read_args(&self.geo, ppa, data, oob)
+        check_read_args(&self.map.geo, ppa, data, oob)
             .map_err(|_| out_of_bounds("read outside the geometry"))?;
+        let at = self.map.ppa(ppa);
         let flat = self
             .layout
-            .flat_page(u64::from(ppa.block.0), u64::from(ppa.page))
+            .flat_page(u64::from(at.block.0), u64::from(at.page))
             .ok_or_else(|| out_of_bounds("page outside the image"))?;
         let (Some(at), Some(spare)) = (self.layout.data(flat), self.layout.spare(flat)) else {
             return Err(out_of_bounds("page outside the image"));
@@ -113,7 +123,7 @@ impl ImageReader {
 
     /// Spare bytes per page.
     pub fn oob_size(&self) -> usize {
-        self.geo.oob_size as usize
+        self.map.geo.oob_size as usize
     }
 
     /// Makes every program and erase completed so far durable (`fsync`).
@@ -155,7 +165,7 @@ fn read_full(file: &File, iov: &mut [IoSliceMut<'_>], offset: u64) -> Result<usi
 
 #[cfg(test)]
 mod tests {
-    use ftl_core::{BlockIdx, Nand, NandErrorKind};
+    use ftl_core::{BlockIdx, Geometry, Nand, NandErrorKind};
 
     use crate::{SimNand, SimOptions};
 

@@ -23,6 +23,7 @@ use crate::format::tables::PageState;
 use crate::image::{Backing, FileImage, ImageError};
 use crate::media::{Media, Refusal};
 use crate::options::SimOptions;
+use crate::part::PartMap;
 use crate::power::{self, half_erase, tear_page, CutReport, Power, Tear};
 use crate::reader::{ImageReader, ReaderCounters};
 use crate::stats::SimStats;
@@ -40,12 +41,14 @@ pub struct SimNand {
     reader_counters: Arc<ReaderCounters>,
     /// Simulated time, when enabled ([`SimNand::enable_timing`]).
     clock: Option<Box<Clock>>,
+    /// Equal parts the blocks are split into ([`SimNand::into_parts`]).
+    partitions: u16,
 }
 
 /// The header and the layout of a new image (of the current version).
-fn new_image(geo: &Geometry, seed: u64) -> Result<(Header, Layout), ImageError> {
+fn new_image(geo: &Geometry, seed: u64, partitions: u16) -> Result<(Header, Layout), ImageError> {
     geo.validate()?;
-    let header = Header::new(*geo, seed);
+    let header = Header::new(*geo, seed).with_partitions(partitions)?;
     let layout = Layout::new(geo, header.version).ok_or(ImageError::TooLarge(u64::MAX))?;
     Ok((header, layout))
 }
@@ -59,10 +62,20 @@ fn check_options(geo: &Geometry, opts: &SimOptions) -> Result<(), ImageError> {
 impl SimNand {
     /// An all-erased array in RAM, factory bad blocks marked.
     pub fn new_ram(geometry: Geometry, opts: SimOptions) -> Result<SimNand, ImageError> {
-        let (header, layout) = new_image(&geometry, opts.seed)?;
+        Self::new_ram_partitioned(geometry, 1, opts)
+    }
+
+    /// [`SimNand::new_ram`], its blocks split into `partitions` equal parts
+    /// ([`SimNand::into_parts`]).
+    pub fn new_ram_partitioned(
+        geometry: Geometry,
+        partitions: u16,
+        opts: SimOptions,
+    ) -> Result<SimNand, ImageError> {
+        let (header, layout) = new_image(&geometry, opts.seed, partitions)?;
         check_options(&geometry, &opts)?;
         let backing = Backing::new_ram(&layout, &header)?;
-        Self::fresh(Media::new(geometry, layout, backing), opts)
+        Self::fresh(Media::new(geometry, layout, backing), opts, partitions)
     }
 
     /// An all-erased metadata-only array in RAM, factory bad blocks marked:
@@ -73,11 +86,11 @@ impl SimNand {
     /// they are: run the FTL with `FtlConfig::data_checksums` off over it.
     /// RAM only: an image file always holds the data.
     pub fn new_metadata_only(geometry: Geometry, opts: SimOptions) -> Result<SimNand, ImageError> {
-        let (header, _) = new_image(&geometry, opts.seed)?;
+        let (header, _) = new_image(&geometry, opts.seed, 1)?;
         check_options(&geometry, &opts)?;
         let layout = Layout::metadata_only(&geometry).ok_or(ImageError::TooLarge(u64::MAX))?;
         let backing = Backing::new_ram(&layout, &header)?;
-        Self::fresh(Media::metadata_only(geometry, layout, backing), opts)
+        Self::fresh(Media::metadata_only(geometry, layout, backing), opts, 1)
     }
 
     /// Whether this array stores no host data ([`SimNand::new_metadata_only`]).
@@ -92,10 +105,26 @@ impl SimNand {
         geometry: Geometry,
         opts: SimOptions,
     ) -> Result<SimNand, ImageError> {
-        let (header, layout) = new_image(&geometry, opts.seed)?;
+        Self::create_partitioned_image(path, geometry, 1, opts)
+    }
+
+    /// [`SimNand::create_image`], its blocks split into `partitions` equal
+    /// parts ([`SimNand::into_parts`]); the count is in the header, so the
+    /// image opens split the same way.
+    pub fn create_partitioned_image(
+        path: &Path,
+        geometry: Geometry,
+        partitions: u16,
+        opts: SimOptions,
+    ) -> Result<SimNand, ImageError> {
+        let (header, layout) = new_image(&geometry, opts.seed, partitions)?;
         check_options(&geometry, &opts)?;
         let file = FileImage::create(path, &layout, &header)?;
-        Self::fresh(Media::new(geometry, layout, Backing::File(file)), opts)
+        Self::fresh(
+            Media::new(geometry, layout, Backing::File(file)),
+            opts,
+            partitions,
+        )
     }
 
     /// Opens an existing image; the geometry comes from its header, the
@@ -115,12 +144,13 @@ impl SimNand {
             stats: SimStats::default(),
             reader_counters: Arc::default(),
             clock: None,
+            partitions: header.version.partitions(),
         })
     }
 
     /// A new array over `media`, fresh from [`Media::new`] or
     /// [`Media::metadata_only`]: its factory bad blocks marked.
-    fn fresh(mut media: Media, opts: SimOptions) -> Result<SimNand, ImageError> {
+    fn fresh(mut media: Media, opts: SimOptions, partitions: u16) -> Result<SimNand, ImageError> {
         let (geo, layout) = (media.geometry(), media.layout());
         for b in faults::factory_bad_blocks(&opts, geo.total_blocks()) {
             // Cannot fail: the block is in range and the image freshly
@@ -137,7 +167,14 @@ impl SimNand {
             stats: SimStats::default(),
             reader_counters: Arc::default(),
             clock: None,
+            partitions,
         })
+    }
+
+    /// Equal parts the blocks are split into, each for its own FTL: 1
+    /// unless the array was created partitioned ([`SimNand::into_parts`]).
+    pub fn partitions(&self) -> u16 {
+        self.partitions
     }
 
     /// The options in force.
@@ -201,7 +238,7 @@ impl SimNand {
             file.map(|f| {
                 ImageReader::new(
                     f,
-                    self.geo,
+                    PartMap::whole(&self.geo),
                     self.media.layout(),
                     self.reader_counters.clone(),
                 )

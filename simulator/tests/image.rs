@@ -391,6 +391,7 @@ fn write_interleaved_image(path: &Path, version: u32, pages: &[Vec<u8>; 2]) {
     let mut header = fs::read(path).unwrap()[..HEADER_LEN].to_vec();
     header[8..12].copy_from_slice(&version.to_le_bytes());
     header[22] = if version == 1 { 20 } else { 0 };
+    header[44..46].fill(0); // no partition count before version 4
     let crc = crc32fast::hash(&header[..60]);
     header[60..64].copy_from_slice(&crc.to_le_bytes());
     let mut bytes = vec![0u8; total];
@@ -464,9 +465,9 @@ fn images_of_interleaved_versions_still_open_and_work() {
     }
 }
 
-/// A new image is version 3: page data from byte 12288 (for `geo()`),
-/// then the spares from the next 4 KiB boundary after the last page's
-/// data, each page's in flat order.
+/// A new image is version 4 (version 3's layout and a partition count):
+/// page data from byte 12288 (for `geo()`), then the spares from the next
+/// 4 KiB boundary after the last page's data, each page's in flat order.
 #[test]
 fn a_new_image_keeps_data_and_spares_apart() {
     let g = geo();
@@ -479,8 +480,9 @@ fn a_new_image_keeps_data_and_spares_apart() {
         program(&mut n, ppa(2, 0), &data, &[0x5A; 6]).unwrap();
         n.sync().unwrap();
     }
-    let bytes = fs::read(&path).unwrap();
-    assert_eq!(bytes[8], 3, "version");
+    let mut bytes = fs::read(&path).unwrap();
+    assert_eq!(bytes[8], 4, "version");
+    assert_eq!(&bytes[44..46], &[1, 0], "partitions");
     let (data_at, spares) = (12288, 12288 + 128 * page_size); // already aligned
     assert_eq!(bytes.len(), spares + 128 * oob_size);
     let at = data_at + 16 * page_size; // block 2, page 0
@@ -488,4 +490,14 @@ fn a_new_image_keeps_data_and_spares_apart() {
     let at = spares + 16 * oob_size;
     assert_eq!(&bytes[at..at + 6], &[0x5A; 6]);
     assert!(bytes[at + 6..at + oob_size].iter().all(|&b| b == 0xFF));
+    // The same bytes as version 3 (no partition count) open as one
+    // partition, and read the page back.
+    bytes[8] = 3;
+    bytes[44] = 0;
+    let crc = crc32fast::hash(&bytes[..60]);
+    bytes[60..64].copy_from_slice(&crc.to_le_bytes());
+    fs::write(&path, &bytes).unwrap();
+    let mut n = SimNand::open_image(&path, SimOptions::default()).unwrap();
+    assert_eq!(n.partitions(), 1);
+    assert_eq!(read(&mut n, ppa(2, 0)).unwrap().0, data);
 }

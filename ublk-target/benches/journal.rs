@@ -31,7 +31,8 @@ fn backend(dir: &std::path::Path, journal: bool) -> FtlBackend {
     let nand = SimNand::new_ram(Geometry::small(256, 64), SimOptions::default()).expect("nand");
     let image = dir.join("image");
     let at = JournalAt { dir, image: &image };
-    FtlBackend::new(nand, true, 4, 64 << 20, journal.then_some(at)).expect("backend")
+    let part = nand.into_parts().remove(0);
+    FtlBackend::new(part, true, 4, 64 << 20, journal.then_some(at)).expect("backend")
 }
 
 fn writes(c: &mut Criterion) {

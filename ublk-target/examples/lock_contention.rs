@@ -20,7 +20,7 @@
 //! the copy mode's memcpy instead (the least work outside the lock).
 //!
 //! ```text
-//! cargo run --release -p ublk-target --example lock_contention -- [--secs S] [--reps R] [--threads 1,2,4] [--copy file|bounce] [--nand image-locked,image,ram]
+//! cargo run --release -p ublk-target --example lock_contention -- [--secs S] [--reps R] [--threads 1,2,4] [--copy file|bounce] [--nand image-locked,image,ram] [--shards 1,2]
 //! ```
 //!
 //! Prints, per thread count and workload: IOPS, the lock's busy share of
@@ -38,6 +38,7 @@ use std::time::{Duration, Instant};
 use ftl_ublk::backend::{Backend, Transfer};
 use ftl_ublk::copy::{Bounce, UserCopy};
 use ftl_ublk::ftl_backend::{drain_lock_times, ftl_config, FtlBackend, JournalAt, CACHE_BYTES};
+use ftl_ublk::shards::Shards;
 use ftl_ublk::spec::spec_for;
 use simulator::{SimNand, SimOptions};
 
@@ -95,6 +96,7 @@ struct Options {
     threads: Vec<u32>,
     copy: CopyMode,
     nands: Vec<NandKind>,
+    shards: Vec<u16>,
 }
 
 fn options() -> Options {
@@ -104,6 +106,7 @@ fn options() -> Options {
         threads: vec![1, 2, 4],
         copy: CopyMode::File,
         nands: vec![NandKind::ImageLocked, NandKind::Image],
+        shards: vec![1],
     };
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
@@ -124,6 +127,12 @@ fn options() -> Options {
                     _ => usage("--copy"),
                 }
             }
+            "--shards" => {
+                o.shards = value()
+                    .split(',')
+                    .map(|t| t.parse().unwrap_or_else(|_| usage("--shards")))
+                    .collect()
+            }
             "--nand" => {
                 o.nands = value()
                     .split(',')
@@ -142,7 +151,7 @@ fn options() -> Options {
 }
 
 fn usage(bad: &str) -> ! {
-    eprintln!("lock_contention: bad argument {bad}: [--secs S] [--reps R] [--threads 1,2,4] [--copy file|bounce] [--nand image-locked,image,ram]");
+    eprintln!("lock_contention: bad argument {bad}: [--secs S] [--reps R] [--threads 1,2,4] [--copy file|bounce] [--nand image-locked,image,ram] [--shards 1,2]");
     std::process::exit(2);
 }
 
@@ -172,25 +181,36 @@ impl Drop for Scratch {
 }
 
 /// The daemon's backend for `threads` queues of [`DEPTH`] tags: a 512 MiB
-/// NAND shaped as `add --size 512M` shapes an image, the daemon's cache,
-/// the crash journal; the region written once.
-fn backend(dir: &Path, threads: u32, kind: NandKind) -> FtlBackend {
+/// NAND shaped as `add --size 512M --shards N` shapes an image, the
+/// daemon's cache, the crash journals; the region written once.
+fn backend(dir: &Path, threads: u32, kind: NandKind, shards: u16) -> Shards {
     let (geo, op) = spec_for(Some(IMAGE_SIZE), None).expect("geometry");
     let nand = match kind {
-        NandKind::Ram => SimNand::new_ram(geo, SimOptions::default()).expect("nand"),
-        NandKind::Image | NandKind::ImageLocked => {
-            SimNand::create_image(&dir.join("nand.img"), geo, SimOptions::default()).expect("image")
+        NandKind::Ram => {
+            SimNand::new_ram_partitioned(geo, shards, SimOptions::default()).expect("nand")
         }
+        NandKind::Image | NandKind::ImageLocked => SimNand::create_partitioned_image(
+            &dir.join("nand.img"),
+            geo,
+            shards,
+            SimOptions::default(),
+        )
+        .expect("image"),
     };
     let mut cfg = ftl_config(threads * DEPTH);
     cfg.over_provisioning_percent = op;
     let image = dir.join("image");
     let at = JournalAt { dir, image: &image };
-    let mut b = FtlBackend::with_config(nand, true, cfg, CACHE_BYTES, Some(at)).expect("backend");
-    if kind == NandKind::ImageLocked {
-        b = b.without_image_reader();
-    }
-    assert_eq!(b.transfers_outside_lock(), kind == NandKind::Image);
+    let cache = CACHE_BYTES / usize::from(shards);
+    let parts = nand.into_parts().into_iter().map(|part| {
+        let mut b = FtlBackend::with_config(part, true, cfg, cache, Some(at)).expect("backend");
+        if kind == NandKind::ImageLocked {
+            b = b.without_image_reader();
+        }
+        assert_eq!(b.transfers_outside_lock(), kind == NandKind::Image);
+        b
+    });
+    let b = Shards::new(parts.collect());
     let mut buf = vec![0x3cu8; 128 * 4096];
     let counted = AtomicU64::new(0);
     let blocks = REGION_BYTES / 4096;
@@ -219,7 +239,7 @@ fn ns(d: Duration) -> u32 {
 
 /// Queue `q`'s loop: requests on its tags in turn until `stop`.
 fn queue_loop(
-    b: &FtlBackend,
+    b: &Shards,
     q: u32,
     w: Workload,
     payload: &File,
@@ -306,7 +326,7 @@ fn dist(v: &mut [u32]) -> String {
 
 /// One run of `w` on `threads` threads for `secs`.
 fn run(
-    b: &Arc<FtlBackend>,
+    b: &Arc<Shards>,
     threads: u32,
     w: Workload,
     payload: &Arc<File>,
@@ -368,12 +388,17 @@ fn main() {
     );
     println!("lock busy = Σhold / wall time; waiting = Σwait / (threads × wall time); per request, µs: mean p50 p99 p99.9 max");
     println!(
-        "nand         th workload      IOPS   x    timed  busy  wait acq |    wait: mean    p50    p99  p99.9     max |    hold: mean    p50    p99  p99.9     max | request: mean    p50    p99  p99.9     max"
+        "nand         sh th workload      IOPS   x    timed  busy  wait acq |    wait: mean    p50    p99  p99.9     max |    hold: mean    p50    p99  p99.9     max | request: mean    p50    p99  p99.9     max"
     );
-    for &kind in &o.nands {
+    for (&kind, &shards) in o
+        .nands
+        .iter()
+        .flat_map(|k| o.shards.iter().map(move |s| (k, s)))
+    {
         let mut base = Vec::new();
         for &threads in &o.threads {
-            let b = Arc::new(backend(&dir.0, threads, kind));
+            let b = Arc::new(backend(&dir.0, threads, kind, shards));
+            let time_lock = |on| b.parts().iter().for_each(|p| p.time_lock(on));
             for (k, w) in [Workload::RandWrite, Workload::RandRead, Workload::Mixed]
                 .into_iter()
                 .enumerate()
@@ -383,10 +408,10 @@ fn main() {
                 let mut secs = 0.0;
                 // Alternating, so both see the same noise from the machine.
                 for _ in 0..o.reps {
-                    b.time_lock(false);
+                    time_lock(false);
                     let (s, t) = run(&b, threads, w, &payload, &o);
                     untimed.push(t.ops as f64 / s);
-                    b.time_lock(true);
+                    time_lock(true);
                     let (s, t) = run(&b, threads, w, &payload, &o);
                     timed.push(t.ops as f64 / s);
                     secs += s;
@@ -396,7 +421,7 @@ fn main() {
                     pooled.hold.extend(t.hold);
                     pooled.wall.extend(t.wall);
                 }
-                b.time_lock(false);
+                time_lock(false);
                 let iops = median(untimed);
                 if base.len() <= k {
                     base.push(iops);
@@ -404,7 +429,7 @@ fn main() {
                 let held: f64 = pooled.hold.iter().map(|&x| f64::from(x)).sum::<f64>() / 1e9;
                 let waited: f64 = pooled.wait.iter().map(|&x| f64::from(x)).sum::<f64>() / 1e9;
                 println!(
-                "{:<12} {threads:>2} {:<9} {iops:>8.0} {:>4.2} {:>8.0} {:>4.0}% {:>4.0}% {:>3.1} | {} | {} | {}",
+                "{:<12} {shards:>2} {threads:>2} {:<9} {iops:>8.0} {:>4.2} {:>8.0} {:>4.0}% {:>4.0}% {:>3.1} | {} | {} | {}",
                 kind.name(),
                 w.name(),
                 iops / base[k],

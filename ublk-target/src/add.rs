@@ -14,10 +14,11 @@ use crate::daemon::{self, Notifier};
 use crate::device::{Device, DeviceConfig, Event};
 use crate::device_file::DeviceFile;
 use crate::errors::{preflight, ublk_error, CliError};
-use crate::ftl_backend::{FtlBackend, JournalAt, CACHE_BYTES};
+use crate::ftl_backend::{JournalAt, CACHE_BYTES};
 use crate::image::{open_or_create, Opened};
 use crate::journal::JOURNAL_DIR;
 use crate::null::NullBackend;
+use crate::shards::Shards;
 use crate::spec::{geometry_for, parse_size};
 use crate::stats::{self, DaemonInfo};
 
@@ -90,6 +91,8 @@ pub fn recover(id: u32, foreground: bool) -> Result<(), CliError> {
         foreground,
         zero_copy: file.zero_copy,
         map_budget: file.map_budget,
+        // The image keeps the count it was made with.
+        shards: None,
     };
     daemonize_and_serve(&a, true)
 }
@@ -131,7 +134,13 @@ fn open_backend(a: &AddArgs) -> Result<Served, CliError> {
     }
     let handles = u32::from(a.queues) * u32::from(a.depth);
     daemon::report_image_faults(&a.image)?;
-    let opened = open_or_create(&a.image, a.size.as_deref(), a.geometry.as_deref())?;
+    let opened = open_or_create(
+        &a.image,
+        a.size.as_deref(),
+        a.geometry.as_deref(),
+        a.shards,
+        a.queues,
+    )?;
     let mut cfg = crate::ftl_backend::ftl_config(handles);
     if let Some(b) = a.map_budget.as_deref() {
         cfg.map_budget_bytes = parse_size(b)?;
@@ -150,7 +159,7 @@ fn open_backend(a: &AddArgs) -> Result<Served, CliError> {
         dir: Path::new(JOURNAL_DIR),
         image: &a.image,
     };
-    let b = FtlBackend::with_config(nand, fresh, cfg, CACHE_BYTES, Some(journal))
+    let b = Shards::open(nand, fresh, cfg, CACHE_BYTES, Some(journal))
         .map_err(|e| CliError::new(format!("image {}: {e}", a.image.display())))?;
     let r = b.replayed();
     if r.found {

@@ -101,6 +101,11 @@ pub struct AddArgs {
     /// Default: the whole map in RAM (4 bytes per 4 KiB of device).
     #[arg(long)]
     pub map_budget: Option<String>,
+    /// Independent FTLs a new image is split into, each with its own lock,
+    /// so queues do not wait for each other (default: --queues). An
+    /// existing image keeps the count it was made with.
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..=16))]
+    pub shards: Option<u16>,
 }
 
 /// `ftl-ublk format`.
@@ -115,6 +120,9 @@ pub struct FormatArgs {
     /// Geometry, as for `add --geometry`.
     #[arg(long)]
     pub geometry: Option<String>,
+    /// Independent FTLs the image is split into, as for `add --shards`.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=16))]
+    pub shards: u16,
 }
 
 #[cfg(test)]

@@ -24,6 +24,10 @@ pub trait Transfer {
     /// READ: sends `src` in order as the request's payload. Returns the bytes
     /// moved.
     fn copy_out(&mut self, src: &IoList<'_>) -> Result<usize, IoError>;
+    /// Moves the start of the request's payload `bytes` further: the next
+    /// copy starts there. A request split over shards (`shards.rs`) moves
+    /// each piece's payload in turn.
+    fn advance(&mut self, bytes: usize);
     /// Whether the bytes moved were memcpy'd by user space (copy mode)
     /// rather than by the kernel.
     fn user_space_copy(&self) -> bool {

@@ -9,7 +9,7 @@ use libublk::sys;
 
 use crate::args::FormatArgs;
 use crate::errors::{preflight, ublk_error, CliError};
-use crate::ftl_backend::FtlBackend;
+use crate::shards::Shards;
 use crate::stats;
 
 /// How long `del` waits for a daemon to flush, save and exit.
@@ -139,16 +139,17 @@ pub fn show_stats(id: u32, json: bool) -> Result<(), CliError> {
 
 /// `ftl-ublk format`: a fresh image with a freshly formatted FTL.
 pub fn format(a: FormatArgs) -> Result<(), CliError> {
-    let (nand, op) = crate::image::create(&a.image, a.size.as_deref(), a.geometry.as_deref())?;
+    let (nand, op) =
+        crate::image::create(&a.image, a.size.as_deref(), a.geometry.as_deref(), a.shards)?;
     // A crash journal of whatever image had this identity before is void.
     if let Ok(id) = crate::journal::ImageId::of(&a.image) {
-        let _ = std::fs::remove_file(id.journal_path(Path::new(crate::journal::JOURNAL_DIR)));
+        id.remove_journals(Path::new(crate::journal::JOURNAL_DIR));
     }
     let cfg = ftl_core::FtlConfig {
         over_provisioning_percent: op,
         ..crate::ftl_backend::ftl_config(1)
     };
-    let b = FtlBackend::with_config(nand, true, cfg, 0, None)
+    let b = Shards::open(nand, true, cfg, 0, None)
         .map_err(|e| CliError::new(format!("image {}: {e}", a.image.display())))?;
     crate::backend::Backend::shutdown(&b)
         .map_err(|e| CliError::new(format!("image {}: {e}", a.image.display())))?;

@@ -46,6 +46,10 @@ impl Transfer for UserCopy {
     fn copy_out(&mut self, src: &IoList<'_>) -> Result<usize, IoError> {
         src.write_to(self.fd, self.pos).map_err(copy_error)
     }
+
+    fn advance(&mut self, bytes: usize) {
+        self.pos += bytes as i64;
+    }
 }
 
 /// Copy-mode transfer: the tag's buffer, and the counter of bytes memcpy'd.
@@ -79,6 +83,12 @@ impl Transfer for Bounce<'_> {
         let off = src.drain_into(self.buf);
         self.copied.fetch_add(off as u64, Ordering::Relaxed);
         Ok(off)
+    }
+
+    fn advance(&mut self, bytes: usize) {
+        let buf = std::mem::take(&mut self.buf);
+        let at = bytes.min(buf.len());
+        self.buf = &mut buf[at..];
     }
 }
 

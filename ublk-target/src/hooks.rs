@@ -4,19 +4,19 @@
 //! built without it, so these are inert there: no environment variable can
 //! make it panic, and the journal never stops being published.
 
-use simulator::SimNand;
+use simulator::NandPart;
 
 /// Whether a test killed the daemon at a simulated NAND power cut: from
 /// that instant nothing the process does may reach the crash journal, as
 /// after a real SIGKILL (`ftl_backend/kill_tests.rs`).
 #[cfg(feature = "test-hooks")]
-pub fn daemon_killed(nand: &SimNand) -> bool {
-    nand.last_cut().is_some()
+pub fn daemon_killed(nand: &NandPart) -> bool {
+    nand.array().last_cut().is_some()
 }
 
 /// Without `test-hooks`: never.
 #[cfg(not(feature = "test-hooks"))]
-pub fn daemon_killed(_nand: &SimNand) -> bool {
+pub fn daemon_killed(_nand: &NandPart) -> bool {
     false
 }
 

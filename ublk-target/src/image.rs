@@ -34,6 +34,30 @@ pub fn image_error(path: &Path, e: ImageError) -> CliError {
     }
 }
 
+/// Whether `geo` splits into `shards` usable FTLs formatted with `op`
+/// percent over-provisioning.
+fn check_shards(geo: &Geometry, op: u8, shards: u16) -> Result<(), CliError> {
+    let n = u32::from(shards);
+    let part = Geometry {
+        blocks_per_plane: geo.blocks_per_plane / n,
+        ..*geo
+    };
+    let split = if geo.blocks_per_plane % n != 0 {
+        Err(format!(
+            "{} blocks a plane do not split evenly",
+            geo.blocks_per_plane
+        ))
+    } else {
+        check_geometry(&part, op).map_err(|e| e.to_string())
+    };
+    split.map_err(|why| {
+        CliError::new(format!(
+            "{} bytes of flash do not split into {shards} shards ({why}): use fewer --shards, or a larger --size",
+            geo.raw_bytes()
+        ))
+    })
+}
+
 /// What [`open_or_create`] found.
 pub enum Opened {
     /// An existing image, to be mounted.
@@ -43,12 +67,15 @@ pub enum Opened {
     Created(SimNand, u8),
 }
 
-/// Opens the image at `path`, or creates it if it does not exist. A given
-/// `size`/`geometry` must match an existing image.
+/// Opens the image at `path`, or creates it if it does not exist, split
+/// into `shards` FTLs (default: `default_shards`). A given
+/// `size`/`geometry`/`shards` must match an existing image.
 pub fn open_or_create(
     path: &Path,
     size: Option<&str>,
     geometry: Option<&str>,
+    shards: Option<u16>,
+    default_shards: u16,
 ) -> Result<Opened, CliError> {
     if path.exists() {
         let nand =
@@ -56,19 +83,27 @@ pub fn open_or_create(
         let have = ftl_core::Nand::geometry(&nand);
         // The shape is usable at the default over-provisioning; the
         // capacity the image was formatted with is on its flash.
-        check_geometry(
-            &have,
-            ftl_core::FtlConfig::default().over_provisioning_percent,
-        )?;
+        let op = ftl_core::FtlConfig::default().over_provisioning_percent;
+        check_geometry(&have, op)?;
+        check_shards(&have, op, nand.partitions())?;
         check_matches(path, &have, size, geometry)?;
+        if let Some(n) = shards.filter(|&n| n != nand.partitions()) {
+            return Err(CliError::new(format!(
+                "image {} was made with {} shards, not {n}: omit --shards, or re-create it with `ftl-ublk format --shards {n}`",
+                path.display(),
+                nand.partitions()
+            )));
+        }
         return Ok(Opened::Existing(nand));
     }
     let (geo, op) = spec_for(size, geometry)?;
+    let shards = shards.unwrap_or(default_shards);
+    check_shards(&geo, op, shards)?;
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir)
             .map_err(|e| CliError::new(format!("cannot create {}: {e}", dir.display())))?;
     }
-    let nand = SimNand::create_image(path, geo, SimOptions::default())
+    let nand = SimNand::create_partitioned_image(path, geo, shards, SimOptions::default())
         .map_err(|e| image_error(path, e))?;
     Ok(Opened::Created(nand, op))
 }
@@ -124,14 +159,16 @@ pub fn create(
     path: &Path,
     size: Option<&str>,
     geometry: Option<&str>,
+    shards: u16,
 ) -> Result<(SimNand, u8), CliError> {
     let (geo, op) = spec_for(size, geometry)?;
+    check_shards(&geo, op, shards)?;
     check_replaceable(path)?;
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir)
             .map_err(|e| CliError::new(format!("cannot create {}: {e}", dir.display())))?;
     }
-    let nand = SimNand::create_image(path, geo, SimOptions::default())
+    let nand = SimNand::create_partitioned_image(path, geo, shards, SimOptions::default())
         .map_err(|e| image_error(path, e))?;
     Ok((nand, op))
 }
@@ -148,7 +185,7 @@ mod tests {
     fn foreign_file_is_refused_untouched() {
         let p = tmp("foreign");
         std::fs::write(&p, b"precious data").unwrap();
-        let e = match open_or_create(&p, None, None) {
+        let e = match open_or_create(&p, None, None, None, 1) {
             Err(e) => e,
             Ok(_) => panic!("opened a foreign file"),
         };
@@ -162,22 +199,22 @@ mod tests {
     fn create_then_reopen_then_busy() {
         let p = tmp("busy");
         let _ = std::fs::remove_file(&p);
-        let first = match open_or_create(&p, Some("16M"), None) {
+        let first = match open_or_create(&p, Some("16M"), None, None, 1) {
             Ok(Opened::Created(n, _)) => n,
             _ => panic!("expected a new image"),
         };
         // Held by `first`: a second opener is refused with the busy message.
-        let e = match open_or_create(&p, None, None) {
+        let e = match open_or_create(&p, None, None, None, 1) {
             Err(e) => e,
             Ok(_) => panic!("opened a busy image"),
         };
         assert!(e.message().contains("in use"), "{e}");
         drop(first);
         assert!(matches!(
-            open_or_create(&p, Some("16M"), None),
+            open_or_create(&p, Some("16M"), None, None, 1),
             Ok(Opened::Existing(_))
         ));
-        let e = open_or_create(&p, Some("32M"), None)
+        let e = open_or_create(&p, Some("32M"), None, None, 1)
             .err()
             .map(|e| e.to_string());
         assert!(e.unwrap_or_default().contains("not 33554432"));
@@ -188,11 +225,11 @@ mod tests {
     fn damaged_header_is_refused_untouched() {
         let p = tmp("damaged");
         let _ = std::fs::remove_file(&p);
-        drop(create(&p, Some("16M"), None).unwrap());
+        drop(create(&p, Some("16M"), None, 1).unwrap());
         let mut bytes = std::fs::read(&p).unwrap();
         bytes[30] ^= 0xff;
         std::fs::write(&p, &bytes).unwrap();
-        let e = open_or_create(&p, None, None)
+        let e = open_or_create(&p, None, None, None, 1)
             .err()
             .map(|e| e.to_string())
             .unwrap_or_default();

@@ -86,9 +86,29 @@ impl ImageId {
         })
     }
 
-    /// This image's journal in `dir`.
-    pub fn journal_path(&self, dir: &Path) -> PathBuf {
-        dir.join(format!("{:x}-{:x}.journal", self.dev, self.ino))
+    /// The journal of this image's partition `part` (its FTL shard) in
+    /// `dir`. Partition 0's is named as an unpartitioned image's.
+    pub fn journal_path(&self, dir: &Path, part: u16) -> PathBuf {
+        match part {
+            0 => dir.join(format!("{:x}-{:x}.journal", self.dev, self.ino)),
+            k => dir.join(format!("{:x}-{:x}.{k}.journal", self.dev, self.ino)),
+        }
+    }
+
+    /// Removes every journal of this image in `dir` (the image was
+    /// reformatted or deleted: what they held is void).
+    pub fn remove_journals(&self, dir: &Path) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        let prefix = format!("{:x}-{:x}.", self.dev, self.ino);
+        for e in entries.flatten() {
+            let name = e.file_name();
+            let name = name.to_string_lossy();
+            if name.starts_with(&prefix) && name.ends_with(".journal") {
+                let _ = std::fs::remove_file(e.path());
+            }
+        }
     }
 }
 

@@ -30,7 +30,7 @@ impl Case {
         let img = dir.join("img");
         std::fs::write(&img, b"x").unwrap();
         let id = ImageId::of(&img).unwrap();
-        let path = id.journal_path(&dir);
+        let path = id.journal_path(&dir, 0);
         let (j, pool) = Journal::create(&path, id, &img, 4, 8).unwrap();
         (Case { dir, id, path }, j, pool)
     }

@@ -15,7 +15,8 @@
 //! - `daemon`: fork with a readiness pipe, stop signals, panic policy;
 //! - `device`: libublk — device parameters and the queue threads;
 //! - `dispatch`: one request, decoded and served, errno mapping;
-//! - `backend`, `ftl_backend`, `null`: what requests are served by;
+//! - `backend`, `ftl_backend`, `shards`, `null`: what requests are served by
+//!   (`shards`: one FTL per partition of the image, each behind its own lock);
 //! - `slots`, `copy`: the slot memory and the two ways payload crosses;
 //! - `journal`: the crash journal in `/dev/shm` that carries unflushed
 //!   state across a daemon crash;
@@ -47,6 +48,7 @@ pub mod journal;
 pub mod logging;
 mod null;
 pub use sys::slots;
+pub mod shards;
 pub mod spec;
 mod stats;
 // The one module allowed unsafe code: see its docs.

@@ -5,7 +5,7 @@
 //! ```text
 //!  offset  field                              (all integers little-endian)
 //!   0      magic "ZCFTLNND"                   8 bytes
-//!   8      version = 3 (1 and 2 still read)   u32
+//!   8      version = 4 (1 to 3 still read)    u32
 //!  12      header length = 64                 u32
 //!  16      channels, dies/channel,
 //!          planes/die                         3 × u16
@@ -14,7 +14,8 @@
 //!  23      reserved (0)                       u8
 //!  24      blocks/plane, pages/block,
 //!          page size, sector size, oob size   5 × u32
-//!  44      reserved (0)                       u32
+//!  44      partitions (version 4; else 0)     u16
+//!  46      reserved (0)                       u16
 //!  48      creation seed                      u64
 //!  56      reserved (0)                       u32
 //!  60      crc32 of bytes 0..60               u32
@@ -32,6 +33,10 @@
 //! its spare only. Versions 1 and 2 images still open, and keep
 //! their interleaved records.
 //!
+//! Version 4 added one field, and no byte of the rest: how many equal
+//! parts the blocks are split into, each its own FTL (`ftl-ublk`'s shards,
+//! see [`crate::part`]). Earlier versions read as one part.
+//!
 //! Decoding checks, in this order: the magic (is this our file at all),
 //! the length, the version (a later version may lay the rest out
 //! differently), the crc, the geometry, and last that the header re-encodes
@@ -43,12 +48,14 @@ use ftl_core::{Geometry, GeometryError};
 
 /// The image's magic bytes.
 pub const MAGIC: [u8; 8] = *b"ZCFTLNND";
-/// The image version this build writes (it also reads versions 1 and 2).
-pub const VERSION: u32 = 3;
+/// The image version this build writes (it also reads versions 1 to 3).
+pub const VERSION: u32 = 4;
 /// The version that kept the FTL's over-provisioning in byte 22.
 const VERSION_1: u32 = 1;
 /// The last version with each page's spare right after its data.
 const VERSION_2: u32 = 2;
+/// The last version without a partition count.
+const VERSION_3: u32 = 3;
 
 /// The versions this build reads, and what sets each apart.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -61,8 +68,13 @@ pub(crate) enum Version {
     },
     /// Page records interleaved; byte 22 reserved.
     V2,
-    /// Page data and spare areas in separate regions (written now).
+    /// Page data and spare areas in separate regions.
     V3,
+    /// Version 3's layout with a partition count (written now).
+    V4 {
+        /// Equal parts the blocks are split into (at least 1).
+        partitions: u16,
+    },
 }
 
 impl Version {
@@ -71,14 +83,23 @@ impl Version {
         match self {
             Version::V1 { .. } => VERSION_1,
             Version::V2 => VERSION_2,
-            Version::V3 => VERSION,
+            Version::V3 => VERSION_3,
+            Version::V4 { .. } => VERSION,
         }
     }
 
     /// Whether each page's spare area follows its data (versions 1 and
     /// 2), rather than living in a region of its own.
     pub(crate) fn interleaved(self) -> bool {
-        !matches!(self, Version::V3)
+        matches!(self, Version::V1 { .. } | Version::V2)
+    }
+
+    /// Equal parts the blocks are split into: 1 before version 4.
+    pub(crate) fn partitions(self) -> u16 {
+        match self {
+            Version::V4 { partitions } => partitions,
+            _ => 1,
+        }
     }
 }
 
@@ -96,6 +117,7 @@ const PAGES_PER_BLOCK_AT: usize = 28;
 const PAGE_SIZE_AT: usize = 32;
 const SECTOR_SIZE_AT: usize = 36;
 const OOB_SIZE_AT: usize = 40;
+const PARTITIONS_AT: usize = 44;
 const SEED_AT: usize = 48;
 const CRC_AT: usize = 60;
 
@@ -134,6 +156,11 @@ pub(crate) enum HeaderError {
     /// version never writes.
     #[error("reserved field not zero")]
     NotCanonical,
+    #[error("{partitions} partitions of {blocks_per_plane} blocks a plane")]
+    Partitions {
+        partitions: u16,
+        blocks_per_plane: u32,
+    },
 }
 
 impl Header {
@@ -142,8 +169,38 @@ impl Header {
         Header {
             geometry,
             seed,
-            version: Version::V3,
+            version: Version::V4 { partitions: 1 },
         }
+    }
+
+    /// This header with its blocks split into `partitions` equal parts.
+    pub(crate) fn with_partitions(self, partitions: u16) -> Result<Header, HeaderError> {
+        Self::check_partitions(&self.geometry, partitions)?;
+        Ok(Header {
+            version: Version::V4 { partitions },
+            ..self
+        })
+    }
+
+    /// Whether `partitions` equal parts of `geometry` are each a usable
+    /// geometry (see [`crate::part`]).
+    pub(crate) fn check_partitions(
+        geometry: &Geometry,
+        partitions: u16,
+    ) -> Result<(), HeaderError> {
+        let bad = HeaderError::Partitions {
+            partitions,
+            blocks_per_plane: geometry.blocks_per_plane,
+        };
+        let n = u32::from(partitions);
+        if n == 0 || geometry.blocks_per_plane % n != 0 {
+            return Err(bad);
+        }
+        let part = Geometry {
+            blocks_per_plane: geometry.blocks_per_plane / n,
+            ..*geometry
+        };
+        part.validate().map_err(|_| bad)
     }
 
     /// The header's bytes, crc included.
@@ -158,8 +215,11 @@ impl Header {
         le::put_u16(&mut b, PLANES_AT, g.planes_per_die);
         b[OP_AT] = match self.version {
             Version::V1 { op } => op,
-            Version::V2 | Version::V3 => 0,
+            Version::V2 | Version::V3 | Version::V4 { .. } => 0,
         };
+        if let Version::V4 { partitions } = self.version {
+            le::put_u16(&mut b, PARTITIONS_AT, partitions);
+        }
         le::put_u32(&mut b, BLOCKS_PER_PLANE_AT, g.blocks_per_plane);
         le::put_u32(&mut b, PAGES_PER_BLOCK_AT, g.pages_per_block);
         le::put_u32(&mut b, PAGE_SIZE_AT, g.page_size);
@@ -182,7 +242,7 @@ impl Header {
         let u16_at = |at| le::u16_at(b, at).ok_or(short);
         let u32_at = |at| le::u32_at(b, at).ok_or(short);
         let number = u32_at(VERSION_AT)?;
-        if ![VERSION_1, VERSION_2, VERSION].contains(&number) {
+        if ![VERSION_1, VERSION_2, VERSION_3, VERSION].contains(&number) {
             return Err(HeaderError::Version(number));
         }
         if crc32fast::hash(&b[..CRC_AT]) != u32_at(CRC_AT)? {
@@ -206,7 +266,13 @@ impl Header {
             VERSION_1 if !(1..=90).contains(&op) => return Err(HeaderError::NotCanonical),
             VERSION_1 => Version::V1 { op },
             VERSION_2 => Version::V2,
-            _ => Version::V3, // VERSION: the others were refused above
+            VERSION_3 => Version::V3,
+            // VERSION: the others were refused above
+            _ => {
+                let partitions = u16_at(PARTITIONS_AT)?;
+                Self::check_partitions(&geometry, partitions)?;
+                Version::V4 { partitions }
+            }
         };
         let header = Header {
             geometry,
@@ -255,6 +321,7 @@ mod tests {
             (1u8..=90).prop_map(|op| Version::V1 { op }),
             Just(Version::V2),
             Just(Version::V3),
+            Just(Version::V4 { partitions: 1 }),
         ]
     }
 
@@ -319,7 +386,7 @@ mod tests {
                 0..=7 => HeaderError::BadMagic,
                 // Flipped to another known version: the crc catches it.
                 8..=11 => match le::u32_at(&b, VERSION_AT).unwrap() {
-                    VERSION | VERSION_1 | VERSION_2 => HeaderError::Crc,
+                    VERSION | VERSION_1 | VERSION_2 | VERSION_3 => HeaderError::Crc,
                     v => HeaderError::Version(v),
                 },
                 _ => HeaderError::Crc,
@@ -353,7 +420,12 @@ mod tests {
             match Header::decode(&b) {
                 Ok(h) => prop_assert_eq!(h.encode(), b),
                 Err(e) => prop_assert!(
-                    matches!(e, HeaderError::Geometry(_) | HeaderError::NotCanonical),
+                    matches!(
+                        e,
+                        HeaderError::Geometry(_)
+                            | HeaderError::NotCanonical
+                            | HeaderError::Partitions { .. }
+                    ),
                     "{e:?}"
                 ),
             }
@@ -402,8 +474,11 @@ mod tests {
     /// Version 3's bytes: version 2's but for the version (and the crc).
     #[test]
     fn the_bytes_of_version_3_are_pinned() {
-        let h = Header::new(Geometry::small(16, 8), 0x0123_4567_89AB_CDEF);
-        assert_eq!(h.version, Version::V3);
+        let h = Header {
+            geometry: Geometry::small(16, 8),
+            seed: 0x0123_4567_89AB_CDEF,
+            version: Version::V3,
+        };
         #[rustfmt::skip]
         let want: [u8; HEADER_LEN] = [
             b'Z', b'C', b'F', b'T', b'L', b'N', b'N', b'D', 3, 0, 0, 0, 64, 0, 0, 0,
@@ -413,6 +488,62 @@ mod tests {
         ];
         assert_eq!(h.encode(), want);
         assert_eq!(Header::decode(&want), Ok(h));
+    }
+
+    /// Version 4's bytes: version 3's with the partition count at 44.
+    #[test]
+    fn the_bytes_of_version_4_are_pinned() {
+        let h = Header {
+            geometry: Geometry::small(16, 8),
+            seed: 0x0123_4567_89AB_CDEF,
+            version: Version::V4 { partitions: 2 },
+        };
+        #[rustfmt::skip]
+        let mut want: [u8; HEADER_LEN] = [
+            b'Z', b'C', b'F', b'T', b'L', b'N', b'N', b'D', 4, 0, 0, 0, 64, 0, 0, 0,
+            1, 0, 1, 0, 1, 0, 0, 0, 16, 0, 0, 0, 8, 0, 0, 0,
+            0x00, 0x40, 0, 0, 0x00, 0x10, 0, 0, 0x80, 0, 0, 0, 2, 0, 0, 0,
+            0xEF, 0xCD, 0xAB, 0x89, 0x67, 0x45, 0x23, 0x01, 0, 0, 0, 0, 0, 0, 0, 0,
+        ];
+        let crc = crc32fast::hash(&want[..CRC_AT]);
+        le::put_u32(&mut want, CRC_AT, crc);
+        assert_eq!(h.encode(), want);
+        assert_eq!(Header::decode(&want), Ok(h));
+        assert_eq!(Header::new(h.geometry, h.seed).version.partitions(), 1);
+    }
+
+    /// A partition count that does not split the blocks into usable equal
+    /// parts is refused, behind a good crc too.
+    #[test]
+    fn partitions_must_split_the_blocks_evenly() {
+        let geometry = Geometry::small(16, 8);
+        for (n, ok) in [
+            (0, false),
+            (1, true),
+            (2, true),
+            (3, false),
+            (16, true),
+            (32, false),
+        ] {
+            let h = Header {
+                geometry,
+                seed: 1,
+                version: Version::V4 { partitions: n },
+            };
+            let got = Header::decode(&h.encode());
+            if ok {
+                assert_eq!(got, Ok(h), "{n}");
+            } else {
+                assert_eq!(
+                    got,
+                    Err(HeaderError::Partitions {
+                        partitions: n,
+                        blocks_per_plane: 16
+                    }),
+                    "{n}"
+                );
+            }
+        }
     }
 
     #[test]
@@ -428,7 +559,7 @@ mod tests {
     #[test]
     fn a_nonzero_reserved_byte_behind_a_good_crc_is_refused() {
         let h = Header::new(Geometry::small(16, 8), 1);
-        for at in [LEN_AT, 22, 23, 44, 56] {
+        for at in [LEN_AT, 22, 23, 46, 56] {
             let mut b = h.encode();
             b[at] ^= 1;
             let crc = crc32fast::hash(&b[..CRC_AT]);

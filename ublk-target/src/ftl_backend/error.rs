@@ -60,6 +60,16 @@ pub enum OpenError {
         /// Why it did not.
         source: io::Error,
     },
+    /// One shard of several failed to open.
+    #[error("shard {index} of {count}: {error}")]
+    Shard {
+        /// The shard (its partition of the image), from 0.
+        index: u16,
+        /// The image's shards.
+        count: u16,
+        /// What went wrong there.
+        error: Box<OpenError>,
+    },
 }
 
 /// Why a crashed daemon's journal could not be replayed.

@@ -31,6 +31,7 @@ use std::path::Path;
 use super::*;
 use crate::backend::{Backend, IoError};
 use crate::copy::Bounce;
+use crate::shards::Shards;
 
 /// How the FTL persists its map in a kill case.
 #[derive(Clone, Copy, Debug)]
@@ -45,13 +46,26 @@ enum Map {
     /// configuration allows: entries read in and written back under
     /// pressure on almost every request.
     Paged,
+    /// The default map on two shards (`shards.rs`) of `Whole`'s size each:
+    /// requests split across them, each shard with its own journal.
+    Sharded,
 }
 
 fn geometry(map: Map) -> Geometry {
     match map {
         Map::Whole => Geometry::small(12, 8),
         Map::Sliced | Map::Paged => Geometry::small(16, 8),
+        Map::Sharded => Geometry::small(24, 8),
     }
+}
+
+/// The erased array of a case.
+fn nand(map: Map) -> SimNand {
+    let parts = match map {
+        Map::Sharded => 2,
+        _ => 1,
+    };
+    SimNand::new_ram_partitioned(geometry(map), parts, SimOptions::with_seed(7)).unwrap()
 }
 
 /// Block `lba`'s content in `version` (0 = zeros).
@@ -139,7 +153,7 @@ fn config(map: Map) -> FtlConfig {
         ..FtlConfig::default()
     };
     match map {
-        Map::Whole => base,
+        Map::Whole | Map::Sharded => base,
         Map::Sliced => FtlConfig {
             translation_entries: 16,
             translation_write_permille: 1000,
@@ -163,16 +177,16 @@ fn config(map: Map) -> FtlConfig {
 /// A case that went wrong, described for the failure message.
 type Failure = Box<dyn std::error::Error>;
 
-fn open(j: &Journals, nand: SimNand, fresh: bool, map: Map) -> Result<FtlBackend, OpenError> {
+fn open(j: &Journals, nand: SimNand, fresh: bool, map: Map) -> Result<Shards, OpenError> {
     let image = j.0.join("image-id");
     let at = JournalAt {
         dir: &j.0,
         image: &image,
     };
-    FtlBackend::with_config(nand, fresh, config(map), 0, Some(at))
+    Shards::open(nand, fresh, config(map), 0, Some(at))
 }
 
-fn run(b: &FtlBackend, op: Op, version: u32) -> Result<(), IoError> {
+fn run(b: &Shards, op: Op, version: u32) -> Result<(), IoError> {
     let c = AtomicU64::new(0);
     match op {
         Op::Write(lba, k) => {
@@ -190,12 +204,11 @@ fn run(b: &FtlBackend, op: Op, version: u32) -> Result<(), IoError> {
 /// Runs the workload with a kill at NAND operation `cut` (or none); returns
 /// the mutating NAND operations the workload made.
 fn case(j: &Journals, ops: &[Op], cut: Option<u64>, map: Map) -> Result<(u64, Replayed), Failure> {
-    let nand = SimNand::new_ram(geometry(map), SimOptions::with_seed(7))?;
-    let b = open(j, nand, true, map)?;
+    let b = open(j, nand(map), true, map)?;
     let n = b.blocks();
-    let start = b.with_nand(|s| s.ops_done());
+    let start = b.parts()[0].with_nand(|s| s.ops_done());
     if let Some(k) = cut {
-        b.with_nand(|s| s.power_cut_after(k));
+        b.parts()[0].with_nand(|s| s.power_cut_after(k));
     }
     // Per block: the acknowledged version, and the interrupted op's one.
     let mut acked = vec![0u32; n as usize];
@@ -213,7 +226,7 @@ fn case(j: &Journals, ops: &[Op], cut: Option<u64>, map: Map) -> Result<(u64, Re
         };
         match r {
             Ok(()) => range.for_each(|l| acked[l as usize] = value),
-            Err(e) if b.with_nand(|s| s.last_cut().is_some()) => {
+            Err(e) if b.parts()[0].with_nand(|s| s.last_cut().is_some()) => {
                 in_flight = range.map(|l| (l, value)).collect();
                 let _ = e;
                 break;
@@ -221,9 +234,9 @@ fn case(j: &Journals, ops: &[Op], cut: Option<u64>, map: Map) -> Result<(u64, Re
             Err(e) => return Err(format!("op {i} {op:?} failed without a cut: {e}").into()),
         }
     }
-    let ops_made = b.with_nand(|s| s.ops_done()) - start;
+    let ops_made = b.parts()[0].with_nand(|s| s.ops_done()) - start;
     // The daemon is gone: its RAM with it; the NAND and the journal stay.
-    let mut nand = b.into_nand();
+    let mut nand = super::tests::into_nand(b);
     nand.power_restore();
     let b = open(j, nand, false, map).map_err(|e| format!("successor: {e}"))?;
     for l in 0..n {
@@ -243,7 +256,7 @@ fn case(j: &Journals, ops: &[Op], cut: Option<u64>, map: Map) -> Result<(u64, Re
     Ok((ops_made, b.replayed()))
 }
 
-fn read_block(b: &FtlBackend, lba: u64) -> Result<Vec<u8>, Failure> {
+fn read_block(b: &Shards, lba: u64) -> Result<Vec<u8>, Failure> {
     let c = AtomicU64::new(0);
     let mut buf = vec![0xa5u8; 4096];
     b.read(0, lba, 1, &mut Bounce::new(&mut buf, &c))
@@ -255,8 +268,9 @@ fn read_block(b: &FtlBackend, lba: u64) -> Result<Vec<u8>, Failure> {
 fn the_kill_hook_is_built_in() {
     // Without `test-hooks` the journal would go on being published after
     // the simulated kill, and the test below would prove nothing.
-    let mut nand = SimNand::new_ram(geometry(Map::Whole), SimOptions::with_seed(7)).unwrap();
-    nand.power_cut_after(0);
+    let nand = SimNand::new_ram(geometry(Map::Whole), SimOptions::with_seed(7)).unwrap();
+    let mut nand = super::tests::whole(nand);
+    nand.array().power_cut_after(0);
     assert!(ftl_core::Nand::erase_block(&mut nand, ftl_core::BlockIdx(0)).is_err());
     assert!(
         crate::hooks::daemon_killed(&nand),
@@ -279,13 +293,21 @@ fn a_daemon_kill_at_every_nand_operation_demand_paged_map() {
     kill_at_every_operation(Map::Paged);
 }
 
+#[test]
+fn a_daemon_kill_at_every_nand_operation_two_shards() {
+    kill_at_every_operation(Map::Sharded);
+}
+
 fn kill_at_every_operation(map: Map) {
     let j = Journals::new(&format!("{map:?}"));
-    let probe = SimNand::new_ram(geometry(map), SimOptions::with_seed(7)).unwrap();
-    let probe = open(&j, probe, true, map).unwrap();
+    let probe = open(&j, nand(map), true, map).unwrap();
+    assert_eq!(
+        probe.parts().len(),
+        1 + matches!(map, Map::Sharded) as usize
+    );
     let n = probe.blocks();
     let entries = probe
-        .stats_list()
+        .stats()
         .into_iter()
         .find(|(k, _)| *k == "map_cache_entries")
         .and_then(|(_, v)| v.as_u64());

@@ -38,7 +38,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use ftl_core::{Error, Ftl, FtlConfig};
-use simulator::{ImageReader, SimNand};
+use simulator::{ImageReader, NandPart};
 
 use crate::slots::{PoolHandle, PoolMemory, MAX_IO_BLOCKS};
 
@@ -51,6 +51,7 @@ mod timing;
 
 pub use error::{OpenError, ReplayError};
 pub use open::{JournalAt, Replayed};
+pub use stats::stats_of;
 pub use timing::{drain_lock_times, LockTime};
 
 use lock::{Held, Locked};
@@ -60,7 +61,7 @@ pub const RETRY_BUDGET: Duration = Duration::from_secs(5);
 /// Cache size: 64 MiB of slots, or the FTL's minimum if that is more.
 pub const CACHE_BYTES: usize = 64 << 20;
 
-type SimFtl = Ftl<SimNand, PoolMemory>;
+type SimFtl = Ftl<NandPart, PoolMemory>;
 type FtlError = Error<simulator::SimError>;
 
 /// How the FTL is sized for `handles` ublk tags.
@@ -138,6 +139,8 @@ impl FtlBackend {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+pub(crate) use tests::into_nand as tests_into_nand;
 
 #[cfg(test)]
 mod kill_tests;

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64};
 use std::sync::Mutex;
 
 use ftl_core::{Error, Ftl, FtlConfig, Handle, Lba};
-use simulator::SimNand;
+use simulator::NandPart;
 
 use super::io::lend_write;
 use super::lock::Locked;
@@ -40,7 +40,7 @@ pub struct Replayed {
 }
 
 /// Formats (`fresh`) or mounts the FTL on `nand`, caching in `pool`.
-fn mount(nand: SimNand, fresh: bool, pool: SlotPool, cfg: FtlConfig) -> Result<SimFtl, OpenError> {
+fn mount(nand: NandPart, fresh: bool, pool: SlotPool, cfg: FtlConfig) -> Result<SimFtl, OpenError> {
     let mem = PoolMemory::new(pool);
     let ftl = if fresh {
         Ftl::format(nand, mem, cfg)
@@ -101,7 +101,7 @@ impl FtlBackend {
     /// With `journal`, the cache lives in the image's crash journal, and a
     /// journal a crashed daemon left is replayed (then flushed) first.
     pub fn new(
-        nand: SimNand,
+        nand: NandPart,
         fresh: bool,
         handles: u32,
         cache_bytes: usize,
@@ -113,7 +113,7 @@ impl FtlBackend {
     /// [`FtlBackend::new`] with the FTL configured by `cfg` (tests use
     /// small I/O sizes, hence small caches that turn over constantly).
     pub fn with_config(
-        nand: SimNand,
+        nand: NandPart,
         fresh: bool,
         cfg: FtlConfig,
         cache_bytes: usize,
@@ -127,7 +127,7 @@ impl FtlBackend {
             return Ok(FtlBackend::assemble(ftl, None, None, Replayed::default()));
         };
         let id = ImageId::of(at.image).map_err(OpenError::StatImage)?;
-        let path = id.journal_path(at.dir);
+        let path = id.journal_path(at.dir, nand.index());
         // A crashed daemon's journal: checked before anything is changed.
         let old = if !fresh && path.exists() {
             Some(Journal::open(&path, id).map_err(OpenError::OldJournal)?)

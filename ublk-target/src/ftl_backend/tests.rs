@@ -5,7 +5,7 @@
 use std::sync::atomic::AtomicU64;
 
 use ftl_core::{Geometry, SlotId};
-use simulator::{SimNand, SimOptions};
+use simulator::{NandPart, SimNand, SimOptions};
 
 use super::*;
 use crate::backend::{Backend, IoError, Transfer};
@@ -17,13 +17,32 @@ use crate::slots::IoList;
 /// dropped, the NAND kept).
 impl FtlBackend {
     pub(super) fn with_nand<T>(&self, f: impl FnOnce(&mut SimNand) -> T) -> T {
-        f(self.lock().nand_mut())
+        f(&mut self.lock().nand().array())
     }
 
-    pub(super) fn into_nand(self) -> SimNand {
+    fn into_part(self) -> NandPart {
         let locked = self.state.into_inner().unwrap_or_else(|p| p.into_inner());
         locked.ftl.into_parts().0
     }
+}
+
+/// A sharded device's death: every shard's RAM dropped, the array kept.
+pub(crate) fn into_nand(shards: crate::shards::Shards) -> SimNand {
+    let mut parts: Vec<NandPart> = shards
+        .into_parts()
+        .into_iter()
+        .map(FtlBackend::into_part)
+        .collect();
+    let last = parts.pop().expect("a shard");
+    drop(parts);
+    last.into_array().expect("every other part dropped")
+}
+
+/// An unpartitioned array as its one part.
+pub(super) fn whole(nand: SimNand) -> NandPart {
+    let mut parts = nand.into_parts();
+    assert_eq!(parts.len(), 1, "a partitioned array");
+    parts.remove(0)
 }
 
 fn small_geometry() -> Geometry {
@@ -32,7 +51,7 @@ fn small_geometry() -> Geometry {
 
 fn backend(handles: u32, cache_bytes: usize) -> FtlBackend {
     let nand = SimNand::new_ram(small_geometry(), SimOptions::default()).unwrap();
-    FtlBackend::new(nand, true, handles, cache_bytes, None).unwrap()
+    FtlBackend::new(whole(nand), true, handles, cache_bytes, None).unwrap()
 }
 
 /// Block `lba`'s content in generation `gen`.
@@ -117,6 +136,7 @@ impl Transfer for Short {
     fn copy_out(&mut self, src: &IoList<'_>) -> Result<usize, IoError> {
         Ok(src.bytes() - 1)
     }
+    fn advance(&mut self, _bytes: usize) {}
 }
 
 #[test]
@@ -138,7 +158,7 @@ fn flushed_data_and_zeroes_survive_a_remount() {
     let path = std::env::temp_dir().join(format!("ftl-ublk-be-{}.img", std::process::id()));
     let _ = std::fs::remove_file(&path);
     let nand = SimNand::create_image(&path, small_geometry(), SimOptions::default()).unwrap();
-    let b = FtlBackend::new(nand, true, 2, 0, None).unwrap();
+    let b = FtlBackend::new(whole(nand), true, 2, 0, None).unwrap();
     let n = b.blocks().min(600);
     for lba in 0..n {
         write(&b, (lba % 2) as u32, lba, &pattern(lba, 1), lba % 50 == 0).unwrap();
@@ -150,7 +170,7 @@ fn flushed_data_and_zeroes_survive_a_remount() {
     b.shutdown().unwrap();
     drop(b);
     let nand = SimNand::open_image(&path, SimOptions::default()).unwrap();
-    let b = FtlBackend::new(nand, false, 2, 0, None).unwrap();
+    let b = FtlBackend::new(whole(nand), false, 2, 0, None).unwrap();
     for lba in 0..n {
         let want = if (20..30).contains(&lba) {
             vec![0u8; 4096]
@@ -178,7 +198,7 @@ fn concurrent_handles_load_misses_outside_the_lock() {
     let path = std::env::temp_dir().join(format!("ftl-ublk-be-c-{}.img", std::process::id()));
     let _ = std::fs::remove_file(&path);
     let nand = SimNand::create_image(&path, small_geometry(), SimOptions::default()).unwrap();
-    let b = FtlBackend::new(nand, true, 4, 0, None).unwrap();
+    let b = FtlBackend::new(whole(nand), true, 4, 0, None).unwrap();
     assert!(b.reader.is_some(), "an image file gets a reader");
     hammer(&b);
     let s = b.lock().stats();
@@ -240,7 +260,7 @@ fn fua_and_flush_are_durable_without_a_clean_shutdown() {
     let path = std::env::temp_dir().join(format!("ftl-ublk-fua-{}.img", std::process::id()));
     let _ = std::fs::remove_file(&path);
     let nand = SimNand::create_image(&path, small_geometry(), SimOptions::default()).unwrap();
-    let b = FtlBackend::new(nand, true, 1, 0, None).unwrap();
+    let b = FtlBackend::new(whole(nand), true, 1, 0, None).unwrap();
     write(&b, 0, 7, &pattern(7, 1), true).unwrap();
     write(&b, 0, 9, &pattern(9, 1), false).unwrap();
     b.flush().unwrap();
@@ -250,7 +270,7 @@ fn fua_and_flush_are_durable_without_a_clean_shutdown() {
     // No shutdown: the daemon dies here. What FUA and FLUSH covered is on the image.
     drop(b);
     let nand = SimNand::open_image(&path, SimOptions::default()).unwrap();
-    let b = FtlBackend::new(nand, false, 1, 0, None).unwrap();
+    let b = FtlBackend::new(whole(nand), false, 1, 0, None).unwrap();
     assert_eq!(read(&b, 0, 7, 1), pattern(7, 1));
     assert_eq!(read(&b, 0, 9, 1), pattern(9, 1));
     assert_eq!(
@@ -295,7 +315,7 @@ impl Scratch {
             dir: &journals,
             image: &img,
         };
-        FtlBackend::new(nand, fresh, handles, 4 << 20, Some(at))
+        FtlBackend::new(whole(nand), fresh, handles, 4 << 20, Some(at))
     }
 }
 
@@ -466,7 +486,7 @@ fn a_failed_replay_keeps_the_old_journal_and_leaves_no_new_one() {
     // A journal (of this image) naming a block past the device's end.
     let img = s.image();
     let id = crate::journal::ImageId::of(&img).unwrap();
-    let path = id.journal_path(&s.journals());
+    let path = id.journal_path(&s.journals(), 0);
     let (mut j, _pool) = Journal::create(&path, id, &img, 4, 8).unwrap();
     j.publish(
         0,

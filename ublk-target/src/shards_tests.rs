@@ -1,0 +1,214 @@
+//! Shards: the striping is a bijection onto each shard's blocks, requests
+//! split into pieces that carry the right part of the payload, and a
+//! sharded device behaves as one plain array of blocks, across a restart
+//! too. (Daemon kills on two shards: `ftl_backend/kill_tests.rs`.)
+
+use std::collections::HashSet;
+use std::sync::atomic::AtomicU64;
+
+use ftl_core::{FtlConfig, Geometry};
+use proptest::prelude::*;
+use simulator::{SimNand, SimOptions};
+
+use super::*;
+use crate::copy::Bounce;
+use crate::ftl_backend::ftl_config;
+
+/// Each shard's FTL small, so GC runs; `parts` shards.
+fn device(parts: u16) -> Shards {
+    let geo = Geometry::small(24 * u32::from(parts), 16);
+    let nand = SimNand::new_ram_partitioned(geo, parts, SimOptions::with_seed(3)).unwrap();
+    Shards::open(nand, true, config(), 0, None).unwrap()
+}
+
+fn config() -> FtlConfig {
+    FtlConfig {
+        over_provisioning_percent: 25,
+        ..ftl_config(2)
+    }
+}
+
+/// Block `lba`'s content in `version` (0: zeros).
+fn block(lba: u64, version: u32) -> Vec<u8> {
+    if version == 0 {
+        return vec![0; 4096];
+    }
+    let mut v = vec![0u8; 4096];
+    for (i, c) in v.chunks_mut(8).enumerate() {
+        let w = lba.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ (u64::from(version) << 32) ^ i as u64;
+        c.copy_from_slice(&w.to_le_bytes());
+    }
+    v
+}
+
+fn write(b: &Shards, lba: u64, n: u32, version: u32) -> Result<(), IoError> {
+    let mut buf: Vec<u8> = (lba..lba + u64::from(n))
+        .flat_map(|l| block(l, version))
+        .collect();
+    let c = AtomicU64::new(0);
+    b.write(1, lba, n, false, &mut Bounce::new(&mut buf, &c))
+}
+
+fn read(b: &Shards, lba: u64, n: u32) -> Vec<u8> {
+    let mut buf = vec![0xa5u8; n as usize * 4096];
+    let c = AtomicU64::new(0);
+    b.read(0, lba, n, &mut Bounce::new(&mut buf, &c)).unwrap();
+    buf
+}
+
+#[test]
+fn striping_maps_every_block_once_and_requests_split_in_order() {
+    for parts in [1u16, 2, 3] {
+        let b = device(parts);
+        let n = b.blocks();
+        assert!(n >= 2 * STRIPE_BLOCKS * u64::from(parts), "{parts}: {n}");
+        if parts > 1 {
+            assert_eq!(n % (STRIPE_BLOCKS * u64::from(parts)), 0);
+        }
+        let mut seen = HashSet::new();
+        for lba in 0..n {
+            let (shard, local) = b.locate(lba);
+            assert!(local < b.parts()[shard].blocks(), "{parts}: {lba}");
+            assert!(seen.insert((shard, local)), "{parts}: {lba} maps twice");
+        }
+        // Any range: pieces in order, a stripe at most each, and one
+        // contiguous run per shard.
+        for (lba, len) in [(0, 1), (5, 64), (31, 2), (30, 100), (n - 70, 70)] {
+            let pieces: Vec<Piece> = b.pieces(lba, len).collect();
+            let total: u64 = pieces.iter().map(|p| u64::from(p.blocks)).sum();
+            assert_eq!(total, u64::from(len));
+            let mut at = lba;
+            for p in &pieces {
+                assert_eq!(b.locate(at), (p.shard, p.lba));
+                if parts > 1 {
+                    assert!(u64::from(p.blocks) <= STRIPE_BLOCKS);
+                }
+                at += u64::from(p.blocks);
+            }
+            let runs = b.runs(lba, len);
+            let covered: u64 = runs.iter().flatten().map(|&(_, k)| u64::from(k)).sum();
+            assert_eq!(covered, u64::from(len));
+        }
+    }
+}
+
+#[test]
+fn one_shard_is_the_plain_backend() {
+    let b = device(1);
+    assert_eq!(b.blocks(), b.parts()[0].blocks());
+    assert_eq!(b.locate(77), (0, 77));
+    assert_eq!(b.pieces(3, 100).count(), 1);
+}
+
+#[test]
+fn a_request_across_stripes_moves_each_piece_s_payload() {
+    let b = device(2);
+    // 100 blocks from 30: pieces of 2, 32, 32, 32 and 2 blocks, alternating.
+    write(&b, 30, 100, 1).unwrap();
+    let want: Vec<u8> = (30..130).flat_map(|l| block(l, 1)).collect();
+    assert_eq!(read(&b, 30, 100), want);
+    // Read back block by block, and in other cuts: the same bytes.
+    for l in 30..130 {
+        assert_eq!(read(&b, l, 1), block(l, 1), "block {l}");
+    }
+    assert_eq!(read(&b, 60, 10), want[30 * 4096..40 * 4096]);
+    // Both shards took their share.
+    let written: Vec<u64> = b
+        .parts()
+        .iter()
+        .map(|p| {
+            p.stats()
+                .into_iter()
+                .find(|(k, _)| *k == "host_sectors_written")
+                .and_then(|(_, v)| v.as_u64())
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(written, vec![36, 64]);
+    let all = b.stats();
+    let get = |key| all.iter().find(|(k, _)| *k == key).map(|(_, v)| v.clone());
+    assert_eq!(get("host_sectors_written"), Some(100.into()));
+    assert_eq!(get("shards"), Some(2.into()));
+}
+
+#[test]
+fn out_of_range_requests_are_refused_whole() {
+    let b = device(2);
+    let n = b.blocks();
+    assert_eq!(write(&b, n - 1, 2, 1), Err(IoError::OutOfRange));
+    assert_eq!(b.discard(n, 1), Err(IoError::OutOfRange));
+    assert_eq!(b.write_zeroes(0, u64::MAX, 1), Err(IoError::OutOfRange));
+    // Nothing was written by the refused request.
+    assert_eq!(read(&b, n - 1, 1), block(0, 0));
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Op {
+    Write(u64, u32),
+    Zeroes(u64, u32),
+    Discard(u64, u32),
+    Flush,
+    Restart,
+}
+
+fn op(n: u64) -> impl Strategy<Value = Op> {
+    let range = (0..n).prop_flat_map(move |l| (Just(l), 1..=(n - l).min(80) as u32));
+    prop_oneof![
+        6 => range.clone().prop_map(|(l, k)| Op::Write(l, k)),
+        1 => range.clone().prop_map(|(l, k)| Op::Zeroes(l, k)),
+        2 => range.prop_map(|(l, k)| Op::Discard(l, k)),
+        1 => Just(Op::Flush),
+        1 => Just(Op::Restart),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// Two or three shards against a plain array of versions, with clean
+    /// restarts (shutdown, remount) among the requests.
+    #[test]
+    fn shards_behave_as_one_array(
+        parts in 2u16..=3,
+        ops in proptest::collection::vec(op(192), 1..40),
+    ) {
+        let geo = Geometry::small(24 * u32::from(parts), 16);
+        let mut nand = SimNand::new_ram_partitioned(geo, parts, SimOptions::with_seed(3)).unwrap();
+        let mut b = Shards::open(nand, true, config(), 0, None).unwrap();
+        let n = b.blocks();
+        prop_assert!(n >= 192);
+        let mut model = vec![0u32; n as usize];
+        for (i, &o) in ops.iter().enumerate() {
+            let version = i as u32 + 1;
+            match o {
+                Op::Write(l, k) => {
+                    write(&b, l, k, version).unwrap();
+                    model[l as usize..(l + u64::from(k)) as usize].fill(version);
+                }
+                Op::Zeroes(l, k) => {
+                    b.write_zeroes(0, l, k).unwrap();
+                    model[l as usize..(l + u64::from(k)) as usize].fill(0);
+                }
+                Op::Discard(l, k) => {
+                    b.discard(l, k).unwrap();
+                    model[l as usize..(l + u64::from(k)) as usize].fill(0);
+                }
+                Op::Flush => b.flush().unwrap(),
+                Op::Restart => {
+                    b.shutdown().unwrap();
+                    nand = crate::ftl_backend::tests_into_nand(b);
+                    b = Shards::open(nand, false, config(), 0, None).unwrap();
+                    prop_assert_eq!(b.blocks(), n);
+                }
+            }
+        }
+        let all = read(&b, 0, n as u32);
+        for l in 0..n {
+            let at = l as usize * 4096;
+            prop_assert!(
+                all[at..at + 4096] == block(l, model[l as usize])[..],
+                "block {} should hold version {}", l, model[l as usize]
+            );
+        }
+    }
+}
