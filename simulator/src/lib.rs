@@ -60,6 +60,10 @@
 //! writable: a foreign, damaged, truncated or busy file is refused with an
 //! [`ImageError`] and never modified.
 //!
+//! An array may be split into equal partitions, one FTL each (the count is
+//! in the header): [`SimNand::into_parts`] gives a [`NandPart`] per
+//! partition, sharing the array behind a mutex.
+//!
 //! The mapping is [`mmap::Mapping`], the workspace's one memory-map
 //! wrapper and the crate's only `unsafe` code; ftl-ublk maps its slot pool
 //! and crash journal with it too.

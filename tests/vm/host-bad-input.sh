@@ -92,6 +92,9 @@ run_ftl format --image "$t/tiny2.img" --size 1K
 expect_one_line_error "format --size 1K"
 run_ftl format --image "$t/bad-size.img" --size 12Q
 expect_one_line_error "format --size 12Q (bad unit)"
+run_ftl format --image "$t/odd.img" --size 64M --shards 3
+expect_one_line_error "format --shards 3 (64 blocks do not split in 3)"
+[[ -e $t/odd.img ]] && fail "format --shards 3 left odd.img behind"
 run_ftl add --image "$t/good.img" --map-budget lots
 expect_one_line_error "add --map-budget lots (not a size)"
 expect_unchanged "$t/good.img" "$s" "add with --map-budget lots"

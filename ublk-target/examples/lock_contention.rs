@@ -20,7 +20,7 @@
 //! the copy mode's memcpy instead (the least work outside the lock).
 //!
 //! ```text
-//! cargo run --release -p ublk-target --example lock_contention -- [--secs S] [--reps R] [--threads 1,2,4] [--copy file|bounce] [--nand image-locked,image,ram] [--shards 1,2]
+//! cargo run --release -p ublk-target --example lock_contention -- [--secs S] [--reps R] [--threads 1,2,4] [--copy file|bounce] [--nand image-locked,image,ram] [--shards 1,2] [--workloads randwrite,randread,mixed50]
 //! ```
 //!
 //! Prints, per thread count and workload: IOPS, the lock's busy share of
@@ -97,6 +97,7 @@ struct Options {
     copy: CopyMode,
     nands: Vec<NandKind>,
     shards: Vec<u16>,
+    workloads: Vec<Workload>,
 }
 
 fn options() -> Options {
@@ -107,6 +108,7 @@ fn options() -> Options {
         copy: CopyMode::File,
         nands: vec![NandKind::ImageLocked, NandKind::Image],
         shards: vec![1],
+        workloads: vec![Workload::RandWrite, Workload::RandRead, Workload::Mixed],
     };
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
@@ -126,6 +128,17 @@ fn options() -> Options {
                     "bounce" => CopyMode::Bounce,
                     _ => usage("--copy"),
                 }
+            }
+            "--workloads" => {
+                o.workloads = value()
+                    .split(',')
+                    .map(|w| match w {
+                        "randwrite" => Workload::RandWrite,
+                        "randread" => Workload::RandRead,
+                        "mixed50" => Workload::Mixed,
+                        _ => usage("--workloads"),
+                    })
+                    .collect()
             }
             "--shards" => {
                 o.shards = value()
@@ -151,7 +164,7 @@ fn options() -> Options {
 }
 
 fn usage(bad: &str) -> ! {
-    eprintln!("lock_contention: bad argument {bad}: [--secs S] [--reps R] [--threads 1,2,4] [--copy file|bounce] [--nand image-locked,image,ram] [--shards 1,2]");
+    eprintln!("lock_contention: bad argument {bad}: [--secs S] [--reps R] [--threads 1,2,4] [--copy file|bounce] [--nand image-locked,image,ram] [--shards 1,2] [--workloads randwrite,randread,mixed50]");
     std::process::exit(2);
 }
 
@@ -399,10 +412,7 @@ fn main() {
         for &threads in &o.threads {
             let b = Arc::new(backend(&dir.0, threads, kind, shards));
             let time_lock = |on| b.parts().iter().for_each(|p| p.time_lock(on));
-            for (k, w) in [Workload::RandWrite, Workload::RandRead, Workload::Mixed]
-                .into_iter()
-                .enumerate()
-            {
+            for (k, &w) in o.workloads.iter().enumerate() {
                 let (mut untimed, mut timed) = (Vec::new(), Vec::new());
                 let mut pooled = Tally::default();
                 let mut secs = 0.0;

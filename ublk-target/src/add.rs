@@ -161,6 +161,9 @@ fn open_backend(a: &AddArgs) -> Result<Served, CliError> {
     };
     let b = Shards::open(nand, fresh, cfg, CACHE_BYTES, Some(journal))
         .map_err(|e| CliError::new(format!("image {}: {e}", a.image.display())))?;
+    if b.parts().len() > 1 {
+        log::info!("image {}: {} shards", a.image.display(), b.parts().len());
+    }
     let r = b.replayed();
     if r.found {
         log::info!(

@@ -102,8 +102,9 @@ pub struct AddArgs {
     #[arg(long)]
     pub map_budget: Option<String>,
     /// Independent FTLs a new image is split into, each with its own lock,
-    /// so queues do not wait for each other (default: --queues). An
-    /// existing image keeps the count it was made with.
+    /// so queues do not wait for each other (default: 1 for one queue, two
+    /// per queue for more, fewer if the image is too small). An existing
+    /// image keeps the count it was made with.
     #[arg(long, value_parser = clap::value_parser!(u16).range(1..=16))]
     pub shards: Option<u16>,
 }
@@ -193,6 +194,15 @@ mod tests {
         }
         assert!(Cli::try_parse_from(["ftl-ublk", "add", "--zero-copy", "fast"]).is_err());
         assert!(Cli::try_parse_from(["ftl-ublk", "add", "--depth", "0"]).is_err());
+        for bad in ["0", "17", "two"] {
+            assert!(Cli::try_parse_from(["ftl-ublk", "add", "--shards", bad]).is_err());
+            assert!(Cli::try_parse_from(["ftl-ublk", "format", "--shards", bad]).is_err());
+        }
+        let cli = Cli::try_parse_from(["ftl-ublk", "add", "--shards", "4"]).unwrap();
+        let Command::Add(a) = cli.command else {
+            panic!("not add")
+        };
+        assert_eq!(a.shards, Some(4));
         assert!(
             Cli::try_parse_from(["ftl-ublk", "recover"]).is_err(),
             "needs an id"

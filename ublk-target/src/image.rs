@@ -67,15 +67,33 @@ pub enum Opened {
     Created(SimNand, u8),
 }
 
+/// Shards of a new image for `queues` queues when `--shards` is not given:
+/// one for one queue; else two per queue, as many as queues, or one,
+/// whichever is the first the geometry splits into. Two per queue halve
+/// the chance that two queues' requests meet on one shard's lock: random
+/// writes from two threads reached 1.3× one thread's IOPS on four shards,
+/// 1.1–1.2× on two, 0.6–0.8× on one (docs/BENCHMARKS.md, *Shards*).
+pub fn default_shards(geo: &Geometry, op: u8, queues: u16) -> u16 {
+    let q = queues.max(1);
+    [q.saturating_mul(2).min(MAX_SHARDS), q.min(MAX_SHARDS)]
+        .into_iter()
+        .filter(|_| q > 1)
+        .find(|&n| check_shards(geo, op, n).is_ok())
+        .unwrap_or(1)
+}
+
+/// The most shards `--shards` takes.
+pub const MAX_SHARDS: u16 = 16;
+
 /// Opens the image at `path`, or creates it if it does not exist, split
-/// into `shards` FTLs (default: `default_shards`). A given
+/// into `shards` FTLs (default: [`default_shards`] for `queues`). A given
 /// `size`/`geometry`/`shards` must match an existing image.
 pub fn open_or_create(
     path: &Path,
     size: Option<&str>,
     geometry: Option<&str>,
     shards: Option<u16>,
-    default_shards: u16,
+    queues: u16,
 ) -> Result<Opened, CliError> {
     if path.exists() {
         let nand =
@@ -89,7 +107,7 @@ pub fn open_or_create(
         check_matches(path, &have, size, geometry)?;
         if let Some(n) = shards.filter(|&n| n != nand.partitions()) {
             return Err(CliError::new(format!(
-                "image {} was made with {} shards, not {n}: omit --shards, or re-create it with `ftl-ublk format --shards {n}`",
+                "image {} is split into {} shard(s), not {n}: omit --shards, or re-create it with `ftl-ublk format --shards {n}`",
                 path.display(),
                 nand.partitions()
             )));
@@ -97,7 +115,7 @@ pub fn open_or_create(
         return Ok(Opened::Existing(nand));
     }
     let (geo, op) = spec_for(size, geometry)?;
-    let shards = shards.unwrap_or(default_shards);
+    let shards = shards.unwrap_or_else(|| default_shards(&geo, op, queues));
     check_shards(&geo, op, shards)?;
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir)
@@ -235,6 +253,43 @@ mod tests {
             .unwrap_or_default();
         assert!(e.contains("damaged") && e.contains("format"), "{e}");
         assert_eq!(std::fs::read(&p).unwrap(), bytes);
+        std::fs::remove_file(&p).unwrap();
+    }
+
+    #[test]
+    fn shards_split_new_images_and_existing_ones_keep_theirs() {
+        let (geo, op) = spec_for(Some("512M"), None).unwrap();
+        assert_eq!(default_shards(&geo, op, 1), 1);
+        assert_eq!(default_shards(&geo, op, 2), 4);
+        assert_eq!(default_shards(&geo, op, 16), MAX_SHARDS);
+        // Too small for two per queue: fewer, never an error.
+        let (small, op) = spec_for(Some("16M"), None).unwrap();
+        let n = default_shards(&small, op, 4);
+        assert!(n < 8 && check_shards(&small, op, n).is_ok(), "{n}");
+
+        let p = tmp("shards");
+        let _ = std::fs::remove_file(&p);
+        let e = match open_or_create(&p, Some("64M"), None, Some(3), 1) {
+            Err(e) => e.to_string(),
+            Ok(_) => panic!("64 blocks split in 3"),
+        };
+        assert!(e.contains("do not split into 3 shards"), "{e}");
+        assert!(!p.exists(), "a refused split left a file");
+        match open_or_create(&p, Some("64M"), None, None, 2) {
+            Ok(Opened::Created(n, _)) => assert_eq!(n.partitions(), 4),
+            _ => panic!("expected a new image"),
+        }
+        // Reopened: its own count, whatever the queues; a different
+        // --shards is refused.
+        match open_or_create(&p, None, None, None, 1) {
+            Ok(Opened::Existing(n)) => assert_eq!(n.partitions(), 4),
+            _ => panic!("expected the image"),
+        }
+        let e = open_or_create(&p, None, None, Some(2), 2)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(e.contains("split into 4 shard(s), not 2"), "{e}");
         std::fs::remove_file(&p).unwrap();
     }
 }

@@ -42,6 +42,9 @@ bad_add "add --size 1K" "" --image $T/tiny.img --size 1K
 bad_add "add --map-budget 1K (below the smallest that works)" $T/good.img --image $T/good.img --map-budget 1K
 bad_add "add --map-budget lots" $T/good.img --image $T/good.img --map-budget lots
 bad_add "add --null --map-budget 1M" "" --null --map-budget 1M
+bad_add "add --shards 2 on an image made with 1" $T/good.img --image $T/good.img --shards 2
+bad_add "add --shards 3 (64 blocks do not split in 3)" "" --image $T/odd.img --size 64M --shards 3
+[ -e $T/odd.img ] && fail "add --shards 3 left odd.img behind"
 [ -e $T/tiny.img ] && info "note: add --size 1K left tiny.img behind"
 
 # A live device, then adds that must fail without disturbing it.

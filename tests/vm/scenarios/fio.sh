@@ -1,15 +1,18 @@
 # fio.sh: data integrity under fio (io_uring, O_DIRECT, QD32, 4K-128K mix, crc32c) with a
 # separate verify pass, a trim job, then the zero-copy accounting in stats; then the same image
 # with --queues 2: one fio job per vCPU, so both queues serve at once, write and verify a second
-# region; both regions verify after del + add.
+# region; both regions verify after del + add. The image has two shards (`--shards 2`: two FTLs,
+# 128 KiB stripes), so requests of up to 128K split across them and the trim spans both.
 . /lib/vm-lib.sh
 require_ftl
 IMG=/tmp/fio.img
 MB=${FIO_MB:-64}          # region written with verify data
 TRIM_MB=${FIO_TRIM_MB:-16} # region written then trimmed, right after it
 
-ftl_add --image "$IMG" --size "${FIO_SIZE:-512M}" --zero-copy auto || abort "ftl-ublk add"
+ftl_add --image "$IMG" --size "${FIO_SIZE:-512M}" --zero-copy auto --shards 2 || abort "ftl-ublk add"
 pass "add -> $DEV"
+shards=$(stats_json "$DEV_ID" | json_field shards)
+[ "$shards" = 2 ] && pass "the device has 2 shards" || fail "shards is '$shards', expected 2"
 common="--filename=$DEV --ioengine=io_uring --direct=1 --iodepth=32 --group_reporting"
 wjob="--name=wverify $common --rw=randwrite --bssplit=4k/30:8k/10:16k/20:32k/10:64k/15:128k/15 \
   --size=${MB}M --offset=0 --verify=crc32c --verify_fatal=1 --randseed=1234"

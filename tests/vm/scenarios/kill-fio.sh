@@ -8,11 +8,13 @@
 # del + add that still verifies, and the fallback without recovery: a kill, `del` of the
 # dead device, `add` on the image, which replays the journal. Last, with --queues 2 and one fio
 # job per vCPU: a kill under load, and an idle kill with unflushed writes from both queues.
+# The image has two shards (`--shards 2`), each with its own crash journal; the idle kills'
+# blocks straddle a 128 KiB stripe boundary, so both shards' journals carry some of them.
 . /lib/vm-lib.sh
 require_ftl
 IMG=/tmp/kill.img
 MB=${KILL_FIO_MB:-96}
-ftl_add --image "$IMG" --size "${KILL_FIO_SIZE:-512M}" || abort "ftl-ublk add"
+ftl_add --image "$IMG" --size "${KILL_FIO_SIZE:-512M}" --shards 2 || abort "ftl-ublk add"
 pass "add -> $DEV"
 job="--name=kv --filename=$DEV --ioengine=io_uring --direct=1 --iodepth=32 --rw=randwrite \
   --bssplit=4k/40:8k/10:16k/20:64k/15:128k/15 --size=${MB}M --offset=0 --verify=crc32c \
@@ -58,8 +60,9 @@ fio_ok() {  # fio_ok "what": waits for the background fio and checks it
 runfio_bg $job --do_verify=1
 kill_and_recover $((MB * 256 / 3)) host_sectors_written
 fio_ok "fio randwrite+verify ${MB}M across a daemon SIGKILL + recover: err=0, every block verifies"
-# 2. Idle kill: flushed, then three blocks acknowledged and not flushed.
-TAIL=$((MB * 256 + 16))
+# 2. Idle kill: flushed, then three blocks acknowledged and not flushed. MB * 256 is a whole
+# number of 32-block stripes: blocks TAIL, TAIL + 1 are in one shard, TAIL + 2 on in the other.
+TAIL=$((MB * 256 + 30))
 # fsync on the device node sends a FLUSH (BLKFLSBUF would not).
 check "flush the device (fsync)" dd if=/dev/zero of="$DEV" bs=4k seek=$TAIL count=0 conv=notrunc,fsync
 head -c 12288 /dev/urandom >/tmp/tail.bin
