@@ -13,6 +13,7 @@ use std::io;
 use std::num::NonZeroUsize;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use ftl_core::GeometryError;
 use nix::errno::Errno;
@@ -184,6 +185,15 @@ impl Backing {
         }
     }
 
+    /// The same file image, mapped again (see [`FileImage::share`]); `None`
+    /// for RAM, which cannot be shared.
+    pub(crate) fn share(&self) -> Option<io::Result<Backing>> {
+        match self {
+            Backing::Ram(_) => None,
+            Backing::File(f) => Some(f.share().map(Backing::File)),
+        }
+    }
+
     /// A second descriptor of the image file, if it is one (for an
     /// [`ImageReader`](crate::ImageReader)).
     pub(crate) fn reopen(&self) -> Option<io::Result<File>> {
@@ -216,10 +226,11 @@ impl Backing {
 /// An open image file: the lock, the read-write handle and the mapping.
 #[derive(Debug)]
 pub(crate) struct FileImage {
-    // Field order is drop order: unmap, close the writer, then unlock.
+    // Field order is drop order: unmap, close the writer, then unlock
+    // (once the last partition sharing the lock lets go).
     map: Mapping,
     file: File,
-    _lock: Flock<File>,
+    _lock: Arc<Flock<File>>,
 }
 
 fn io_err(path: &Path) -> impl FnOnce(io::Error) -> ImageError + '_ {
@@ -249,6 +260,22 @@ fn lock(path: &Path, file: File) -> Result<Flock<File>, ImageError> {
 }
 
 impl FileImage {
+    /// The same file, mapped again, under the same lock: a partition's own
+    /// view of the image (`part.rs`). Writes through either mapping land in
+    /// the one page cache; the partitions write disjoint bytes.
+    pub(crate) fn share(&self) -> io::Result<FileImage> {
+        let file = self.file.try_clone()?;
+        let len = NonZeroUsize::new(self.map.len())
+            .ok_or_else(|| io::Error::from(io::ErrorKind::InvalidInput))?;
+        let map = Mapping::new(&file, len)?;
+        map.advise_random();
+        Ok(FileImage {
+            map,
+            file,
+            _lock: self._lock.clone(),
+        })
+    }
+
     /// Punches a hole over `range`; `false` if the file system cannot.
     fn punch(&self, range: std::ops::Range<u64>) -> bool {
         use nix::fcntl::{fallocate, FallocateFlags};
@@ -295,7 +322,7 @@ impl FileImage {
         Ok(FileImage {
             map,
             file,
-            _lock: lock,
+            _lock: Arc::new(lock),
         })
     }
 
@@ -354,7 +381,7 @@ impl FileImage {
             FileImage {
                 map,
                 file,
-                _lock: lock,
+                _lock: Arc::new(lock),
             },
             header,
             layout,

@@ -170,6 +170,24 @@ impl Media {
         m
     }
 
+    /// The same medium through its own mapping of the image file, for a
+    /// partition that touches only its own blocks (`part.rs`); `None` for
+    /// RAM or a metadata-only medium.
+    pub(crate) fn share(&self) -> Option<std::io::Result<Media>> {
+        if self.kept.is_some() {
+            return None;
+        }
+        Some(self.backing.share()?.map(|backing| Media {
+            geo: self.geo,
+            layout: self.layout,
+            backing,
+            next_page: self.next_page.clone(),
+            zeroed: self.zeroed.clone(),
+            punch: self.punch,
+            kept: None,
+        }))
+    }
+
     /// A fresh metadata-only medium over `backing`, which must be laid out
     /// by `Layout::metadata_only` (see the module's doc).
     pub(crate) fn metadata_only(geo: Geometry, layout: Layout, backing: Backing) -> Media {

@@ -17,7 +17,11 @@
 //! file meanwhile. That is what the image's exclusive `flock` buys among
 //! cooperating openers; a process that ignores the lock and truncates the
 //! file can still make an access fault (SIGBUS), which no mmap user can
-//! prevent.
+//! prevent. Inside the process, an image split into partitions is mapped
+//! once per partition (`part.rs`), and each writes only the bytes of its
+//! own blocks, a range every operation checks before it reaches the
+//! mapping: through two mappings the same bytes are never written by one
+//! while the other touches them.
 
 use std::ffi::c_void;
 use std::fs::File;

@@ -9,12 +9,18 @@
 //! plane as in the whole array. The count lives in the image header
 //! (version 4), so an image always opens split as it was made.
 //!
-//! The parts share the array behind one mutex, held for one NAND operation
-//! at a time (a page program's copy into the image included) — far shorter
-//! than an FTL's own lock, which stays per part. Errors name the whole
-//! array's address.
+//! **Who owns the array.** A file image's parts are independent: each
+//! maps the image file again ([`SimNand`]'s own `share`), under the one
+//! file lock, with its own fault streams, power switch and counters, and
+//! touches only its own blocks' bytes (data, spare, table entries), so no
+//! part ever waits for another. A RAM array cannot be mapped twice: its
+//! parts share it behind one mutex, held for one NAND operation at a time,
+//! and share its one power switch too (a cut stops every part, as the
+//! crash and kill tests need). One part alone owns its array either way.
+//! Errors name the whole array's address.
 
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::io;
+use std::sync::{Arc, Mutex};
 
 use ftl_core::nand::check_block;
 use ftl_core::{BlockIdx, Geometry, Nand, Ppa, ReadStatus};
@@ -70,30 +76,75 @@ impl PartMap {
     }
 }
 
-/// One part of a shared [`SimNand`] ([`SimNand::into_parts`]).
+/// One part of a [`SimNand`] ([`SimNand::into_parts`]).
 #[derive(Debug)]
 pub struct NandPart {
-    array: Arc<Mutex<SimNand>>,
+    array: Array,
     map: PartMap,
     index: u16,
     count: u16,
 }
 
+/// The array a part works on (see the module's docs).
+#[derive(Debug)]
+enum Array {
+    /// Its own: the only part, or a file image's own mapping.
+    Own(Box<SimNand>),
+    /// A RAM array all its parts share.
+    Shared(Arc<Mutex<SimNand>>),
+}
+
+impl Array {
+    fn with<T>(&mut self, f: impl FnOnce(&mut SimNand) -> T) -> T {
+        match self {
+            Array::Own(s) => f(s),
+            // A panic while a NAND operation ran leaves the array as the
+            // simulator left it: its own checks stand, so go on.
+            Array::Shared(m) => f(&mut m.lock().unwrap_or_else(|p| p.into_inner())),
+        }
+    }
+
+    fn with_ref<T>(&self, f: impl FnOnce(&SimNand) -> T) -> T {
+        match self {
+            Array::Own(s) => f(s),
+            Array::Shared(m) => f(&m.lock().unwrap_or_else(|p| p.into_inner())),
+        }
+    }
+}
+
 impl SimNand {
-    /// Splits the array into its [`SimNand::partitions`] parts, in order.
-    /// With one partition, the one part is the whole array.
-    pub fn into_parts(self) -> Vec<NandPart> {
+    /// Splits the array into its [`SimNand::partitions`] parts, in order:
+    /// a file image's parts each through a mapping of their own, a RAM
+    /// array's sharing it (see the module's docs). With one partition, the
+    /// one part is the whole array. Fails if the image cannot be mapped
+    /// again.
+    pub fn into_parts(self) -> io::Result<Vec<NandPart>> {
         let count = self.partitions();
         let geo = ftl_core::Nand::geometry(&self);
-        let array = Arc::new(Mutex::new(self));
-        (0..count)
-            .map(|index| NandPart {
-                array: array.clone(),
-                map: PartMap::part(&geo, index, count),
-                index,
-                count,
-            })
-            .collect()
+        let part = |array, index| NandPart {
+            array,
+            map: PartMap::part(&geo, index, count),
+            index,
+            count,
+        };
+        if count == 1 {
+            return Ok(vec![part(Array::Own(Box::new(self)), 0)]);
+        }
+        if self.share().is_none() {
+            let shared = Arc::new(Mutex::new(self));
+            return Ok((0..count)
+                .map(|k| part(Array::Shared(shared.clone()), k))
+                .collect());
+        }
+        let mut parts = Vec::with_capacity(usize::from(count));
+        for k in 1..count {
+            let own = self
+                .share()
+                .unwrap_or_else(|| Err(io::ErrorKind::Unsupported.into()))?;
+            parts.push(part(Array::Own(Box::new(own)), k));
+        }
+        parts.insert(0, part(Array::Own(Box::new(self)), 0));
+        Ok(parts)
     }
 }
 
@@ -108,23 +159,37 @@ impl NandPart {
         self.count
     }
 
-    /// The whole array, locked (its statistics, its power switch).
-    pub fn array(&self) -> MutexGuard<'_, SimNand> {
-        // A panic while a NAND operation ran leaves the array as the
-        // simulator left it: its own checks stand, so go on.
-        self.array.lock().unwrap_or_else(|p| p.into_inner())
+    /// Runs `f` on the array this part works on: a shared RAM array
+    /// (locked; its power switch and counters are every part's), or this
+    /// part's own. Touch only this part's blocks through it.
+    pub fn with_array<T>(&mut self, f: impl FnOnce(&mut SimNand) -> T) -> T {
+        self.array.with(f)
     }
 
-    /// The whole array back, once every other part is dropped.
+    /// Where power was cut on this part's array, if it was (see
+    /// [`SimNand::last_cut`]).
+    pub fn last_cut(&self) -> Option<crate::CutReport> {
+        self.array.with_ref(SimNand::last_cut)
+    }
+
+    /// The array back: the part's own, or a shared one once every other
+    /// part is dropped.
     pub fn into_array(self) -> Option<SimNand> {
-        Arc::into_inner(self.array).map(|m| m.into_inner().unwrap_or_else(|p| p.into_inner()))
+        match self.array {
+            Array::Own(s) => Some(*s),
+            Array::Shared(m) => {
+                Arc::into_inner(m).map(|m| m.into_inner().unwrap_or_else(|p| p.into_inner()))
+            }
+        }
     }
 
     /// A reader of this part's pages for other threads (see
     /// [`SimNand::reader`]).
     pub fn reader(&self) -> Option<Result<ImageReader, SimError>> {
         let map = self.map;
-        self.array().reader().map(|r| r.map(|r| r.for_part(map)))
+        self.array
+            .with_ref(SimNand::reader)
+            .map(|r| r.map(|r| r.for_part(map)))
     }
 
     /// The array's address of `block`, or an error for a block outside
@@ -160,31 +225,31 @@ impl Nand for NandPart {
         oob: &mut [u8],
     ) -> Result<ReadStatus, SimError> {
         let at = self.page(ppa, OpKind::Read)?;
-        self.array().read_page(at, data, oob)
+        self.array.with(|s| s.read_page(at, data, oob))
     }
 
     fn program_page(&mut self, ppa: Ppa, data: &[&[u8]], oob: &[u8]) -> Result<(), SimError> {
         let at = self.page(ppa, OpKind::Program)?;
-        self.array().program_page(at, data, oob)
+        self.array.with(|s| s.program_page(at, data, oob))
     }
 
     fn erase_block(&mut self, block: BlockIdx) -> Result<(), SimError> {
         let at = self.block(block, OpKind::Erase)?;
-        self.array().erase_block(at)
+        self.array.with(|s| s.erase_block(at))
     }
 
     fn is_bad_block(&mut self, block: BlockIdx) -> Result<bool, SimError> {
         let at = self.block(block, OpKind::QueryBad)?;
-        self.array().is_bad_block(at)
+        self.array.with(|s| s.is_bad_block(at))
     }
 
     fn mark_bad_block(&mut self, block: BlockIdx) -> Result<(), SimError> {
         let at = self.block(block, OpKind::MarkBad)?;
-        self.array().mark_bad_block(at)
+        self.array.with(|s| s.mark_bad_block(at))
     }
 
     fn sync(&mut self) -> Result<(), SimError> {
-        self.array().sync()
+        self.array.with(|s| s.sync())
     }
 }
 
@@ -229,7 +294,7 @@ mod tests {
     fn a_part_programs_and_reads_only_its_own_blocks() {
         let geo = geometry();
         let nand = SimNand::new_ram_partitioned(geo, 3, SimOptions::with_seed(5)).unwrap();
-        let mut parts = nand.into_parts();
+        let mut parts = nand.into_parts().unwrap();
         assert_eq!(parts.len(), 3);
         let page = vec![7u8; geo.page_size as usize];
         let mut out = vec![0u8; geo.page_size as usize];
@@ -272,7 +337,7 @@ mod tests {
         let path = dir.path().join("nand.img");
         let geo = geometry();
         let nand = SimNand::create_partitioned_image(&path, geo, 2, SimOptions::default()).unwrap();
-        let mut parts = nand.into_parts();
+        let mut parts = nand.into_parts().unwrap();
         let data = vec![0x5au8; geo.page_size as usize];
         let at = Ppa::new(BlockIdx(9), 0);
         parts[1].program_page(at, &[&data], &[1, 2, 3]).unwrap();
@@ -293,7 +358,7 @@ mod tests {
         drop(parts);
         let again = SimNand::open_image(&path, SimOptions::default()).unwrap();
         assert_eq!(again.partitions(), 2);
-        assert_eq!(again.into_parts().len(), 2);
+        assert_eq!(again.into_parts().unwrap().len(), 2);
     }
 
     #[test]
@@ -305,6 +370,75 @@ mod tests {
                 matches!(e, crate::ImageError::Partitions { .. }),
                 "{n}: {e}"
             );
+        }
+    }
+
+    #[test]
+    fn a_shared_ram_array_has_one_power_switch() {
+        let nand = SimNand::new_ram_partitioned(geometry(), 2, SimOptions::with_seed(5)).unwrap();
+        let mut parts = nand.into_parts().unwrap();
+        parts[0].with_array(|s| s.power_cut_after(0));
+        let data = vec![1u8; geometry().page_size as usize];
+        let e = parts[1]
+            .program_page(Ppa::new(BlockIdx(3), 0), &[&data], &[])
+            .unwrap_err();
+        assert_eq!(e.kind(), NandErrorKind::PowerLoss);
+        assert!(parts[0].last_cut().is_some() && parts[1].last_cut().is_some());
+    }
+
+    /// A file image's parts program side by side, each through its own
+    /// mapping, and everything lands: reopened, every part reads its own.
+    #[test]
+    fn file_parts_program_concurrently_without_a_shared_lock() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("nand.img");
+        let geo = geometry();
+        let nand = SimNand::create_partitioned_image(&path, geo, 3, SimOptions::default()).unwrap();
+        let parts = nand.into_parts().unwrap();
+        let fill = |k: u16, b: u32, p: u32| (k as u32 * 7 + b * 3 + p) as u8;
+        let written: Vec<Vec<(BlockIdx, u32)>> = std::thread::scope(|s| {
+            let workers: Vec<_> = parts
+                .into_iter()
+                .map(|mut part| {
+                    s.spawn(move || {
+                        let k = part.index();
+                        let mut done = Vec::new();
+                        for b in 0..part.geometry().total_blocks() {
+                            let b = BlockIdx(b);
+                            if part.is_bad_block(b).unwrap() {
+                                continue;
+                            }
+                            for p in 0..geo.pages_per_block {
+                                let data = vec![fill(k, b.0, p); geo.page_size as usize];
+                                part.program_page(Ppa::new(b, p), &[&data], &[k as u8])
+                                    .unwrap();
+                                done.push((b, p));
+                            }
+                        }
+                        part.sync().unwrap();
+                        done
+                    })
+                })
+                .collect();
+            workers.into_iter().map(|w| w.join().unwrap()).collect()
+        });
+        let again = SimNand::open_image(&path, SimOptions::default()).unwrap();
+        let mut parts = again.into_parts().unwrap();
+        let mut out = vec![0u8; geo.page_size as usize];
+        let mut oob = [0u8; 1];
+        for (k, part) in parts.iter_mut().enumerate() {
+            assert!(!written[k].is_empty());
+            for &(b, p) in &written[k] {
+                part.read_page(Ppa::new(b, p), &mut [&mut out], &mut oob)
+                    .unwrap();
+                let want = fill(k as u16, b.0, p);
+                assert!(
+                    out.iter().all(|&x| x == want),
+                    "part {k} block {} page {p}",
+                    b.0
+                );
+                assert_eq!(oob[0], k as u8);
+            }
         }
     }
 }

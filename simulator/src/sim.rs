@@ -171,6 +171,23 @@ impl SimNand {
         })
     }
 
+    /// The same file image through a mapping of its own, with its own
+    /// faults (the same options), power switch and counters: a partition's
+    /// array (`part.rs`). `None` for RAM or metadata-only arrays.
+    pub(crate) fn share(&self) -> Option<std::io::Result<SimNand>> {
+        let media = self.media.share()?;
+        Some(media.map(|media| SimNand {
+            geo: self.geo,
+            media,
+            faults: Faults::new(self.faults.options().clone()),
+            power: Power::default(),
+            stats: SimStats::default(),
+            reader_counters: Arc::default(),
+            clock: None,
+            partitions: self.partitions,
+        }))
+    }
+
     /// Equal parts the blocks are split into, each for its own FTL: 1
     /// unless the array was created partitioned ([`SimNand::into_parts`]).
     pub fn partitions(&self) -> u16 {

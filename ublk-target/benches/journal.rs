@@ -31,7 +31,7 @@ fn backend(dir: &std::path::Path, journal: bool) -> FtlBackend {
     let nand = SimNand::new_ram(Geometry::small(256, 64), SimOptions::default()).expect("nand");
     let image = dir.join("image");
     let at = JournalAt { dir, image: &image };
-    let part = nand.into_parts().remove(0);
+    let part = nand.into_parts().expect("one part").remove(0);
     FtlBackend::new(part, true, 4, 64 << 20, journal.then_some(at)).expect("backend")
 }
 

@@ -215,7 +215,7 @@ fn backend(dir: &Path, threads: u32, kind: NandKind, shards: u16) -> Shards {
     let image = dir.join("image");
     let at = JournalAt { dir, image: &image };
     let cache = CACHE_BYTES / usize::from(shards);
-    let parts = nand.into_parts().into_iter().map(|part| {
+    let parts = nand.into_parts().expect("parts").into_iter().map(|part| {
         let mut b = FtlBackend::with_config(part, true, cfg, cache, Some(at)).expect("backend");
         if kind == NandKind::ImageLocked {
             b = b.without_image_reader();

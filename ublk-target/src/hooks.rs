@@ -11,7 +11,7 @@ use simulator::NandPart;
 /// after a real SIGKILL (`ftl_backend/kill_tests.rs`).
 #[cfg(feature = "test-hooks")]
 pub fn daemon_killed(nand: &NandPart) -> bool {
-    nand.array().last_cut().is_some()
+    nand.last_cut().is_some()
 }
 
 /// Without `test-hooks`: never.

@@ -5,9 +5,10 @@
 //! lock is the limit for writes (`examples/lock_contention.rs`: two
 //! threads' random writes reached 0.69–0.84× one thread's IOPS). Here the
 //! image's blocks are split into equal partitions (the count is in the
-//! image header: [`simulator::NandPart`]) and each partition is a whole
-//! [`FtlBackend`] — its own FTL, lock, slot cache and crash journal — so
-//! requests for different shards run side by side. This is how multi-core
+//! image header: [`simulator::NandPart`], each through its own mapping of
+//! the image file) and each partition is a whole [`FtlBackend`] — its own
+//! FTL, lock, slot cache and crash journal — so requests for different
+//! shards run side by side and share nothing but the file. This is how multi-core
 //! SSD controllers scale their FTL: each core owns a partition of the
 //! logical space and its own mapping tables.
 //!
@@ -24,9 +25,6 @@
 //! together, a FUA write flushes every shard it touched, a FLUSH flushes
 //! them all. A request that fails in one piece fails whole (pieces already
 //! written stay written, as a failed write may leave any of its blocks).
-
-use std::sync::atomic::AtomicU32;
-use std::sync::Arc;
 
 use ftl_core::FtlConfig;
 use simulator::SimNand;
@@ -65,7 +63,7 @@ impl Shards {
         cache_bytes: usize,
         journal: Option<JournalAt<'_>>,
     ) -> Result<Shards, OpenError> {
-        let parts = nand.into_parts();
+        let parts = nand.into_parts().map_err(OpenError::Partitions)?;
         let count = parts.len();
         let mut opened = Vec::with_capacity(count);
         for part in parts {
@@ -84,11 +82,7 @@ impl Shards {
     }
 
     /// The device over `parts`, in partition order.
-    pub fn new(mut parts: Vec<FtlBackend>) -> Shards {
-        let in_flight = Arc::new(AtomicU32::new(0));
-        for p in &mut parts {
-            p.count_in_flight_with(in_flight.clone());
-        }
+    pub fn new(parts: Vec<FtlBackend>) -> Shards {
         let least = parts.iter().map(Backend::blocks).min().unwrap_or(0);
         let (blocks, stripes) = match parts.len() {
             1 => (least, least.div_ceil(STRIPE_BLOCKS)),

@@ -60,6 +60,9 @@ pub enum OpenError {
         /// Why it did not.
         source: io::Error,
     },
+    /// The image could not be mapped once per shard.
+    #[error("cannot map the image's partitions: {0}")]
+    Partitions(io::Error),
     /// One shard of several failed to open.
     #[error("shard {index} of {count}: {error}")]
     Shard {

@@ -270,7 +270,7 @@ fn the_kill_hook_is_built_in() {
     // the simulated kill, and the test below would prove nothing.
     let nand = SimNand::new_ram(geometry(Map::Whole), SimOptions::with_seed(7)).unwrap();
     let mut nand = super::tests::whole(nand);
-    nand.array().power_cut_after(0);
+    nand.with_array(|s| s.power_cut_after(0));
     assert!(ftl_core::Nand::erase_block(&mut nand, ftl_core::BlockIdx(0)).is_err());
     assert!(
         crate::hooks::daemon_killed(&nand),

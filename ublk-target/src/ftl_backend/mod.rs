@@ -34,7 +34,7 @@
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use ftl_core::{Error, Ftl, FtlConfig};
@@ -92,8 +92,9 @@ pub struct FtlBackend {
     timed: AtomicBool,
     /// Reads and writes in progress, all queues (`io.rs`): a read miss
     /// is loaded outside the lock only when another request could use it.
-    /// Shards share one count ([`FtlBackend::count_in_flight_with`]).
-    in_flight: Arc<AtomicU32>,
+    /// Per shard: shards share no lock, and a file image's partitions no
+    /// array either (`simulator::NandPart`).
+    in_flight: AtomicU32,
 }
 
 impl FtlBackend {
@@ -108,14 +109,6 @@ impl FtlBackend {
     pub fn without_image_reader(mut self) -> Self {
         self.reader = None;
         self
-    }
-
-    /// Counts requests in progress in `count`, shared with the other
-    /// shards of a device: they share the NAND array too, so a miss is
-    /// loaded outside the lock (and off the array's mutex) whenever any
-    /// other request is in progress, whichever shard it is for.
-    pub fn count_in_flight_with(&mut self, count: Arc<AtomicU32>) {
-        self.in_flight = count;
     }
 
     /// Whether read misses are loaded and flushes synced outside the lock.

@@ -17,7 +17,7 @@ use crate::slots::IoList;
 /// dropped, the NAND kept).
 impl FtlBackend {
     pub(super) fn with_nand<T>(&self, f: impl FnOnce(&mut SimNand) -> T) -> T {
-        f(&mut self.lock().nand().array())
+        self.lock().nand_mut().with_array(f)
     }
 
     fn into_part(self) -> NandPart {
@@ -40,7 +40,7 @@ pub(crate) fn into_nand(shards: crate::shards::Shards) -> SimNand {
 
 /// An unpartitioned array as its one part.
 pub(super) fn whole(nand: SimNand) -> NandPart {
-    let mut parts = nand.into_parts();
+    let mut parts = nand.into_parts().unwrap();
     assert_eq!(parts.len(), 1, "a partitioned array");
     parts.remove(0)
 }
