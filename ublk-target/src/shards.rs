@@ -26,6 +26,9 @@
 //! them all. A request that fails in one piece fails whole (pieces already
 //! written stay written, as a failed write may leave any of its blocks).
 
+use std::sync::atomic::AtomicU32;
+use std::sync::Arc;
+
 use ftl_core::FtlConfig;
 use simulator::SimNand;
 
@@ -82,7 +85,11 @@ impl Shards {
     }
 
     /// The device over `parts`, in partition order.
-    pub fn new(parts: Vec<FtlBackend>) -> Shards {
+    pub fn new(mut parts: Vec<FtlBackend>) -> Shards {
+        let in_flight = Arc::new(AtomicU32::new(0));
+        for p in &mut parts {
+            p.count_in_flight_with(in_flight.clone());
+        }
         let least = parts.iter().map(Backend::blocks).min().unwrap_or(0);
         let (blocks, stripes) = match parts.len() {
             1 => (least, least.div_ceil(STRIPE_BLOCKS)),

@@ -4,8 +4,8 @@
 //! replaces the old one.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64};
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU64};
+use std::sync::{Arc, Mutex};
 
 use ftl_core::{Error, Ftl, FtlConfig, Handle, Lba};
 use simulator::NandPart;
@@ -211,7 +211,7 @@ impl FtlBackend {
             journal_path,
             replayed,
             timed: AtomicBool::new(false),
-            in_flight: AtomicU32::new(0),
+            in_flight: Arc::default(),
         };
         // The first publish: an empty list (everything is on the image).
         drop(b.lock());
