@@ -97,8 +97,9 @@ pub struct AddArgs {
     #[arg(long)]
     pub null: bool,
     /// RAM for the FTL's map (e.g. 64M): the map is then demand-paged, its
-    /// entries cached within this budget and read from flash on a miss.
-    /// Default: the whole map in RAM (4 bytes per 4 KiB of device).
+    /// entries cached within this budget (all shards together) and read
+    /// from flash on a miss. Default: the whole map in RAM (4 bytes per
+    /// 4 KiB of device).
     #[arg(long)]
     pub map_budget: Option<String>,
     /// Independent FTLs a new image is split into, each with its own lock,

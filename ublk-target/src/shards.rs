@@ -57,8 +57,9 @@ struct Piece {
 
 impl Shards {
     /// Formats (`fresh`) or mounts an FTL on every partition of `nand`,
-    /// each with `cfg`, its share of `cache_bytes`, and (with `journal`)
-    /// its own crash journal, a crashed daemon's replayed first.
+    /// each with `cfg` and its share of `cache_bytes` and of the map
+    /// budget (`cfg.map_budget_bytes` is the device's), and (with
+    /// `journal`) its own crash journal, a crashed daemon's replayed first.
     pub fn open(
         nand: SimNand,
         fresh: bool,
@@ -68,6 +69,10 @@ impl Shards {
     ) -> Result<Shards, OpenError> {
         let parts = nand.into_parts().map_err(OpenError::Partitions)?;
         let count = parts.len();
+        let cfg = FtlConfig {
+            map_budget_bytes: cfg.map_budget_bytes / count as u64,
+            ..cfg
+        };
         let mut opened = Vec::with_capacity(count);
         for part in parts {
             let index = part.index();

@@ -149,6 +149,35 @@ fn a_request_across_stripes_moves_each_piece_s_payload() {
     assert_eq!(get("shards"), Some(2.into()));
 }
 
+/// `--map-budget` is the device's: two shards split it, and hold about
+/// the map RAM one FTL holds with it (not twice).
+#[test]
+fn shards_share_the_map_budget() {
+    let geo = Geometry::small(96, 16);
+    let paged = |budget| FtlConfig {
+        translation_entries: 16,
+        map_budget_bytes: budget,
+        ..config()
+    };
+    // Room for a paged map on either side: four times a shard's least.
+    let half = Geometry::small(48, 16);
+    let budget = 4 * paged(0).min_map_budget(&half);
+    let map_ram = |parts: u16| {
+        let nand = SimNand::new_ram_partitioned(geo, parts, SimOptions::with_seed(3)).unwrap();
+        let b = Shards::open(nand, true, paged(budget), 0, None).unwrap();
+        let s = b.stats();
+        let get = |key| {
+            s.iter()
+                .find(|(k, _)| *k == key)
+                .and_then(|(_, v)| v.as_u64())
+        };
+        assert!(get("map_cache_entries").unwrap() > 0, "{parts}: not paged");
+        get("table_ram_bytes").unwrap()
+    };
+    let (one, two) = (map_ram(1), map_ram(2));
+    assert!(two <= one + one / 4, "one FTL {one} B, two shards {two} B");
+}
+
 #[test]
 fn out_of_range_requests_are_refused_whole() {
     let b = device(2);
