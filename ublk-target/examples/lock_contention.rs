@@ -1,9 +1,9 @@
 //! How much the FTL lock limits `ftl-ublk add --queues N`: N threads (one
 //! per queue, as in the daemon) drive 4 KiB random writes, then reads,
-//! then a 50/50 mix through [`FtlBackend`] (the daemon's backend: the
-//! same lock, the same crash journal in `/dev/shm`, the same geometry and
-//! cache as `add --size 512M`) on a simulated NAND in RAM, without a
-//! kernel. In every other run each acquisition of the lock is timed
+//! then a 50/50 mix through [`Shards`] of [`FtlBackend`]s (the daemon's
+//! backend: the same locks, the same crash journals in `/dev/shm`, the
+//! same geometry and cache as `add --size 512M --shards S`, `--shards` a
+//! list run in turn) on a simulated NAND, without a kernel. In every other run each acquisition of the lock is timed
 //! ([`FtlBackend::time_lock`]): the wait to get it and the time it is held,
 //! per request. IOPS come from the untimed runs (timing reads the clock
 //! four times per acquisition, two of them under the lock).

@@ -12,7 +12,7 @@ use simulator::{SimNand, SimOptions};
 
 use super::*;
 use crate::copy::Bounce;
-use crate::ftl_backend::ftl_config;
+use crate::ftl_backend::{ftl_config, tests_block as block};
 
 /// Each shard's FTL small, so GC runs; `parts` shards.
 fn device(parts: u16) -> Shards {
@@ -26,19 +26,6 @@ fn config() -> FtlConfig {
         over_provisioning_percent: 25,
         ..ftl_config(2)
     }
-}
-
-/// Block `lba`'s content in `version` (0: zeros).
-fn block(lba: u64, version: u32) -> Vec<u8> {
-    if version == 0 {
-        return vec![0; 4096];
-    }
-    let mut v = vec![0u8; 4096];
-    for (i, c) in v.chunks_mut(8).enumerate() {
-        let w = lba.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ (u64::from(version) << 32) ^ i as u64;
-        c.copy_from_slice(&w.to_le_bytes());
-    }
-    v
 }
 
 fn write(b: &Shards, lba: u64, n: u32, version: u32) -> Result<(), IoError> {

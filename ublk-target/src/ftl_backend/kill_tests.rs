@@ -28,6 +28,7 @@ use simulator::{SimNand, SimOptions};
 
 use std::path::Path;
 
+use super::tests::block;
 use super::*;
 use crate::backend::{Backend, IoError};
 use crate::copy::Bounce;
@@ -66,19 +67,6 @@ fn nand(map: Map) -> SimNand {
         _ => 1,
     };
     SimNand::new_ram_partitioned(geometry(map), parts, SimOptions::with_seed(7)).unwrap()
-}
-
-/// Block `lba`'s content in `version` (0 = zeros).
-fn block(lba: u64, version: u32) -> Vec<u8> {
-    if version == 0 {
-        return vec![0; 4096];
-    }
-    let mut v = vec![0u8; 4096];
-    for (i, c) in v.chunks_mut(8).enumerate() {
-        let w = lba.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ (u64::from(version) << 32) ^ i as u64;
-        c.copy_from_slice(&w.to_le_bytes());
-    }
-    v
 }
 
 #[derive(Clone, Copy, Debug)]

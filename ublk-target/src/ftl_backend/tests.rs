@@ -54,6 +54,21 @@ fn backend(handles: u32, cache_bytes: usize) -> FtlBackend {
     FtlBackend::new(whole(nand), true, handles, cache_bytes, None).unwrap()
 }
 
+/// Block `lba`'s content in `version` (0 = zeros): every 8 bytes name the
+/// block and the version, so stale or misplaced data cannot pass (the
+/// kill tests' and the shards' tests).
+pub(crate) fn block(lba: u64, version: u32) -> Vec<u8> {
+    if version == 0 {
+        return vec![0; 4096];
+    }
+    let mut v = vec![0u8; 4096];
+    for (i, c) in v.chunks_mut(8).enumerate() {
+        let w = lba.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ (u64::from(version) << 32) ^ i as u64;
+        c.copy_from_slice(&w.to_le_bytes());
+    }
+    v
+}
+
 /// Block `lba`'s content in generation `gen`.
 fn pattern(lba: u64, gen: u32) -> Vec<u8> {
     let mut v = vec![0u8; 4096];
