@@ -148,7 +148,7 @@ pub use faulty::{FaultyError, FaultyNand, Injection};
 pub use format::tables::PageState;
 pub use image::ImageError;
 pub use options::{FactoryBadBlocks, OptionsError, SimOptions};
-pub use part::NandPart;
+pub use part::{partition_geometry, NandPart};
 pub use power::{CutReport, PageTear, Tear};
 pub use reader::ImageReader;
 pub use sim::SimNand;

@@ -29,6 +29,17 @@ use crate::error::{OpKind, SimError, Target};
 use crate::reader::ImageReader;
 use crate::sim::SimNand;
 
+/// The geometry of each of `partitions` equal parts of `geo`: `None`
+/// unless the count divides the blocks per plane. Whether the part is a
+/// usable geometry is the caller's to check.
+pub fn partition_geometry(geo: &Geometry, partitions: u16) -> Option<Geometry> {
+    let n = u32::from(partitions);
+    (n > 0 && geo.blocks_per_plane % n == 0).then(|| Geometry {
+        blocks_per_plane: geo.blocks_per_plane / n,
+        ..*geo
+    })
+}
+
 /// Where a part's blocks sit in the whole array.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct PartMap {
@@ -53,13 +64,10 @@ impl PartMap {
     /// Part `index` of `count` (the count already checked to divide the
     /// blocks per plane).
     fn part(geo: &Geometry, index: u16, count: u16) -> PartMap {
-        let per = geo.blocks_per_plane / u32::from(count);
+        let part = partition_geometry(geo, count).expect("the header checked the count");
         PartMap {
-            geo: Geometry {
-                blocks_per_plane: per,
-                ..*geo
-            },
-            first: u32::from(index) * per,
+            geo: part,
+            first: u32::from(index) * part.blocks_per_plane,
             whole: geo.blocks_per_plane,
         }
     }
@@ -130,18 +138,18 @@ impl SimNand {
         if count == 1 {
             return Ok(vec![part(Array::Own(Box::new(self)), 0)]);
         }
-        if self.share().is_none() {
-            let shared = Arc::new(Mutex::new(self));
-            return Ok((0..count)
-                .map(|k| part(Array::Shared(shared.clone()), k))
-                .collect());
-        }
         let mut parts = Vec::with_capacity(usize::from(count));
         for k in 1..count {
-            let own = self
-                .share()
-                .unwrap_or_else(|| Err(io::ErrorKind::Unsupported.into()))?;
-            parts.push(part(Array::Own(Box::new(own)), k));
+            match self.share() {
+                Some(own) => parts.push(part(Array::Own(Box::new(own?)), k)),
+                // RAM (so already at the first share): one array for all.
+                None => {
+                    let shared = Arc::new(Mutex::new(self));
+                    return Ok((0..count)
+                        .map(|k| part(Array::Shared(shared.clone()), k))
+                        .collect());
+                }
+            }
         }
         parts.insert(0, part(Array::Own(Box::new(self)), 0));
         Ok(parts)
@@ -202,11 +210,8 @@ impl NandPart {
         Ok(self.map.block(block))
     }
 
+    /// The array's address of `ppa` (the array checks the page).
     fn page(&self, ppa: Ppa, op: OpKind) -> Result<Ppa, SimError> {
-        if ppa.page >= self.map.geo.pages_per_block {
-            // The array's own check names it.
-            return Ok(Ppa::new(self.map.block(BlockIdx(0)), ppa.page));
-        }
         Ok(Ppa::new(self.block(ppa.block, op)?, ppa.page))
     }
 }

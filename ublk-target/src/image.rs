@@ -37,18 +37,12 @@ pub fn image_error(path: &Path, e: ImageError) -> CliError {
 /// Whether `geo` splits into `shards` usable FTLs formatted with `op`
 /// percent over-provisioning.
 fn check_shards(geo: &Geometry, op: u8, shards: u16) -> Result<(), CliError> {
-    let n = u32::from(shards);
-    let part = Geometry {
-        blocks_per_plane: geo.blocks_per_plane / n,
-        ..*geo
-    };
-    let split = if geo.blocks_per_plane % n != 0 {
-        Err(format!(
+    let split = match simulator::partition_geometry(geo, shards) {
+        Some(part) => check_geometry(&part, op).map_err(|e| e.to_string()),
+        None => Err(format!(
             "{} blocks a plane do not split evenly",
             geo.blocks_per_plane
-        ))
-    } else {
-        check_geometry(&part, op).map_err(|e| e.to_string())
+        )),
     };
     split.map_err(|why| {
         CliError::new(format!(
@@ -74,12 +68,16 @@ pub enum Opened {
 /// writes from two threads reached 1.3× one thread's IOPS on four shards,
 /// 1.1–1.2× on two, 0.6–0.8× on one (docs/BENCHMARKS.md, *Shards*).
 pub fn default_shards(geo: &Geometry, op: u8, queues: u16) -> u16 {
-    let q = queues.max(1);
-    [q.saturating_mul(2).min(MAX_SHARDS), q.min(MAX_SHARDS)]
-        .into_iter()
-        .filter(|_| q > 1)
-        .find(|&n| check_shards(geo, op, n).is_ok())
-        .unwrap_or(1)
+    if queues <= 1 {
+        return 1;
+    }
+    [
+        queues.saturating_mul(2).min(MAX_SHARDS),
+        queues.min(MAX_SHARDS),
+    ]
+    .into_iter()
+    .find(|&n| check_shards(geo, op, n).is_ok())
+    .unwrap_or(1)
 }
 
 /// The most shards `--shards` takes.

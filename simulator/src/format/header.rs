@@ -192,15 +192,10 @@ impl Header {
             partitions,
             blocks_per_plane: geometry.blocks_per_plane,
         };
-        let n = u32::from(partitions);
-        if n == 0 || geometry.blocks_per_plane % n != 0 {
-            return Err(bad);
+        match crate::part::partition_geometry(geometry, partitions) {
+            Some(part) => part.validate().map_err(|_| bad),
+            None => Err(bad),
         }
-        let part = Geometry {
-            blocks_per_plane: geometry.blocks_per_plane / n,
-            ..*geometry
-        };
-        part.validate().map_err(|_| bad)
     }
 
     /// The header's bytes, crc included.
