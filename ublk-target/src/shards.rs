@@ -42,8 +42,6 @@ pub const STRIPE_BLOCKS: u64 = 32;
 pub struct Shards {
     parts: Vec<FtlBackend>,
     blocks: u64,
-    /// Stripes each shard serves.
-    stripes: u64,
 }
 
 /// A run of a request's blocks that one shard holds.
@@ -96,18 +94,11 @@ impl Shards {
             p.count_in_flight_with(in_flight.clone());
         }
         let least = parts.iter().map(Backend::blocks).min().unwrap_or(0);
-        let (blocks, stripes) = match parts.len() {
-            1 => (least, least.div_ceil(STRIPE_BLOCKS)),
-            n => {
-                let stripes = least / STRIPE_BLOCKS;
-                (stripes * STRIPE_BLOCKS * n as u64, stripes)
-            }
+        let blocks = match parts.len() {
+            1 => least,
+            n => least / STRIPE_BLOCKS * STRIPE_BLOCKS * n as u64,
         };
-        Shards {
-            parts,
-            blocks,
-            stripes,
-        }
+        Shards { parts, blocks }
     }
 
     /// The shards, in partition order.
@@ -139,8 +130,9 @@ impl Shards {
         let n = self.parts.len() as u64;
         let stripe = lba / STRIPE_BLOCKS;
         let local = stripe / n * STRIPE_BLOCKS + lba % STRIPE_BLOCKS;
-        debug_assert!(local / STRIPE_BLOCKS < self.stripes);
-        ((stripe % n) as usize, local)
+        let shard = (stripe % n) as usize;
+        debug_assert!(local < self.parts[shard].blocks());
+        (shard, local)
     }
 
     /// The pieces of `blocks` blocks at `lba`, in order (the range is
@@ -193,14 +185,9 @@ impl Shards {
         mut serve: impl FnMut(&FtlBackend, u64, u32, &mut dyn Transfer) -> Result<(), IoError>,
     ) -> Result<(), IoError> {
         check_range(self.blocks, lba, blocks)?;
-        let mut first = true;
-        let mut last = 0;
         for p in self.pieces(lba, blocks) {
-            if !first {
-                xfer.advance((last as usize) << BLOCK_SHIFT);
-            }
             serve(&self.parts[p.shard], p.lba, p.blocks, xfer)?;
-            (first, last) = (false, p.blocks);
+            xfer.advance((p.blocks as usize) << BLOCK_SHIFT);
         }
         Ok(())
     }
