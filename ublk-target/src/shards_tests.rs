@@ -12,7 +12,7 @@ use simulator::{SimNand, SimOptions};
 
 use super::*;
 use crate::copy::Bounce;
-use crate::ftl_backend::{ftl_config, tests_block as block};
+use crate::ftl_backend::{ftl_config, tests_block as block, TestOp as Op};
 
 /// Each shard's FTL small, so GC runs; `parts` shards.
 fn device(parts: u16) -> Shards {
@@ -176,23 +176,21 @@ fn out_of_range_requests_are_refused_whole() {
     assert_eq!(read(&b, n - 1, 1), block(0, 0));
 }
 
+/// A request, or a clean restart of the device.
 #[derive(Clone, Copy, Debug)]
-enum Op {
-    Write(u64, u32),
-    Zeroes(u64, u32),
-    Discard(u64, u32),
-    Flush,
+enum Step {
+    Do(Op),
     Restart,
 }
 
-fn op(n: u64) -> impl Strategy<Value = Op> {
+fn step(n: u64) -> impl Strategy<Value = Step> {
     let range = (0..n).prop_flat_map(move |l| (Just(l), 1..=(n - l).min(80) as u32));
     prop_oneof![
-        6 => range.clone().prop_map(|(l, k)| Op::Write(l, k)),
-        1 => range.clone().prop_map(|(l, k)| Op::Zeroes(l, k)),
-        2 => range.prop_map(|(l, k)| Op::Discard(l, k)),
-        1 => Just(Op::Flush),
-        1 => Just(Op::Restart),
+        6 => range.clone().prop_map(|(l, k)| Step::Do(Op::Write(l, k))),
+        1 => range.clone().prop_map(|(l, k)| Step::Do(Op::Zeroes(l, k))),
+        2 => range.prop_map(|(l, k)| Step::Do(Op::Discard(l, k))),
+        1 => Just(Step::Do(Op::Flush)),
+        1 => Just(Step::Restart),
     ]
 }
 
@@ -204,7 +202,7 @@ proptest! {
     #[test]
     fn shards_behave_as_one_array(
         parts in 2u16..=3,
-        ops in proptest::collection::vec(op(192), 1..40),
+        steps in proptest::collection::vec(step(192), 1..40),
     ) {
         let geo = Geometry::small(24 * u32::from(parts), 16);
         let mut nand = SimNand::new_ram_partitioned(geo, parts, SimOptions::with_seed(3)).unwrap();
@@ -212,23 +210,15 @@ proptest! {
         let n = b.blocks();
         prop_assert!(n >= 192);
         let mut model = vec![0u32; n as usize];
-        for (i, &o) in ops.iter().enumerate() {
+        for (i, &s) in steps.iter().enumerate() {
             let version = i as u32 + 1;
-            match o {
-                Op::Write(l, k) => {
-                    write(&b, l, k, version).unwrap();
-                    model[l as usize..(l + u64::from(k)) as usize].fill(version);
+            match s {
+                Step::Do(op) => {
+                    op.run(&b, version).unwrap();
+                    let (range, value) = op.effect(version);
+                    model[range.start as usize..range.end as usize].fill(value);
                 }
-                Op::Zeroes(l, k) => {
-                    b.write_zeroes(0, l, k).unwrap();
-                    model[l as usize..(l + u64::from(k)) as usize].fill(0);
-                }
-                Op::Discard(l, k) => {
-                    b.discard(l, k).unwrap();
-                    model[l as usize..(l + u64::from(k)) as usize].fill(0);
-                }
-                Op::Flush => b.flush().unwrap(),
-                Op::Restart => {
+                Step::Restart => {
                     b.shutdown().unwrap();
                     nand = crate::ftl_backend::tests_into_nand(b);
                     b = Shards::open(nand, false, config(), 0, None).unwrap();

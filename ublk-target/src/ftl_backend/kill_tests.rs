@@ -28,9 +28,9 @@ use simulator::{SimNand, SimOptions};
 
 use std::path::Path;
 
-use super::tests::block;
+use super::tests::{block, Op};
 use super::*;
-use crate::backend::{Backend, IoError};
+use crate::backend::Backend;
 use crate::copy::Bounce;
 use crate::shards::Shards;
 
@@ -67,14 +67,6 @@ fn nand(map: Map) -> SimNand {
         _ => 1,
     };
     SimNand::new_ram_partitioned(geometry(map), parts, SimOptions::with_seed(7)).unwrap()
-}
-
-#[derive(Clone, Copy, Debug)]
-enum Op {
-    Write(u64, u32),
-    Zeroes(u64, u32),
-    Discard(u64, u32),
-    Flush,
 }
 
 /// A deterministic workload over `n` blocks.
@@ -174,21 +166,6 @@ fn open(j: &Journals, nand: SimNand, fresh: bool, map: Map) -> Result<Shards, Op
     Shards::open(nand, fresh, config(map), 0, Some(at))
 }
 
-fn run(b: &Shards, op: Op, version: u32) -> Result<(), IoError> {
-    let c = AtomicU64::new(0);
-    match op {
-        Op::Write(lba, k) => {
-            let mut buf: Vec<u8> = (lba..lba + u64::from(k))
-                .flat_map(|l| block(l, version))
-                .collect();
-            b.write(0, lba, k, false, &mut Bounce::new(&mut buf, &c))
-        }
-        Op::Zeroes(lba, k) => b.write_zeroes(0, lba, k),
-        Op::Discard(lba, k) => b.discard(lba, k),
-        Op::Flush => b.flush(),
-    }
-}
-
 /// Runs the workload with a kill at NAND operation `cut` (or none); returns
 /// the mutating NAND operations the workload made.
 fn case(j: &Journals, ops: &[Op], cut: Option<u64>, map: Map) -> Result<(u64, Replayed), Failure> {
@@ -203,15 +180,8 @@ fn case(j: &Journals, ops: &[Op], cut: Option<u64>, map: Map) -> Result<(u64, Re
     let mut in_flight: Vec<(u64, u32)> = Vec::new();
     for (i, &op) in ops.iter().enumerate() {
         let version = i as u32 + 1;
-        let value = match op {
-            Op::Write(..) => version,
-            _ => 0,
-        };
-        let r = run(&b, op, version);
-        let range = match op {
-            Op::Write(l, k) | Op::Zeroes(l, k) | Op::Discard(l, k) => l..l + u64::from(k),
-            Op::Flush => 0..0,
-        };
+        let r = op.run(&b, version);
+        let (range, value) = op.effect(version);
         match r {
             Ok(()) => range.for_each(|l| acked[l as usize] = value),
             Err(e) if b.parts()[0].with_nand(|s| s.last_cut().is_some()) => {

@@ -151,7 +151,7 @@ impl FtlBackend {
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
-pub(crate) use tests::{block as tests_block, into_nand as tests_into_nand};
+pub(crate) use tests::{block as tests_block, into_nand as tests_into_nand, Op as TestOp};
 
 #[cfg(test)]
 mod kill_tests;

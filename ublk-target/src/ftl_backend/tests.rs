@@ -69,6 +69,42 @@ pub(crate) fn block(lba: u64, version: u32) -> Vec<u8> {
     v
 }
 
+/// A request of a test workload (the kill tests', the shards' model).
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Op {
+    Write(u64, u32),
+    Zeroes(u64, u32),
+    Discard(u64, u32),
+    Flush,
+}
+
+impl Op {
+    /// Serves it on `b` (handle 0), a write's blocks in `version`.
+    pub(crate) fn run(self, b: &crate::shards::Shards, version: u32) -> Result<(), IoError> {
+        let c = AtomicU64::new(0);
+        match self {
+            Op::Write(lba, k) => {
+                let mut buf: Vec<u8> = (lba..lba + u64::from(k))
+                    .flat_map(|l| block(l, version))
+                    .collect();
+                b.write(0, lba, k, false, &mut Bounce::new(&mut buf, &c))
+            }
+            Op::Zeroes(lba, k) => b.write_zeroes(0, lba, k),
+            Op::Discard(lba, k) => b.discard(lba, k),
+            Op::Flush => b.flush(),
+        }
+    }
+
+    /// The blocks it changes, and the version they then hold (0: zeros).
+    pub(crate) fn effect(self, version: u32) -> (std::ops::Range<u64>, u32) {
+        match self {
+            Op::Write(l, k) => (l..l + u64::from(k), version),
+            Op::Zeroes(l, k) | Op::Discard(l, k) => (l..l + u64::from(k), 0),
+            Op::Flush => (0..0, 0),
+        }
+    }
+}
+
 /// Block `lba`'s content in generation `gen`.
 fn pattern(lba: u64, gen: u32) -> Vec<u8> {
     let mut v = vec![0u8; 4096];
